@@ -1,0 +1,84 @@
+// parmap::Items: where a run's items come from; read lazily, as the run needs them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <vector>
+
+namespace parmap {
+
+namespace detail {
+class ItemSource;
+struct ItemsAccess;
+} // namespace detail
+
+/// A sequence of items (argument strings), made of one or more sources read in order. Sources
+/// are pulled only as far as dispatch needs them, so an endless source runs in flat memory.
+class Items {
+public:
+  Items() = default;
+  /// A fixed list; its length is known.
+  Items(std::vector<std::string> items);
+  Items(std::initializer_list<std::string> items);
+
+  /// Items produced by `next` until it returns nullopt. `count`, if given, is the number of
+  /// items it will produce (enables adaptive tail batching).
+  static Items generate(std::function<std::optional<std::string>()> next,
+                        std::optional<std::uint64_t> count = std::nullopt);
+  /// Records ended by `delimiter`, read from `fd` (not closed), which is read without blocking
+  /// the run. The length is known when fd is a regular file. `name` is used in messages.
+  static Items from_fd(int fd, char delimiter = '\n', std::string name = "stdin");
+  /// Records ended by `delimiter`, read from the file at `path`, which is opened now.
+  /// Throws parmap::Error naming the file if it cannot be opened.
+  static Items from_file(const std::string& path, char delimiter = '\n');
+  /// Any input range of things convertible to std::string, pulled lazily. The range is moved
+  /// in when given as an rvalue, referenced otherwise (keep it alive for the run).
+  template <std::ranges::input_range R>
+    requires std::convertible_to<std::ranges::range_reference_t<R>, std::string>
+  static Items from_range(R&& range);
+
+  /// Appends the sources of `more` after these.
+  Items& append(Items more);
+
+private:
+  friend struct detail::ItemsAccess;
+  std::vector<std::shared_ptr<detail::ItemSource>> m_sources;
+};
+
+template <std::ranges::input_range R>
+  requires std::convertible_to<std::ranges::range_reference_t<R>, std::string>
+Items Items::from_range(R&& range)
+{
+  using View = std::views::all_t<R>;
+  struct State {
+    View view;
+    std::ranges::iterator_t<View> it;
+    bool begun = false;
+  };
+  std::optional<std::uint64_t> count;
+  if constexpr (std::ranges::sized_range<R>) {
+    count = static_cast<std::uint64_t>(std::ranges::size(range));
+  }
+  auto state = std::make_shared<State>(State{std::views::all(std::forward<R>(range)), {}, false});
+  return generate(
+      [state]() -> std::optional<std::string> {
+        if (!state->begun) {
+          state->it = std::ranges::begin(state->view);
+          state->begun = true;
+        }
+        if (state->it == std::ranges::end(state->view)) {
+          return std::nullopt;
+        }
+        std::string item(*state->it);
+        ++state->it;
+        return item;
+      },
+      count);
+}
+
+} // namespace parmap

@@ -1,0 +1,121 @@
+// parmap::Options: everything that shapes a run, with the same defaults as the command line.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace parmap {
+
+struct Progress;
+
+/// The order in which results are delivered.
+enum class Order {
+  input,    ///< In input order (the default; `-k`).
+  as_ready, ///< As they finish (`--as-ready`).
+};
+
+/// Whether the command runs through `/bin/sh -c`.
+enum class Shell {
+  automatic, ///< One word with shell syntax runs through the shell; anything else is exec'd.
+  always,    ///< `--shell`
+  never,     ///< `--no-shell`
+};
+
+/// How forwarded output is written.
+enum class Format {
+  raw,  ///< Each item's bytes as they are.
+  tag,  ///< Each line prefixed with the item and a TAB (`--tag`).
+  json, ///< One JSON object per item on the output fd (`--json`).
+};
+
+/// When the run stops early (GNU parallel's `--halt`). The default is fail-fast: the first
+/// failure stops dispatching and terminates running items.
+struct Halt {
+  enum class When {
+    never, ///< Keep going whatever happens (`--keep-going`).
+    soon,  ///< Stop dispatching; let running items finish.
+    now,   ///< Stop dispatching and terminate running items.
+  };
+  enum class On {
+    fail,    ///< Count failed items.
+    success, ///< Count successful items.
+    done,    ///< Count all finished items.
+  };
+  When when = When::now;
+  On on = On::fail;
+  /// Items that must have matched `on` to trigger the halt: a count, or a percentage of the
+  /// items when `percent` is set (which needs a known input length).
+  double threshold = 1;
+  bool percent = false;
+
+  static Halt fail_fast() { return {}; }
+  static Halt keep_going() { return {When::never, On::fail, 1, false}; }
+  bool stops_on_failure() const { return when != When::never && on == On::fail; }
+};
+
+/// Where the engine writes each item's output itself, as the `parmap` executable does. With
+/// `stdout_fd < 0` nothing is written and every result keeps its output.
+struct Forward {
+  int stdout_fd = -1; ///< Items' stdout (or JSON records) go here; -1 keeps them in results.
+  int stderr_fd = -1; ///< Items' stderr goes here (ignored for Format::json).
+  Format format = Format::raw;
+  /// Write whole lines as they come, from any running item (GNU parallel's --line-buffer).
+  bool line_buffer = false;
+};
+
+/// Options of one run. The defaults are the command line's.
+struct Options {
+  /// Worker slots; 0 means the number of CPUs.
+  std::size_t jobs = 0;
+  /// Per-item wall-clock limit in seconds; 0 means none.
+  double timeout = 0;
+  /// If > 0, the limit is this percentage of the median runtime of the items finished so far
+  /// (GNU parallel's `--timeout N%`); no limit applies before the first item finishes.
+  double timeout_percent = 0;
+  /// Seconds between SIGTERM and SIGKILL when an item's process group is terminated.
+  double kill_grace = 1.0;
+  Halt halt = Halt::fail_fast();
+  /// Extra attempts for a failed item before its failure counts.
+  unsigned retries = 0;
+  Order order = Order::input;
+  /// Items per dispatch unit.
+  std::size_t batch_size = 1;
+  /// Batches dispatched but not yet delivered, at most; 0 means jobs + 16.
+  std::size_t max_pending = 0;
+  bool adaptive_tail = true;
+  std::size_t tail_batches_per_core = 2;
+  std::size_t tail_min_batch_size = 1;
+  Shell shell = Shell::automatic;
+  /// Children read /dev/null instead of inheriting the caller's stdin.
+  bool null_stdin = false;
+  /// Seconds to wait between starting two items (GNU parallel's --delay).
+  double delay = 0;
+
+  /// SQLite checkpoint file; empty means none.
+  std::string checkpoint;
+  bool resume = false;
+  bool retry_failed = false;
+  bool force = false;
+  /// Commit after at most this many recorded items (and at least once a second).
+  std::size_t checkpoint_every = 100;
+  /// Options that change results, stored in the checkpoint's run record (shown by --report).
+  std::string run_options;
+
+  Forward forward;
+  /// Each item "runs" by producing the command it would run, shell-quoted, as its stdout.
+  bool dry_run = false;
+  /// Fill Result::command with the command line as a shell-quoted string.
+  bool record_command = false;
+  /// Catch SIGINT, SIGTERM and SIGHUP while the run lasts: running items are terminated, the
+  /// checkpoint committed, and parmap::Interrupted thrown. The CLI sets it; embedders may not.
+  bool handle_signals = false;
+  /// Called from the run's thread at most every `progress_interval` seconds, and at the end.
+  std::function<void(const Progress&)> on_progress;
+  double progress_interval = 0.1;
+  /// Directory for spill files; empty means $TMPDIR or /tmp.
+  std::string temp_dir;
+};
+
+} // namespace parmap

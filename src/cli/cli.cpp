@@ -1,0 +1,486 @@
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+#include <thread>
+#include <unistd.h>
+
+namespace parmap::cli {
+namespace {
+
+/// The raw strings of options that need parsing beyond CLI11's.
+struct Raw {
+  std::string jobs;
+  std::string timeout;
+  std::string delimiter;
+  std::string halt;
+  std::vector<std::string> arg_files;
+  std::vector<std::string> env;
+  bool null = false;
+  bool keep_going = false;
+  bool keep_order = false;
+  bool as_ready = false;
+  bool tag = false;
+  bool json = false;
+  bool shell = false;
+  bool no_shell = false;
+  bool no_adaptive_tail = false;
+  bool dump_options = false;
+};
+
+unsigned cpus()
+{
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+[[noreturn]] void bad(const std::string& message)
+{
+  throw CLI::ValidationError(message);
+}
+
+std::size_t parse_count(const std::string& text, const char* option, long long min_value)
+{
+  std::size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < min_value) {
+    bad(fmt::format("{}: '{}' is not a whole number of at least {}", option, text, min_value));
+  }
+  return static_cast<std::size_t>(value);
+}
+
+double parse_seconds(const std::string& text, const char* option)
+{
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || !std::isfinite(value) || value < 0) {
+    bad(fmt::format("{}: '{}' is not a number of seconds", option, text));
+  }
+  return value;
+}
+
+/// -j: N, N% of the CPUs, +N / -N relative to them, or 0 for as many as the system allows.
+std::size_t parse_jobs(const std::string& text)
+{
+  if (text.empty()) {
+    return 0;
+  }
+  if (text.back() == '%') {
+    double pct = parse_seconds(text.substr(0, text.size() - 1), "--jobs");
+    return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(cpus() * pct / 100.0)));
+  }
+  if (text.front() == '+') {
+    return cpus() + parse_count(text.substr(1), "--jobs", 0);
+  }
+  if (text.front() == '-') {
+    auto less = parse_count(text.substr(1), "--jobs", 0);
+    return less >= cpus() ? 1 : cpus() - less;
+  }
+  std::size_t n = parse_count(text, "--jobs", 0);
+  return n == 0 ? 1024 : n; // -j 0: as many as possible (the open-file limit still applies)
+}
+
+char parse_delimiter(const std::string& text)
+{
+  if (text.size() == 1) {
+    return text[0];
+  }
+  if (text.size() == 2 && text[0] == '\\') {
+    switch (text[1]) {
+    case 'n':
+      return '\n';
+    case 't':
+      return '\t';
+    case 'r':
+      return '\r';
+    case '0':
+      return '\0';
+    case '\\':
+      return '\\';
+    default:
+      break;
+    }
+  }
+  if (text.size() == 4 && text.starts_with("\\x")) {
+    std::size_t used = 0;
+    int value = std::stoi(text.substr(2), &used, 16);
+    if (used == 2) {
+      return static_cast<char>(value);
+    }
+  }
+  bad(fmt::format("--delimiter: '{}' is not one character (escapes: \\n \\t \\r \\0 \\\\ \\xHH)",
+                  text));
+}
+
+/// --halt: never | [now|soon,](fail|success|done)=N[%] | GNU parallel's 0, 1, 2.
+Halt parse_halt(const std::string& text)
+{
+  if (text == "never" || text == "0") {
+    return Halt::keep_going();
+  }
+  if (text == "1") {
+    return Halt{Halt::When::soon, Halt::On::fail, 1, false};
+  }
+  if (text == "2") {
+    return Halt::fail_fast();
+  }
+  Halt h;
+  std::string rest = text;
+  auto comma = rest.find(',');
+  if (comma != std::string::npos) {
+    std::string when = rest.substr(0, comma);
+    if (when == "now") {
+      h.when = Halt::When::now;
+    } else if (when == "soon") {
+      h.when = Halt::When::soon;
+    } else {
+      bad(fmt::format("--halt: '{}' should be 'now' or 'soon'", when));
+    }
+    rest = rest.substr(comma + 1);
+  }
+  auto eq = rest.find('=');
+  std::string on = rest.substr(0, eq);
+  if (on == "fail") {
+    h.on = Halt::On::fail;
+  } else if (on == "success") {
+    h.on = Halt::On::success;
+  } else if (on == "done") {
+    h.on = Halt::On::done;
+  } else {
+    bad(fmt::format("--halt: '{}' is not of the form [now|soon,]fail|success|done=N[%]", text));
+  }
+  std::string count = eq == std::string::npos ? "1" : rest.substr(eq + 1);
+  if (!count.empty() && count.back() == '%') {
+    h.percent = true;
+    count.pop_back();
+  }
+  h.threshold = parse_seconds(count, "--halt");
+  if (h.threshold <= 0) {
+    bad("--halt: the count must be above 0");
+  }
+  return h;
+}
+
+void apply_timeout(const std::string& text, Options& o)
+{
+  if (text.empty()) {
+    return;
+  }
+  if (text.back() == '%') {
+    o.timeout_percent = parse_seconds(text.substr(0, text.size() - 1), "--timeout");
+    if (o.timeout_percent <= 0) {
+      bad("--timeout: the percentage must be above 0");
+    }
+    return;
+  }
+  o.timeout = parse_seconds(text, "--timeout");
+}
+
+void add_options(CLI::App& app, Config& c, Raw& r)
+{
+  Options& o = c.options;
+  const char* input = "Input";
+  app.add_option("-a,--arg-file", r.arg_files, "Read items from FILE ('-' is stdin); repeatable")
+      ->type_name("FILE")
+      ->group(input);
+  app.add_flag("-0,--null", r.null, "Items end with NUL instead of newline")->group(input);
+  app.add_option("-d,--delimiter", r.delimiter, "Items end with character C (\\n \\t \\0 \\xHH)")
+      ->type_name("C")
+      ->group(input);
+
+  const char* running = "Running";
+  app.add_option("-j,--jobs", r.jobs, "Run N items at once: N, N% of CPUs, +N, -N, 0 = max")
+      ->type_name("N")
+      ->default_str(std::to_string(cpus()))
+      ->group(running);
+  app.add_option("--timeout", r.timeout,
+                 "Kill an item's process group after SECS (or N% of the median runtime)")
+      ->type_name("SECS")
+      ->group(running);
+  app.add_option("--kill-grace", o.kill_grace, "Seconds between SIGTERM and SIGKILL")
+      ->type_name("SECS")
+      ->capture_default_str()
+      ->group(running);
+  app.add_option("--delay", o.delay, "Wait SECS between starting two items")
+      ->type_name("SECS")
+      ->group(running);
+  app.add_flag("--shell", r.shell, "Run the command through /bin/sh -c")->group(running);
+  app.add_flag("--no-shell", r.no_shell, "Exec the command directly, never through a shell")
+      ->group(running);
+  app.add_option("--env", r.env,
+                 "Pass variable VAR to jobs (they get the whole environment locally)")
+      ->type_name("VAR")
+      ->group(running);
+  app.add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")
+      ->group(running);
+
+  const char* failures = "Failures";
+  app.add_flag("--keep-going,--safe", r.keep_going,
+               "Record failures as results and go on (default: stop at the first)")
+      ->group(failures);
+  app.add_option("--retries", o.retries, "Run a failed item up to N more times")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(failures);
+  app.add_option("--halt", r.halt, "When to stop: never, or [now|soon,]fail|success|done=N[%]")
+      ->type_name("WHEN")
+      ->group(failures);
+
+  const char* output = "Output";
+  app.add_flag("-k,--keep-order", r.keep_order, "Write results in input order (the default)")
+      ->group(output);
+  app.add_flag("--as-ready", r.as_ready, "Write results as they finish")->group(output);
+  app.add_flag("--tag", r.tag, "Prefix each output line with the item and a TAB")->group(output);
+  app.add_flag("--json", r.json, "Write one JSON object per item instead of its output")
+      ->group(output);
+  app.add_flag("--line-buffer", o.forward.line_buffer,
+               "With --as-ready: write whole lines as they come, from all items")
+      ->group(output);
+
+  const char* flow = "Flow control";
+  app.add_option("-b,--batch-size", o.batch_size, "Items per dispatch unit")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(flow);
+  app.add_option("--max-pending", o.max_pending, "Batches dispatched but not written, at most")
+      ->type_name("N")
+      ->default_str("jobs + 16")
+      ->group(flow);
+  app.add_flag("--no-adaptive-tail", r.no_adaptive_tail, "Keep batches full to the end")
+      ->group(flow);
+  app.add_option("--tail-batches-per-core", o.tail_batches_per_core,
+                 "Adaptive tail starts when this many batches per slot are left")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(flow);
+  app.add_option("--tail-min-batch-size", o.tail_min_batch_size, "Smallest batch in the tail")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(flow);
+
+  const char* checkpoint = "Checkpoint";
+  app.add_option("--checkpoint", o.checkpoint, "Record finished items in this SQLite file")
+      ->type_name("PATH")
+      ->group(checkpoint);
+  app.add_flag("--resume", o.resume, "Continue the recorded run: replay finished items")
+      ->group(checkpoint);
+  app.add_flag("--retry-failed", o.retry_failed, "With --resume: run recorded failures again")
+      ->group(checkpoint);
+  app.add_flag("--force", o.force, "With --resume: accept a changed command")->group(checkpoint);
+  app.add_option("--checkpoint-every", o.checkpoint_every,
+                 "Commit at least every N items (and every second)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->group(checkpoint);
+  app.add_flag("--report", c.report, "Summarise the checkpoint's run; run nothing")
+      ->group(checkpoint);
+
+  const char* progress = "Progress and logs";
+  app.add_flag("--bar", c.bar, "Show a progress bar on stderr (when it is a terminal)")
+      ->group(progress);
+  app.add_flag("--eta", c.eta, "Show the estimated time left on stderr (when a terminal)")
+      ->group(progress);
+  app.add_flag("--progress-always", c.progress_always,
+               "Draw --bar / --eta even when stderr is not a terminal")
+      ->group(progress);
+  app.add_option("--joblog", c.joblog, "Log each finished item, GNU parallel's columns")
+      ->type_name("FILE")
+      ->group(progress);
+
+  app.add_flag("--dump-options", r.dump_options, "List every long option (for the docs test)")
+      ->group("");
+}
+
+std::string footer()
+{
+  return R"(
+Usage: parmap [OPTIONS] COMMAND [ARG...]               items from stdin, one per line
+       parmap [OPTIONS] COMMAND [ARG...] ::: ITEM...
+       parmap [OPTIONS] COMMAND [ARG...] :::: FILE...
+       parmap [OPTIONS] -a FILE COMMAND [ARG...]
+
+Replacement strings: {} item, {.} without extension, {/} basename, {//} dirname,
+{/.} basename without extension, {#} sequence number, {%} slot. Without one, the item is
+appended. A one-word command with shell syntax runs through /bin/sh -c, items quoted.
+
+Exit status: 0 all ok; with --keep-going the number of failed items (1-100, 101 for more);
+on the first failure that item's status (124 timeout, 127 not found, 128+N signal N);
+255 usage or configuration error; 129/130/143 after SIGHUP/SIGINT/SIGTERM.
+
+Examples:
+  find . -name '*.log' | parmap -j4 gzip -9
+  parmap --timeout 30 --keep-going curl -fsS -o {/}.html {} :::: urls.txt
+  parmap --checkpoint run.db --resume --json ./score.sh ::: data/*.csv)";
+}
+
+void dump_options(const CLI::App& app)
+{
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const auto& name : opt->get_lnames()) {
+      if (name != "dump-options") {
+        std::printf("--%s\n", name.c_str());
+      }
+    }
+    for (const auto& name : opt->get_snames()) {
+      std::printf("-%s\n", name.c_str());
+    }
+  }
+}
+
+/// Splits what follows the options into the command and at most one ::: or :::: group.
+void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
+{
+  if (!rest.empty() && rest.front() == "--") {
+    rest.erase(rest.begin());
+  } else if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' &&
+             rest.front() != ":::" && rest.front() != "::::") {
+    bad(fmt::format("unknown option {}", rest.front()));
+  }
+  auto sep = std::find_if(rest.begin(), rest.end(),
+                          [](const std::string& w) { return w == ":::" || w == "::::"; });
+  c.command.assign(rest.begin(), sep);
+  if (c.command.empty()) {
+    bad("no command given (to run each input line as a shell command, use: parmap sh -c {})");
+  }
+  char delim = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
+  bool have_items = false;
+  if (sep != rest.end()) {
+    std::string kind = *sep;
+    auto group_end = std::find_if(sep + 1, rest.end(), [](const std::string& w) {
+      return w == ":::" || w == "::::";
+    });
+    if (group_end != rest.end()) {
+      bad("only one ::: or :::: group is supported (GNU parallel's combinations of groups are "
+          "not); put all items after one :::");
+    }
+    if (!r.arg_files.empty()) {
+      bad(fmt::format("give items either with -a or with {}, not both", kind));
+    }
+    std::vector<std::string> words(sep + 1, rest.end());
+    if (kind == ":::") {
+      c.items = Items(std::move(words));
+    } else {
+      for (const auto& path : words) {
+        c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
+                                   : Items::from_file(path, delim));
+        c.options.null_stdin = c.options.null_stdin || path == "-";
+      }
+    }
+    have_items = true;
+  }
+  for (const auto& path : r.arg_files) {
+    c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
+                               : Items::from_file(path, delim));
+    c.options.null_stdin = c.options.null_stdin || path == "-";
+    have_items = true;
+  }
+  if (!have_items) {
+    c.items = Items::from_fd(STDIN_FILENO, delim, "stdin");
+    c.options.null_stdin = true;
+  }
+  // Jobs run in their own process groups: one reading the terminal would be stopped (SIGTTIN).
+  if (!c.options.null_stdin && ::isatty(STDIN_FILENO)) {
+    c.options.null_stdin = true;
+  }
+}
+
+void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
+{
+  Options& o = c.options;
+  if (r.shell && r.no_shell) {
+    bad("--shell and --no-shell contradict each other");
+  }
+  if (r.keep_order && r.as_ready) {
+    bad("--keep-order and --as-ready contradict each other");
+  }
+  if (r.tag && r.json) {
+    bad("--tag and --json contradict each other");
+  }
+  o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
+  o.order = r.as_ready ? Order::as_ready : Order::input;
+  o.forward.format = r.json ? Format::json : r.tag ? Format::tag : Format::raw;
+  o.jobs = parse_jobs(r.jobs);
+  apply_timeout(r.timeout, o);
+  o.adaptive_tail = !r.no_adaptive_tail;
+  if (!r.halt.empty()) {
+    if (r.keep_going) {
+      bad("--keep-going and --halt contradict each other; use --halt never");
+    }
+    o.halt = parse_halt(r.halt);
+  } else if (r.keep_going) {
+    o.halt = Halt::keep_going();
+  }
+  if (o.batch_size == 0) {
+    bad("--batch-size must be at least 1");
+  }
+  if (o.tail_batches_per_core == 0 || o.tail_min_batch_size == 0 || o.checkpoint_every == 0) {
+    bad("--tail-batches-per-core, --tail-min-batch-size and --checkpoint-every must be at "
+        "least 1");
+  }
+  if (c.report) {
+    if (o.checkpoint.empty()) {
+      bad("--report needs --checkpoint PATH");
+    }
+    return;
+  }
+  split_command(rest, r, c);
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
+                              o.batch_size, r.timeout.empty() ? "none" : r.timeout,
+                              r.json ? " json" : r.tag ? " tag" : "");
+  o.forward.stdout_fd = STDOUT_FILENO;
+  o.forward.stderr_fd = STDERR_FILENO;
+  o.handle_signals = true;
+  o.record_command = !c.joblog.empty();
+}
+
+} // namespace
+
+int usage_error(const std::string& message)
+{
+  std::fprintf(stderr, "parmap: %s\nTry 'parmap --help' for more information.\n",
+               message.c_str());
+  return 255;
+}
+
+std::variant<Config, int> parse(int argc, const char* const* argv)
+{
+  CLI::App app{"parmap: run a command for each item, in parallel, with timeouts, ordered "
+               "output and a checkpoint to resume from.",
+               "parmap"};
+  app.prefix_command();
+  app.set_version_flag("--version", std::string("parmap ") + version());
+  app.footer(footer());
+  Config c;
+  Raw r;
+  add_options(app, c, r);
+  try {
+    app.parse(argc, argv);
+    if (r.dump_options) {
+      dump_options(app);
+      return 0;
+    }
+    finish_config(r, c, app.remaining());
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e); // --help or --version
+    }
+    return usage_error(e.what());
+  } catch (const Error& e) {
+    return usage_error(e.what());
+  }
+  return c;
+}
+
+} // namespace parmap::cli

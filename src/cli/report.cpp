@@ -1,0 +1,86 @@
+#include "report.hpp"
+
+#include "parmap/error.hpp"
+#include "parmap/report.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
+
+namespace parmap::cli {
+namespace {
+
+std::string printable(std::string text, std::size_t max)
+{
+  for (char& c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') {
+      c = '?';
+    }
+  }
+  if (text.size() > max) {
+    text = text.substr(0, max) + "...";
+  }
+  return text;
+}
+
+std::string as_text(const CheckpointReport& r)
+{
+  std::string s = fmt::format("checkpoint  {}\ncommand     {}\n", r.path, r.command);
+  std::time_t created = static_cast<std::time_t>(r.created);
+  char when[64] = "?";
+  if (std::tm tm{}; localtime_r(&created, &tm) != nullptr) {
+    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+  }
+  s += fmt::format("started     {} (parmap {})\n", when, r.version);
+  s += fmt::format("done        {}: {} ok, {} failed, {} timed out, {} killed by a signal\n",
+                   r.total, r.ok, r.failed, r.timeout, r.signaled);
+  s += fmt::format("busy time   {:.1f}s in all\n", r.busy_seconds);
+  if (!r.slowest.empty()) {
+    s += "\nslowest\n";
+    for (const auto& it : r.slowest) {
+      s += fmt::format("  {:>10.3f}s  #{}  {}\n", it.duration, it.seq, printable(it.item, 70));
+    }
+  }
+  if (!r.failures.empty()) {
+    s += "\nfailures\n";
+    for (const auto& it : r.failures) {
+      std::string why = it.status == Status::timeout    ? std::string("timed out")
+                        : it.status == Status::signaled ? fmt::format("signal {}", it.signal)
+                                                        : fmt::format("exit {}", it.exit_code);
+      s += fmt::format("  #{}  {}  ({}, {} attempt{})\n", it.seq, printable(it.item, 70), why,
+                       it.attempts, it.attempts == 1 ? "" : "s");
+      std::string tail = printable(it.stderr_tail, 400);
+      std::size_t start = 0;
+      while (start < tail.size()) {
+        auto nl = tail.find('\n', start);
+        std::string line = tail.substr(start, nl == std::string::npos ? nl : nl - start);
+        if (!line.empty()) {
+          s += "      | " + line + "\n";
+        }
+        if (nl == std::string::npos) {
+          break;
+        }
+        start = nl + 1;
+      }
+    }
+  }
+  return s;
+}
+
+} // namespace
+
+int print_report(const std::string& path, bool json)
+{
+  try {
+    CheckpointReport r = read_report(path);
+    std::string text = json ? to_json(r) : as_text(r);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 255;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "parmap: %s\n", e.what());
+    return 255;
+  }
+}
+
+} // namespace parmap::cli

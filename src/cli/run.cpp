@@ -1,0 +1,147 @@
+#include "run.hpp"
+
+#include "joblog.hpp"
+#include "progress_display.hpp"
+#include "report.hpp"
+
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <optional>
+#include <unistd.h>
+
+namespace parmap::cli {
+namespace {
+
+/// An item as it appears in messages: printable, and short.
+std::string shown(const std::string& item)
+{
+  std::string s;
+  for (unsigned char c : item) {
+    if (s.size() >= 80) {
+      s += "...";
+      break;
+    }
+    s += (c < 0x20 || c == 0x7F) ? '?' : static_cast<char>(c);
+  }
+  return s;
+}
+
+std::string cause(const Result& r)
+{
+  switch (r.status) {
+  case Status::timeout:
+    return "timed out (exit status 124)";
+  case Status::signaled: {
+    const char* name = sigabbrev_np(r.signal);
+    return fmt::format("killed by signal {}{}{}", r.signal, name ? " (SIG" : "",
+                       name ? std::string(name) + ")" : "");
+  }
+  case Status::failed:
+  case Status::ok:
+    break;
+  }
+  if (r.exit_code == 127) {
+    return "command not found (exit status 127)";
+  }
+  return fmt::format("exit status {}", r.exit_code);
+}
+
+void report_failure(const Result& r, const char* lead)
+{
+  std::fprintf(stderr, "parmap: %sitem %llu (%s) %s: %s\n", lead,
+               static_cast<unsigned long long>(r.seq), shown(r.item).c_str(),
+               r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
+}
+
+[[noreturn]] void die_of(int signal)
+{
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::signal(signal, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signal);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  std::raise(signal);
+  std::_Exit(128 + signal); // the signal was ignored by the environment
+}
+
+} // namespace
+
+void ensure_standard_fds()
+{
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) {
+      int null = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (null >= 0 && null != fd) {
+        ::dup2(null, fd);
+        ::close(null);
+      }
+    }
+  }
+}
+
+int run(Config& c)
+{
+  if (c.report) {
+    return print_report(c.options.checkpoint, c.options.forward.format == Format::json);
+  }
+  std::optional<Joblog> joblog;
+  std::optional<ProgressDisplay> display;
+  try {
+    if (!c.joblog.empty()) {
+      joblog.emplace(c.joblog);
+    }
+    if ((c.bar || c.eta) && (c.progress_always || ::isatty(STDERR_FILENO))) {
+      display.emplace(c.bar, c.eta);
+      c.options.on_progress = [&display](const Progress& p) { display->draw(p); };
+    }
+    Results results = imap(c.command, c.items, c.options);
+    for (const Result& r : results) {
+      if (joblog) {
+        joblog->add(r);
+      }
+      if (!r.ok()) {
+        if (display) {
+          display->clear();
+        }
+        report_failure(r, "");
+      }
+    }
+    if (display) {
+      display->finish();
+    }
+    Summary summary = results.summary();
+    if (summary.output_closed) {
+      die_of(SIGPIPE); // like any filter whose reader went away, quietly
+    }
+    return summary.exit_status();
+  } catch (const ItemFailed& e) {
+    if (display) {
+      display->finish();
+    }
+    if (joblog) {
+      joblog->add(e.result());
+    }
+    report_failure(e.result(), "stopped: ");
+    int status = e.result().exit_code;
+    return status != 0 ? status : 1;
+  } catch (const Interrupted& e) {
+    if (display) {
+      display->finish();
+    }
+    die_of(e.signal());
+  } catch (const Error& e) {
+    if (display) {
+      display->finish();
+    }
+    std::fprintf(stderr, "parmap: %s\n", e.what());
+    return 255;
+  }
+}
+
+} // namespace parmap::cli

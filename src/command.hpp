@@ -1,0 +1,83 @@
+// Command templates: parse once into tokens, render per item to an argv or a quoted shell line.
+#pragma once
+
+#include "parmap/options.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parmap {
+
+/// What a replacement string stands for.
+enum class Field : std::uint8_t {
+  literal,
+  item,               ///< {}
+  no_extension,       ///< {.}
+  basename,           ///< {/}
+  dirname,            ///< {//}
+  basename_no_ext,    ///< {/.}
+  seq,                ///< {#}
+  slot,               ///< {%}
+};
+
+/// The values one rendering substitutes.
+struct RenderContext {
+  std::string_view item;
+  std::uint64_t seq = 0;
+  unsigned slot = 0;
+};
+
+/// A parsed command template. Immutable after construction; cheap to render.
+class CommandTemplate {
+public:
+  /// Throws parmap::Error when `words` is empty or the first word is empty.
+  CommandTemplate(std::vector<std::string> words, Shell shell);
+
+  /// True when rendered commands run as `/bin/sh -c LINE`.
+  bool uses_shell() const { return m_shell; }
+  /// True when the template names at least one replacement string.
+  bool has_replacement() const { return m_has_replacement; }
+
+  /// The argv to execute (for the shell: "/bin/sh", "-c", line). Items are substituted raw in
+  /// direct mode and shell-quoted in shell mode.
+  void render(const RenderContext& ctx, std::vector<std::string>& argv) const;
+  /// The command as a user could paste it into sh: the shell line itself in shell mode, the
+  /// shell-quoted argv otherwise.
+  std::string display(const RenderContext& ctx) const;
+  /// The template as written (stored in checkpoints to detect a changed command).
+  std::string text() const;
+
+private:
+  struct Token {
+    Field field;
+    std::string text; ///< The literal text, for Field::literal.
+  };
+  using Word = std::vector<Token>;
+
+  static Word parse_word(std::string_view word);
+  void render_word(const Word& word, const RenderContext& ctx, bool quote, std::string& out) const;
+  std::string shell_line(const RenderContext& ctx) const;
+
+  std::vector<std::string> m_words;
+  std::vector<Word> m_parsed;
+  bool m_shell = false;
+  bool m_has_replacement = false;
+};
+
+/// Quotes `s` for POSIX sh so that it is one word with exactly these bytes. Strings made only of
+/// safe characters are returned as they are.
+std::string shell_quote(std::string_view s);
+/// Appends shell_quote(s) to out.
+void append_shell_quoted(std::string& out, std::string_view s);
+
+/// True when `word` (replacement strings aside) contains characters the shell would interpret.
+bool has_shell_syntax(std::string_view word);
+
+/// GNU parallel's path edits, exposed for tests.
+std::string_view without_extension(std::string_view path);
+std::string_view path_basename(std::string_view path);
+std::string path_dirname(std::string_view path);
+
+} // namespace parmap

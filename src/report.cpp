@@ -1,0 +1,147 @@
+// read_report(): the --report summary of a checkpoint, read-only.
+#include "parmap/report.hpp"
+
+#include "error.hpp"
+#include "json.hpp"
+#include "sqlite.hpp"
+
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+
+namespace parmap {
+namespace {
+
+Status status_of(const std::string& text)
+{
+  if (text == "ok") {
+    return Status::ok;
+  }
+  if (text == "timeout") {
+    return Status::timeout;
+  }
+  return text == "signaled" ? Status::signaled : Status::failed;
+}
+
+std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top, bool tails,
+                                   std::size_t tail_bytes)
+{
+  sql::Statement q(db, sql);
+  q.bind(1, static_cast<std::int64_t>(top));
+  q.bind(2, static_cast<std::int64_t>(tail_bytes));
+  std::vector<ReportItem> items;
+  while (q.step()) {
+    ReportItem it;
+    it.seq = static_cast<std::uint64_t>(q.column_int(0));
+    it.item = q.column_text(1);
+    it.status = status_of(q.column_text(2));
+    it.exit_code = static_cast<int>(q.column_int(3));
+    it.signal = static_cast<int>(q.column_int(4));
+    it.duration = q.column_double(5);
+    it.attempts = static_cast<unsigned>(q.column_int(6));
+    if (tails) {
+      it.stderr_tail = q.column_text(7);
+    }
+    items.push_back(std::move(it));
+  }
+  return items;
+}
+
+std::string item_json(const ReportItem& it, bool with_tail)
+{
+  std::string s = fmt::format("{{\"seq\":{},\"item\":", it.seq);
+  append_json_string(s, it.item);
+  s += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":{},\"duration_s\":{:.6f},"
+                   "\"attempts\":{}",
+                   to_string(it.status), it.exit_code,
+                   it.signal != 0 ? std::to_string(it.signal) : std::string("null"), it.duration,
+                   it.attempts);
+  if (with_tail) {
+    s += ",\"stderr_tail\":";
+    append_json_string(s, it.stderr_tail);
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+std::string to_json(const CheckpointReport& r)
+{
+  std::string s = "{\"path\":";
+  append_json_string(s, r.path);
+  s += ",\"command\":";
+  append_json_string(s, r.command);
+  s += ",\"options\":";
+  append_json_string(s, r.options);
+  s += ",\"version\":";
+  append_json_string(s, r.version);
+  s += fmt::format(",\"created\":{:.3f},\"done\":{},\"ok\":{},\"failed\":{},\"timeout\":{},"
+                   "\"signaled\":{},\"busy_s\":{:.3f},\"slowest\":[",
+                   r.created, r.total, r.ok, r.failed, r.timeout, r.signaled, r.busy_seconds);
+  for (std::size_t i = 0; i < r.slowest.size(); ++i) {
+    s += (i > 0 ? "," : "") + item_json(r.slowest[i], false);
+  }
+  s += "],\"failures\":[";
+  for (std::size_t i = 0; i < r.failures.size(); ++i) {
+    s += (i > 0 ? "," : "") + item_json(r.failures[i], true);
+  }
+  return s + "]}\n";
+}
+
+
+CheckpointReport read_report(const std::string& path, std::size_t top, std::size_t tail_bytes)
+{
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw_errno(path, errno);
+  }
+  sql::Db db = sql::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  sqlite3_busy_timeout(db.get(), 5000);
+  CheckpointReport r;
+  r.path = path;
+  try {
+    sql::Statement id(db.get(), "SELECT (SELECT application_id FROM pragma_application_id)");
+    id.step();
+    if (id.column_int(0) != 0x504D4150) {
+      throw Error(path + ": not a parmap checkpoint");
+    }
+    sql::Statement run(db.get(), "SELECT command, options, version, created FROM run");
+    if (run.step()) {
+      r.command = run.column_text(0);
+      r.options = run.column_text(1);
+      r.version = run.column_text(2);
+      r.created = run.column_double(3);
+    }
+    sql::Statement counts(db.get(),
+                          "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
+                          "total(status = 'timeout'), total(status = 'signaled'), "
+                          "total(duration) FROM results");
+    counts.step();
+    r.total = static_cast<std::uint64_t>(counts.column_int(0));
+    r.ok = static_cast<std::uint64_t>(counts.column_double(1));
+    r.failed = static_cast<std::uint64_t>(counts.column_double(2));
+    r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
+    r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
+    r.busy_seconds = counts.column_double(5);
+    // The tail is cut in SQL, so a huge stderr is never read whole.
+    r.slowest = read_items(db.get(),
+                           "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "
+                           "FROM results ORDER BY duration DESC LIMIT ?1",
+                           top, false, tail_bytes);
+    r.failures = read_items(
+        db.get(),
+        "SELECT seq, item, status, exit, signal, duration, attempts, "
+        "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
+        "ORDER BY seq LIMIT ?1",
+        top, true, tail_bytes);
+  } catch (const Error& e) {
+    std::string what = e.what();
+    if (what.starts_with(path)) {
+      throw;
+    }
+    throw Error(path + ": not a parmap checkpoint (" + what + ")");
+  }
+  return r;
+}
+
+} // namespace parmap

@@ -1,0 +1,202 @@
+#include "spill.hpp"
+
+#include "error.hpp"
+
+#include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace parmap {
+namespace {
+
+std::string temp_dir_or_default(const std::string& dir)
+{
+  if (!dir.empty()) {
+    return dir;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
+}
+
+} // namespace
+
+SpillFile::SpillFile(const std::string& dir) : m_dir(temp_dir_or_default(dir))
+{
+  // O_TMPFILE: the file never has a name, so no exit path (kill -9 included) leaves it behind.
+  m_fd.reset(::open(m_dir.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600));
+  if (!m_fd) {
+    // Filesystems without O_TMPFILE: a named file, unlinked at once.
+    std::string path = m_dir + "/parmap-spill-XXXXXX";
+    int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) {
+      throw_errno("cannot create a spill file in " + m_dir, errno);
+    }
+    ::unlink(path.c_str());
+    m_fd.reset(fd);
+  }
+}
+
+std::uint64_t SpillFile::append(std::string_view bytes)
+{
+  std::uint64_t offset = m_end;
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = retry_eintr([&] {
+      return ::pwrite(m_fd.get(), bytes.data() + done, bytes.size() - done,
+                      static_cast<off_t>(m_end + done));
+    });
+    if (n < 0) {
+      throw_errno("cannot write to the spill file in " + m_dir, errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  m_end += bytes.size();
+  return offset;
+}
+
+void SpillFile::read(std::uint64_t offset, std::size_t size, char* out) const
+{
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = retry_eintr([&] {
+      return ::pread(m_fd.get(), out + done, size - done, static_cast<off_t>(offset + done));
+    });
+    if (n <= 0) {
+      throw_errno("cannot read the spill file in " + m_dir, n == 0 ? EIO : errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void SpillFile::release(std::uint64_t offset, std::uint64_t size)
+{
+  ::fallocate(m_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+              static_cast<off_t>(size));
+}
+
+const std::shared_ptr<SpillFile>& SpillFactory::get()
+{
+  if (!m_file) {
+    m_file = std::make_shared<SpillFile>(m_dir);
+  }
+  return m_file;
+}
+
+namespace detail {
+
+StoredBytes::~StoredBytes()
+{
+  for (const auto& e : extents) {
+    spill->release(e.offset, e.size);
+  }
+}
+
+} // namespace detail
+
+void Capture::append(std::string_view bytes, SpillFactory& spill, std::size_t in_memory_limit)
+{
+  if (!m_bytes) {
+    m_bytes = std::make_shared<detail::StoredBytes>();
+  }
+  m_size += bytes.size();
+  auto& mem = m_bytes->memory;
+  if (mem.size() + bytes.size() <= in_memory_limit) {
+    mem.append(bytes);
+    return;
+  }
+  // Over the bound: everything held so far and this piece go to the spill file, in order.
+  if (!m_bytes->spill) {
+    m_bytes->spill = spill.get();
+  }
+  auto put = [&](std::string_view piece) {
+    if (piece.empty()) {
+      return;
+    }
+    std::uint64_t offset = m_bytes->spill->append(piece);
+    auto& ext = m_bytes->extents;
+    if (!ext.empty() && ext.back().offset + ext.back().size == offset) {
+      ext.back().size += piece.size();
+    } else {
+      ext.push_back({offset, piece.size()});
+    }
+  };
+  put(mem);
+  mem.clear();
+  mem.shrink_to_fit();
+  put(bytes);
+}
+
+Output Capture::finish()
+{
+  auto size = m_size;
+  auto bytes = std::move(m_bytes);
+  m_size = 0;
+  if (size == 0) {
+    return Output{};
+  }
+  return detail::OutputAccess::make(std::move(bytes), size);
+}
+
+void Capture::clear()
+{
+  m_bytes.reset();
+  m_size = 0;
+}
+
+std::shared_ptr<detail::StoredBytes> Capture::take_kept()
+{
+  return std::move(m_bytes);
+}
+
+// --- parmap::Output -------------------------------------------------------------------------
+
+std::string Output::str() const
+{
+  std::string all;
+  if (m_bytes) {
+    all.reserve(static_cast<std::size_t>(m_size));
+    m_bytes->for_each([&](std::string_view piece) { all.append(piece); });
+  }
+  return all;
+}
+
+std::string Output::tail(std::size_t n) const
+{
+  std::string all;
+  if (!m_bytes) {
+    return all;
+  }
+  // Walk the pieces keeping only the last n bytes; tails are short, outputs may be huge.
+  m_bytes->for_each([&](std::string_view piece) {
+    all.append(piece);
+    if (all.size() > 2 * n + 65536) {
+      all.erase(0, all.size() - n);
+    }
+  });
+  if (all.size() > n) {
+    all.erase(0, all.size() - n);
+  }
+  return all;
+}
+
+void Output::for_each_chunk(const std::function<void(std::string_view)>& sink) const
+{
+  if (m_bytes) {
+    m_bytes->for_each(sink);
+  }
+}
+
+void Output::write_to(int fd) const
+{
+  for_each_chunk([fd](std::string_view piece) {
+    while (!piece.empty()) {
+      ssize_t n = retry_eintr([&] { return ::write(fd, piece.data(), piece.size()); });
+      if (n < 0) {
+        throw_errno("write", errno);
+      }
+      piece.remove_prefix(static_cast<std::size_t>(n));
+    }
+  });
+}
+
+} // namespace parmap

@@ -1,0 +1,257 @@
+#include "writer.hpp"
+
+#include "error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace parmap {
+namespace {
+constexpr std::size_t k_chunk = 128 * 1024;
+} // namespace
+
+bool BytesPiece::fill(std::string& buf, std::size_t max)
+{
+  std::size_t n = std::min(max, m_bytes.size() - m_offset);
+  buf.append(m_bytes, m_offset, n);
+  m_offset += n;
+  return m_offset < m_bytes.size();
+}
+
+OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor(reactor)
+{
+  int fds[2] = {out_fd, err_fd};
+  for (int i = 0; i < 2; ++i) {
+    Queue& q = m_queues[i];
+    q.owner = this;
+    q.stream = i;
+    q.present = fds[i] >= 0;
+    if (q.present) {
+      q.fd = make_nonblocking_view(fds[i], true);
+    }
+  }
+}
+
+OutputWriter::~OutputWriter()
+{
+  for (auto& q : m_queues) {
+    set_polling(q, false);
+  }
+}
+
+bool OutputWriter::idle() const
+{
+  return m_queues[0].entries.empty() && m_queues[1].entries.empty();
+}
+
+void OutputWriter::write(int stream, std::string bytes)
+{
+  if (!bytes.empty()) {
+    write(stream, std::make_unique<BytesPiece>(std::move(bytes)));
+  }
+}
+
+void OutputWriter::write(int stream, std::unique_ptr<Piece> piece)
+{
+  Queue& q = m_queues[stream];
+  if (!q.present) {
+    return;
+  }
+  if (auto* bytes = piece->as_bytes()) {
+    m_queued += bytes->left();
+  }
+  q.entries.push_back(Entry{std::move(piece), 0});
+}
+
+void OutputWriter::mark(std::uint64_t seq)
+{
+  m_marks.push_back(seq);
+  for (auto& q : m_queues) {
+    q.entries.push_back(Entry{nullptr, seq});
+  }
+  pump();
+}
+
+void OutputWriter::set_polling(Queue& q, bool on)
+{
+  bool pollable = q.fd.kind == FdKind::pollable || q.fd.kind == FdKind::socket;
+  if (q.polling == on || (on && !pollable)) {
+    return;
+  }
+  if (on) {
+    m_reactor.add(q.fd.fd, EPOLLOUT, &q);
+  } else {
+    m_reactor.remove(q.fd.fd, &q);
+  }
+  q.polling = on;
+}
+
+void OutputWriter::fail(Queue& q, int err)
+{
+  if (q.stream == 1) {
+    // Nowhere to report a broken stderr; the items' stderr is dropped, the run goes on.
+    q.present = false;
+    // Keep the marks so that items still count as written; drop the bytes.
+    std::deque<Entry> marks;
+    for (auto& e : q.entries) {
+      if (!e.piece) {
+        marks.push_back(std::move(e));
+      } else if (auto* bytes = e.piece->as_bytes()) {
+        m_queued -= bytes->left();
+      }
+    }
+    q.entries = std::move(marks);
+    return;
+  }
+  if (m_state == WriteState::ok) {
+    m_state = err == EPIPE ? WriteState::closed : WriteState::failed;
+    m_error = std::string("cannot write to stdout: ") + std::strerror(err);
+  }
+}
+
+long OutputWriter::write_some(Queue& q, const char* data, std::size_t size)
+{
+  for (;;) {
+    ssize_t n = 0;
+    if (q.fd.kind == FdKind::socket) {
+      n = ::send(q.fd.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } else {
+      n = ::write(q.fd.fd, data, size);
+    }
+    if (n >= 0) {
+      return n;
+    }
+    if (errno == EINTR) {
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      return 0;
+    }
+    fail(q, errno);
+    return -1;
+  }
+}
+
+bool OutputWriter::drain(Queue& q)
+{
+  while (!q.entries.empty()) {
+    if (m_state != WriteState::ok && q.stream == 0) {
+      return true;
+    }
+    Entry& front = q.entries.front();
+    if (!front.piece) {
+      ++q.marks_passed;
+      q.entries.pop_front();
+      continue;
+    }
+    if (!q.present) {
+      q.entries.pop_front();
+      continue;
+    }
+    if (auto* bytes = front.piece->as_bytes()) {
+      if (bytes->left() == 0) {
+        q.entries.pop_front();
+        continue;
+      }
+      // Gather consecutive in-memory pieces into one writev.
+      std::vector<iovec> iov;
+      for (auto& e : q.entries) {
+        auto* b = e.piece ? e.piece->as_bytes() : nullptr;
+        if (b == nullptr || iov.size() == 64) {
+          break;
+        }
+        if (b->left() == 0) {
+          continue;
+        }
+        iov.push_back({b->bytes().data() + b->offset(), b->left()});
+      }
+      ssize_t n = 0;
+      if (q.fd.kind == FdKind::socket || iov.size() == 1) {
+        n = write_some(q, bytes->bytes().data() + bytes->offset(), bytes->left());
+      } else {
+        n = retry_eintr([&] { return ::writev(q.fd.fd, iov.data(), static_cast<int>(iov.size())); });
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            n = 0;
+          } else {
+            fail(q, errno);
+          }
+        }
+      }
+      if (n < 0) {
+        continue; // the queue was failed; the loop sees the state
+      }
+      if (n == 0) {
+        return false;
+      }
+      auto left = static_cast<std::size_t>(n);
+      m_queued -= left;
+      while (left > 0) {
+        auto* b = q.entries.front().piece->as_bytes();
+        std::size_t rest = b->left();
+        std::size_t used = std::min(rest, left);
+        b->advance(used);
+        left -= used;
+        if (used == rest) {
+          q.entries.pop_front();
+        }
+      }
+      continue;
+    }
+    // A lazy piece: render its next chunk as in-memory bytes in front of it (or in its place
+    // when it is exhausted), so that partial writes resume simply.
+    std::string chunk;
+    bool more = front.piece->fill(chunk, k_chunk);
+    m_queued += chunk.size();
+    auto bytes_piece = std::make_unique<BytesPiece>(std::move(chunk));
+    if (more) {
+      q.entries.push_front(Entry{std::move(bytes_piece), 0});
+    } else {
+      front.piece = std::move(bytes_piece);
+    }
+  }
+  return true;
+}
+
+void OutputWriter::report_marks()
+{
+  std::uint64_t passed = std::min(m_queues[0].marks_passed, m_queues[1].marks_passed);
+  while (passed > 0 && !m_marks.empty()) {
+    std::uint64_t seq = m_marks.front();
+    m_marks.pop_front();
+    for (auto& q : m_queues) {
+      --q.marks_passed;
+    }
+    --passed;
+    if (m_on_written) {
+      m_on_written(seq);
+    }
+  }
+}
+
+void OutputWriter::pump()
+{
+  for (auto& q : m_queues) {
+    bool done = drain(q);
+    bool want_poll = !done && m_state == WriteState::ok &&
+                     (q.fd.kind == FdKind::pollable || q.fd.kind == FdKind::socket);
+    set_polling(q, want_poll);
+  }
+  report_marks();
+}
+
+void OutputWriter::flush()
+{
+  pump();
+  while (!idle() && m_state == WriteState::ok) {
+    m_reactor.run_once(std::nullopt);
+    pump();
+  }
+}
+
+} // namespace parmap

@@ -1,0 +1,112 @@
+// OutputWriter: queues bytes for stdout and stderr and writes them without ever blocking the
+// run, telling the engine when each item's record has been written in full.
+#pragma once
+
+#include "fd.hpp"
+#include "reactor.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace parmap {
+
+/// A source of bytes to write, produced lazily so that a large spilled output is never held in
+/// memory whole. fill() appends at most about `max` bytes and returns true while more remain.
+class BytesPiece;
+class Piece {
+public:
+  virtual ~Piece() = default;
+  virtual bool fill(std::string& buf, std::size_t max) = 0;
+  /// Non-null for in-memory bytes, which are written without copying.
+  virtual BytesPiece* as_bytes() { return nullptr; }
+};
+
+/// Bytes that are already in memory.
+class BytesPiece final : public Piece {
+public:
+  explicit BytesPiece(std::string bytes) : m_bytes(std::move(bytes)) {}
+  bool fill(std::string& buf, std::size_t max) override;
+  BytesPiece* as_bytes() override { return this; }
+  std::string& bytes() { return m_bytes; }
+  std::size_t left() const { return m_bytes.size() - m_offset; }
+  std::size_t offset() const { return m_offset; }
+  void advance(std::size_t n) { m_offset += n; }
+
+private:
+  std::string m_bytes;
+  std::size_t m_offset = 0;
+};
+
+enum class WriteState {
+  ok,
+  closed, ///< The reader went away (EPIPE): stop quietly.
+  failed, ///< Another write error; error() says which.
+};
+
+/// Two queues (stdout, stderr) of pieces, interleaved with per-item marks. When both queues
+/// have written everything up to an item's mark, `on_written(seq)` is called.
+class OutputWriter {
+public:
+  /// `out_fd` / `err_fd` are inherited descriptors (< 0 for none). Writes that would block wait
+  /// in the reactor; a descriptor that cannot be polled is written directly.
+  OutputWriter(Reactor& reactor, int out_fd, int err_fd);
+  ~OutputWriter();
+  OutputWriter(const OutputWriter&) = delete;
+  OutputWriter& operator=(const OutputWriter&) = delete;
+
+  void set_on_written(std::function<void(std::uint64_t)> fn) { m_on_written = std::move(fn); }
+
+  /// Queues bytes for stdout (stream 0) or stderr (stream 1).
+  void write(int stream, std::string bytes);
+  void write(int stream, std::unique_ptr<Piece> piece);
+  /// Everything queued so far belongs to items up to `seq`; report it when written.
+  void mark(std::uint64_t seq);
+
+  /// Bytes queued and not yet written (in-memory pieces only).
+  std::size_t queued_bytes() const { return m_queued; }
+  bool idle() const;
+  WriteState state() const { return m_state; }
+  const std::string& error() const { return m_error; }
+  /// Writes everything queued, waiting in the reactor as needed, or until the writer fails.
+  void flush();
+  /// Makes progress on whatever can be written now.
+  void pump();
+
+private:
+  struct Entry {
+    std::unique_ptr<Piece> piece; ///< Null for a mark.
+    std::uint64_t mark = 0;
+  };
+  struct Queue final : Watcher {
+    OutputWriter* owner = nullptr;
+    int stream = 0;
+    StdioFd fd;
+    bool present = false;
+    bool polling = false;
+    std::deque<Entry> entries;
+    std::uint64_t marks_passed = 0;
+    void on_ready(std::uint32_t) override { owner->pump(); }
+  };
+
+  /// Writes as much of q as possible; false when it would block.
+  bool drain(Queue& q);
+  /// Writes one buffer; returns bytes written, 0 when it would block, or -1 on error.
+  long write_some(Queue& q, const char* data, std::size_t size);
+  void report_marks();
+  void set_polling(Queue& q, bool on);
+  void fail(Queue& q, int err);
+
+  Reactor& m_reactor;
+  Queue m_queues[2];
+  std::deque<std::uint64_t> m_marks;
+  std::size_t m_queued = 0;
+  WriteState m_state = WriteState::ok;
+  std::string m_error;
+  std::function<void(std::uint64_t)> m_on_written;
+};
+
+} // namespace parmap
