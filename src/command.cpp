@@ -2,6 +2,7 @@
 
 #include "parmap/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -123,6 +124,88 @@ std::string path_dirname(std::string_view path)
   return path.empty() ? std::string("/") : std::string(path);
 }
 
+ShellContext shell_context_after(std::string_view text)
+{
+  // A small lexer for the quoting constructs of POSIX sh. It needs to be right only for
+  // templates people write; a wrong answer can misquote a reference, never run a value.
+  enum class Kind : std::uint8_t { plain, squote, dquote, backtick, paren, brace, arith };
+  struct Level {
+    Kind kind;
+    int depth = 0; ///< Open parentheses inside $((...)).
+  };
+  std::vector<Level> stack{{Kind::plain}};
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    char next2 = i + 2 < text.size() ? text[i + 2] : '\0';
+    Level& top = stack.back();
+    if (top.kind == Kind::squote) {
+      if (c == '\'') {
+        stack.pop_back();
+      }
+      continue;
+    }
+    if (c == '\\') {
+      ++i; // the next character is quoted
+      continue;
+    }
+    if (c == '$' && next == '(') {
+      stack.push_back({next2 == '(' ? Kind::arith : Kind::paren});
+      i += next2 == '(' ? 2 : 1;
+      continue;
+    }
+    if (c == '$' && next == '{') {
+      stack.push_back({Kind::brace});
+      ++i;
+      continue;
+    }
+    if (c == '`') {
+      if (top.kind == Kind::backtick) {
+        stack.pop_back();
+      } else {
+        stack.push_back({Kind::backtick});
+      }
+      continue;
+    }
+    if (top.kind == Kind::dquote) {
+      if (c == '"') {
+        stack.pop_back();
+      }
+      continue;
+    }
+    if (top.kind == Kind::arith) {
+      if (c == '(') {
+        ++top.depth;
+      } else if (c == ')' && top.depth > 0) {
+        --top.depth;
+      } else if (c == ')' && next == ')') {
+        stack.pop_back();
+        ++i;
+      }
+      continue;
+    }
+    if (c == '\'') {
+      stack.push_back({Kind::squote});
+    } else if (c == '"') {
+      stack.push_back({Kind::dquote});
+    } else if (c == ')' && top.kind == Kind::paren) {
+      stack.pop_back();
+    } else if (c == '}' && top.kind == Kind::brace) {
+      stack.pop_back();
+    }
+  }
+  switch (stack.back().kind) {
+  case Kind::squote:
+    return ShellContext::squote;
+  case Kind::dquote:
+    return ShellContext::dquote;
+  case Kind::arith:
+    return ShellContext::arith;
+  default:
+    return ShellContext::plain;
+  }
+}
+
 CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
     : m_words(std::move(words))
 {
@@ -145,6 +228,61 @@ CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
   case Shell::automatic:
     m_shell = m_words.size() == 1 && has_shell_syntax(m_words.front());
     break;
+  }
+  if (m_shell) {
+    build_script();
+  }
+}
+
+void CommandTemplate::build_script()
+{
+  // The words joined by spaces are the script; each replacement string becomes a reference to
+  // a positional parameter, quoted as its place in the script needs.
+  std::string text; // the literal text so far, to find the context of the next reference
+  auto reference = [&](Field field) {
+    auto found = std::find(m_params.begin(), m_params.end(), field);
+    std::size_t n = static_cast<std::size_t>(found - m_params.begin()) + 1;
+    if (found == m_params.end()) {
+      m_params.push_back(field);
+    }
+    std::string ref = "${" + std::to_string(n) + "}";
+    switch (shell_context_after(text)) {
+    case ShellContext::plain:
+      return "\"" + ref + "\"";
+    case ShellContext::squote:
+      return "'\"" + ref + "\"'";
+    case ShellContext::dquote:
+    case ShellContext::arith:
+      return ref;
+    }
+    return ref;
+  };
+  auto add_literal = [&](const std::string& literal) {
+    text += literal;
+    if (!m_script.empty() && m_script.back().field == Field::literal) {
+      m_script.back().text += literal;
+    } else {
+      m_script.push_back({Field::literal, literal});
+    }
+  };
+  for (std::size_t i = 0; i < m_parsed.size(); ++i) {
+    if (i > 0) {
+      add_literal(" ");
+    }
+    for (const auto& t : m_parsed[i]) {
+      if (t.field == Field::literal) {
+        add_literal(t.text);
+      } else if (t.field == Field::seq || t.field == Field::slot) {
+        m_script.push_back({t.field, {}}); // numbers: filled in, need no quoting
+        text += "0";
+      } else {
+        add_literal(reference(t.field));
+      }
+    }
+  }
+  if (!m_has_replacement) {
+    add_literal(" ");
+    add_literal(reference(Field::item));
   }
 }
 
@@ -180,62 +318,62 @@ CommandTemplate::Word CommandTemplate::parse_word(std::string_view word)
   return tokens;
 }
 
-void CommandTemplate::render_word(const Word& word,
-                                  const RenderContext& ctx,
-                                  bool quote,
-                                  std::string& out) const
+namespace {
+
+/// The value a field stands for.
+void append_value(std::string& out, Field field, const RenderContext& ctx)
 {
-  auto put = [&](std::string_view value) {
-    if (quote) {
-      append_shell_quoted(out, value);
-    } else {
-      out.append(value);
-    }
-  };
+  switch (field) {
+  case Field::literal:
+    break;
+  case Field::item:
+    out.append(ctx.item);
+    break;
+  case Field::no_extension:
+    out.append(without_extension(ctx.item));
+    break;
+  case Field::basename:
+    out.append(path_basename(ctx.item));
+    break;
+  case Field::dirname:
+    out.append(path_dirname(ctx.item));
+    break;
+  case Field::basename_no_ext:
+    out.append(without_extension(path_basename(ctx.item)));
+    break;
+  case Field::seq:
+    append_number(out, ctx.seq);
+    break;
+  case Field::slot:
+    append_number(out, ctx.slot);
+    break;
+  }
+}
+
+} // namespace
+
+void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out) const
+{
   for (const auto& t : word) {
-    switch (t.field) {
-    case Field::literal:
+    if (t.field == Field::literal) {
       out.append(t.text);
-      break;
-    case Field::item:
-      put(ctx.item);
-      break;
-    case Field::no_extension:
-      put(without_extension(ctx.item));
-      break;
-    case Field::basename:
-      put(path_basename(ctx.item));
-      break;
-    case Field::dirname:
-      put(path_dirname(ctx.item));
-      break;
-    case Field::basename_no_ext:
-      put(without_extension(path_basename(ctx.item)));
-      break;
-    case Field::seq:
-      append_number(out, ctx.seq);
-      break;
-    case Field::slot:
-      append_number(out, ctx.slot);
-      break;
+    } else {
+      append_value(out, t.field, ctx);
     }
   }
 }
 
-std::string CommandTemplate::shell_line(const RenderContext& ctx) const
+std::string CommandTemplate::script(const RenderContext& ctx) const
 {
-  std::string line;
-  for (std::size_t i = 0; i < m_parsed.size(); ++i) {
-    if (i > 0) {
-      line.push_back(' ');
+  std::string out;
+  for (const auto& part : m_script) {
+    if (part.field == Field::literal) {
+      out.append(part.text);
+    } else {
+      append_value(out, part.field, ctx);
     }
-    render_word(m_parsed[i], ctx, true, line);
   }
-  if (!m_has_replacement) {
-    line.push_back(' ');
-    append_shell_quoted(line, ctx.item);
-  }
-  return line;
+  return out;
 }
 
 void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>& argv) const
@@ -244,12 +382,17 @@ void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>&
   if (m_shell) {
     argv.emplace_back("/bin/sh");
     argv.emplace_back("-c");
-    argv.push_back(shell_line(ctx));
+    argv.push_back(script(ctx));
+    argv.emplace_back("sh"); // $0
+    for (Field field : m_params) {
+      argv.emplace_back();
+      append_value(argv.back(), field, ctx);
+    }
     return;
   }
   for (const auto& word : m_parsed) {
     argv.emplace_back();
-    render_word(word, ctx, false, argv.back());
+    render_word(word, ctx, argv.back());
   }
   if (!m_has_replacement) {
     argv.emplace_back(ctx.item);
@@ -258,11 +401,11 @@ void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>&
 
 std::string CommandTemplate::display(const RenderContext& ctx) const
 {
-  if (m_shell) {
-    return shell_line(ctx);
-  }
   std::vector<std::string> argv;
   render(ctx, argv);
+  if (m_shell) {
+    argv.front() = "sh"; // as a user would type it
+  }
   std::string line;
   for (std::size_t i = 0; i < argv.size(); ++i) {
     if (i > 0) {
@@ -275,14 +418,21 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
 
 std::string CommandTemplate::text() const
 {
-  std::string line;
+  // The words as written; when they run through the shell, say so: the same words exec'd
+  // directly are another command.
+  std::string line = m_shell ? "sh -c " : "";
+  std::string words;
   for (std::size_t i = 0; i < m_words.size(); ++i) {
     if (i > 0) {
-      line.push_back(' ');
+      words.push_back(' ');
     }
-    append_shell_quoted(line, m_words[i]);
+    append_shell_quoted(words, m_words[i]);
   }
-  return line;
+  if (m_shell && m_words.size() > 1) {
+    append_shell_quoted(line, words); // --shell: the words joined are the script
+    return line;
+  }
+  return line + words;
 }
 
 } // namespace parmap

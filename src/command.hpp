@@ -40,13 +40,17 @@ public:
   /// True when the template names at least one replacement string.
   bool has_replacement() const { return m_has_replacement; }
 
-  /// The argv to execute (for the shell: "/bin/sh", "-c", line). Items are substituted raw in
-  /// direct mode and shell-quoted in shell mode.
+  /// The argv to execute. Direct mode substitutes the values into the words. Shell mode never
+  /// puts a value into the script: the script refers to positional parameters ("${1}"...)
+  /// and the values follow it as arguments: /bin/sh -c SCRIPT sh VALUE... So no item can be
+  /// run as code, whatever quotes, $(...) or backticks the template itself uses.
   void render(const RenderContext& ctx, std::vector<std::string>& argv) const;
-  /// The command as a user could paste it into sh: the shell line itself in shell mode, the
-  /// shell-quoted argv otherwise.
+  /// The command as a user could paste it into sh, every word shell-quoted.
   std::string display(const RenderContext& ctx) const;
-  /// The template as written (stored in checkpoints to detect a changed command).
+  /// Shell mode: the script passed to sh -c (with {#} and {%} filled in).
+  std::string script(const RenderContext& ctx) const;
+  /// The template as written, with "sh -c " in front when it runs through the shell (stored
+  /// in checkpoints to detect a changed command).
   std::string text() const;
 
 private:
@@ -56,12 +60,21 @@ private:
   };
   using Word = std::vector<Token>;
 
+  /// A piece of the shell script: literal text, {#} or {%}, or a reference to parameter N.
+  struct ScriptPart {
+    Field field = Field::literal;
+    std::string text; ///< Literal text, or the reference ("\"${1}\"", "${1}", ...).
+  };
+
   static Word parse_word(std::string_view word);
-  void render_word(const Word& word, const RenderContext& ctx, bool quote, std::string& out) const;
-  std::string shell_line(const RenderContext& ctx) const;
+  void render_word(const Word& word, const RenderContext& ctx, std::string& out) const;
+  void build_script();
 
   std::vector<std::string> m_words;
   std::vector<Word> m_parsed;
+  std::vector<ScriptPart> m_script;
+  /// Shell mode: which value each positional parameter holds ($1 is m_params[0]).
+  std::vector<Field> m_params;
   bool m_shell = false;
   bool m_has_replacement = false;
 };
@@ -74,6 +87,17 @@ void append_shell_quoted(std::string& out, std::string_view s);
 
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);
+
+/// Where a position in a shell script is, lexically: what quoting a reference placed there
+/// needs. Only the template's own text is lexed; values never are.
+enum class ShellContext : std::uint8_t {
+  plain,   ///< Unquoted (also inside $(...), `...` and ${...}): "${N}"
+  dquote,  ///< Inside double quotes: ${N}
+  squote,  ///< Inside single quotes: '"${N}"'
+  arith,   ///< Inside $((...)), where quotes are not allowed: ${N}
+};
+/// The context at the end of `text`, starting from the top level.
+ShellContext shell_context_after(std::string_view text);
 
 /// GNU parallel's path edits, exposed for tests.
 std::string_view without_extension(std::string_view path);
