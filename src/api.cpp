@@ -60,8 +60,9 @@ Interrupted::Interrupted(int signal)
 
 int Summary::exit_status() const
 {
-  if (halted && !stop_result.ok()) {
-    return stop_result.exit_code != 0 ? stop_result.exit_code : 1;
+  if (halted) {
+    // --halt: the status of the item that triggered it (0 for a halt on success).
+    return stop_result.ok() ? 0 : (stop_result.exit_code != 0 ? stop_result.exit_code : 1);
   }
   if (counts.failed == 0) {
     return 0;

@@ -60,9 +60,12 @@ bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
   }
   Flight& f = it->second;
   Capture& capture = stream == Stream::out ? f.out : f.err;
-  if (!f.streaming && m_options.forward.line_buffer && m_options.order == Order::as_ready &&
-      may_stream(f)) {
-    f.streaming = true; // --line-buffer: every item streams whole lines as they come
+  if (!f.streaming && may_stream(f)) {
+    if (m_options.order == Order::input && seq == m_next_seq && !m_delivery_closed) {
+      start_streaming(seq, f); // the head's output goes straight through
+    } else if (m_options.order == Order::as_ready && m_options.forward.line_buffer) {
+      f.streaming = true; // --line-buffer: every item streams whole lines as they come
+    }
   }
   if (f.streaming) {
     stream_bytes(f, stream, bytes, m_options.forward.line_buffer);

@@ -33,8 +33,11 @@ constexpr double k_growth = 1.02;
 
 std::size_t bucket_of(double seconds, std::size_t buckets)
 {
-  if (seconds <= k_min_seconds) {
-    return 0;
+  if (!(seconds > k_min_seconds)) {
+    return 0; // also NaN
+  }
+  if (!std::isfinite(seconds)) {
+    return buckets - 1;
   }
   double b = std::log(seconds / k_min_seconds) / std::log(k_growth);
   return std::min(buckets - 1, static_cast<std::size_t>(b));

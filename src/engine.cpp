@@ -200,12 +200,27 @@ bool Engine::finished() const
          m_retries.empty() && writer_done;
 }
 
+void Engine::service_writer()
+{
+  if (!m_writer) {
+    return;
+  }
+  m_writer->pump();
+  if (m_writer->state() == WriteState::closed && !m_output_closed) {
+    m_output_closed = true;
+    begin_stop(0, SIGTERM);
+  } else if (m_writer->state() == WriteState::failed && !m_error) {
+    fail_run(m_writer->error());
+  }
+  // Resume paused items whenever the backlog went down, before any wait: once the writer is
+  // idle, nothing else would wake the loop for them.
+  resume_paused();
+}
+
 void Engine::step()
 {
   dispatch();
-  if (m_writer) {
-    m_writer->pump();
-  }
+  service_writer();
   if (finished()) {
     m_phase = Phase::done;
     if (m_checkpoint) {
@@ -231,16 +246,7 @@ void Engine::step()
   for (auto& e : events) {
     handle(e);
   }
-  if (m_writer) {
-    m_writer->pump();
-    if (m_writer->state() == WriteState::closed && !m_output_closed) {
-      m_output_closed = true;
-      begin_stop(0, SIGTERM);
-    } else if (m_writer->state() == WriteState::failed && !m_error) {
-      fail_run(m_writer->error());
-    }
-    resume_paused();
-  }
+  service_writer();
   auto now = Clock::now();
   if (m_checkpoint) {
     m_checkpoint->tick(now);
@@ -329,10 +335,10 @@ void Engine::on_ended(ItemEnded& e)
   if (f.streaming && m_options.forward.line_buffer) {
     finish_line_buffer(f);
   }
-  check_halt(*f.result);
   if (m_options.order == Order::input && m_delivery_closed) {
-    release(f);
-    m_flights.erase(e.seq);
+    check_halt(*f.result);
+    release(f); // past the end of the output: not delivered, not recorded
+    m_flights.erase(it);
     return;
   }
   if (m_options.order == Order::as_ready) {
@@ -342,6 +348,8 @@ void Engine::on_ended(ItemEnded& e)
       m_ready.push_back(e.seq);
     }
   }
+  // Last: a halt delivers what it can at once, this item included, so `f` may be gone after.
+  check_halt(*f.result);
   try_deliver();
 }
 
@@ -417,7 +425,6 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
     dropped.push_back(item.seq);
   }
   m_staged.items.clear();
-  m_staged_batch = 0;
   for (std::uint64_t seq : dropped) {
     ItemEnded end;
     end.seq = seq;

@@ -79,9 +79,10 @@ private:
 
   void setup_checkpoint();
   void step();
+  void service_writer();
   bool finished() const;
   void dispatch();
-  void fill_staged();
+  void pull_ahead(std::size_t want);
   bool pull_item(RawItem& raw);
   void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
@@ -143,9 +144,7 @@ private:
   std::uint64_t m_next_batch = 1;
   std::vector<unsigned> m_free_slots;
   std::deque<std::uint64_t> m_retries;
-  Batch m_staged;                  ///< Items pulled for the next batch, waiting for a slot.
-  std::size_t m_staged_target = 0; ///< The size that batch is to have.
-  std::uint64_t m_staged_batch = 0;
+  Batch m_staged; ///< Items read and not yet sent (at most about one batch).
   std::uint64_t m_replayed_seen = 0;
   std::size_t m_busy_slots = 0;
   std::size_t m_pending = 0; ///< Batches (and replayed items) not yet delivered.

@@ -23,25 +23,39 @@ void Engine::dispatch()
     batch.items.push_back(Item{seq, f.text, f.full_size, 0, f.attempt});
     start_batch(std::move(batch));
   }
-  while (!m_stopping) {
-    fill_staged();
-    if (m_staged.items.empty() || m_free_slots.empty()) {
+  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+    // The batch's size is decided now, when it goes out, from what is in flight now.
+    std::size_t size = m_sizer.next(m_busy_slots, unsent_items());
+    pull_ahead(size);
+    if (m_staged.items.empty()) {
       return;
     }
-    // fill_staged() stops short of the target only when the input has nothing more to give
-    // now: send what there is rather than wait for a full batch.
-    m_staged_batch = 0;
-    start_batch(std::exchange(m_staged, Batch{}));
+    // Short of `size` only when the input has nothing more to give now: send what there is
+    // rather than wait for a full batch.
+    Batch batch;
+    std::size_t n = std::min(size, m_staged.items.size());
+    std::uint64_t id = m_next_batch++;
+    for (std::size_t i = 0; i < n; ++i) {
+      Item& item = m_staged.items[i];
+      m_flights[item.seq].batch = id;
+      batch.items.push_back(std::move(item));
+    }
+    m_staged.items.erase(m_staged.items.begin(), m_staged.items.begin() + static_cast<std::ptrdiff_t>(n));
+    m_batch_left[id] = n;
+    ++m_pending;
+    start_batch(std::move(batch));
+  }
+  // No slot is free: read one batch ahead anyway, so that items replayed from the checkpoint
+  // are delivered without waiting for a slot.
+  if (!m_stopping && m_pending < m_max_pending) {
+    pull_ahead(m_sizer.current());
   }
 }
 
-void Engine::fill_staged()
+void Engine::pull_ahead(std::size_t want)
 {
-  while (!m_input_done && !m_input_waiting && !m_stopping) {
-    if (m_staged.items.empty() ? m_pending >= m_max_pending
-                               : m_staged.items.size() >= m_staged_target) {
-      return;
-    }
+  while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
+         m_pending < m_max_pending) {
     RawItem raw;
     if (!pull_item(raw)) {
       return;
@@ -55,18 +69,10 @@ void Engine::fill_staged()
         continue;
       }
     }
-    if (m_staged.items.empty()) {
-      m_staged_target = m_sizer.next(m_busy_slots, unsent_items());
-      m_staged_batch = m_next_batch++;
-      m_batch_left[m_staged_batch] = 0;
-      ++m_pending;
-    }
     Flight& f = m_flights[seq];
     f.text = raw.text;
     f.full_size = raw.full_size;
     f.occurrence = occurrence;
-    f.batch = m_staged_batch;
-    ++m_batch_left[m_staged_batch];
     m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0, 1});
   }
 }
@@ -112,6 +118,9 @@ void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrenc
   stored.item = f.text;
   stored.replayed = true;
   stored.slot = 0;
+  if (m_options.record_command) {
+    stored.command = m_command.display(RenderContext{f.text, seq, 0});
+  }
   ++m_progress.finished;
   ++m_progress.replayed;
   if (!stored.ok()) {
@@ -131,7 +140,8 @@ std::optional<std::uint64_t> Engine::unsent_items() const
   if (!m_total) {
     return std::nullopt;
   }
-  std::uint64_t unread = *m_total > m_read ? *m_total - m_read : 0;
+  // Not yet read, plus read but not yet sent.
+  std::uint64_t unread = (*m_total > m_read ? *m_total - m_read : 0) + m_staged.items.size();
   if (m_checkpoint) {
     // Stored results still to come are replayed, not run: they are not work left.
     std::uint64_t replays_left = m_checkpoint->replayable() > m_replayed_seen

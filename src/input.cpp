@@ -186,7 +186,12 @@ public:
     return m_splitter.finish(out) ? Pull::item : Pull::end;
   }
 
-  int wait_fd() const override { return m_view.kind == FdKind::pollable ? m_view.fd : -1; }
+  int wait_fd() const override
+  {
+    // A socket is read with MSG_DONTWAIT, so it says `wait` too and must be polled as well.
+    bool pollable = m_view.kind == FdKind::pollable || m_view.kind == FdKind::socket;
+    return pollable ? m_view.fd : -1;
+  }
 
   std::optional<std::uint64_t> count() override
   {

@@ -511,14 +511,12 @@ void LocalExecutor::cancel(std::uint64_t from_seq, int signal)
       slot.queue.pop_back();
     }
     Running* r = slot.running.get();
-    if (r != nullptr && r->item.seq >= from_seq) {
+    if (r != nullptr && r->item.seq >= from_seq && signal != 0) {
       if (!r->exited) {
         r->interrupted = true; // one that exited on its own before this is a real result
       }
-      if (signal != 0) {
-        signal_group(*r, signal);
-        arm_kill(*r);
-      }
+      signal_group(*r, signal);
+      arm_kill(*r);
     }
     if (slot.delayed != 0 && !slot.running) {
       m_reactor.cancel(slot.delayed);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace parmap {
 namespace {
@@ -79,11 +80,13 @@ std::string to_json(const CheckpointReport& r)
                    "\"signaled\":{},\"busy_s\":{:.3f},\"slowest\":[",
                    r.created, r.total, r.ok, r.failed, r.timeout, r.signaled, r.busy_seconds);
   for (std::size_t i = 0; i < r.slowest.size(); ++i) {
-    s += (i > 0 ? "," : "") + item_json(r.slowest[i], false);
+    s += i > 0 ? "," : "";
+    s += item_json(r.slowest[i], false);
   }
   s += "],\"failures\":[";
   for (std::size_t i = 0; i < r.failures.size(); ++i) {
-    s += (i > 0 ? "," : "") + item_json(r.failures[i], true);
+    s += i > 0 ? "," : "";
+    s += item_json(r.failures[i], true);
   }
   return s + "]}\n";
 }
@@ -95,7 +98,11 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
   if (::stat(path.c_str(), &st) != 0) {
     throw_errno(path, errno);
   }
-  sql::Db db = sql::open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX);
+  // Only read, but opened for writing when allowed: the last connection to a WAL database
+  // removes its -wal and -shm files on close, which a read-only one cannot do.
+  bool writable = ::access(path.c_str(), W_OK) == 0;
+  sql::Db db = sql::open(path, (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+                                   SQLITE_OPEN_NOMUTEX);
   sqlite3_busy_timeout(db.get(), 5000);
   CheckpointReport r;
   r.path = path;

@@ -194,6 +194,7 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   const char* input = "Input";
   app.add_option("-a,--arg-file", r.arg_files, "Read items from FILE ('-' is stdin); repeatable")
       ->type_name("FILE")
+      ->allow_extra_args(false)
       ->group(input);
   app.add_flag("-0,--null", r.null, "Items end with NUL instead of newline")->group(input);
   app.add_option("-d,--delimiter", r.delimiter, "Items end with character C (\\n \\t \\0 \\xHH)")
@@ -222,6 +223,7 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_option("--env", r.env,
                  "Pass variable VAR to jobs (they get the whole environment locally)")
       ->type_name("VAR")
+      ->allow_extra_args(false)
       ->group(running);
   app.add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")
       ->group(running);
@@ -303,14 +305,22 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->group("");
 }
 
-std::string footer()
-{
-  return R"(
-Usage: parmap [OPTIONS] COMMAND [ARG...]               items from stdin, one per line
+/// CLI11 knows only "parmap [OPTIONS]": the synopsis comes from here.
+class Formatter final : public CLI::Formatter {
+public:
+  std::string make_usage(const CLI::App*, std::string) const override
+  {
+    return R"(Usage: parmap [OPTIONS] COMMAND [ARG...]               items from stdin, one per line
        parmap [OPTIONS] COMMAND [ARG...] ::: ITEM...
        parmap [OPTIONS] COMMAND [ARG...] :::: FILE...
        parmap [OPTIONS] -a FILE COMMAND [ARG...]
+)";
+  }
+};
 
+std::string footer()
+{
+  return R"(
 Replacement strings: {} item, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} sequence number, {%} slot. Without one, the item is
 appended. A one-word command with shell syntax runs through /bin/sh -c, items quoted.
@@ -408,6 +418,12 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   if (r.tag && r.json) {
     bad("--tag and --json contradict each other");
   }
+  if (r.null && !r.delimiter.empty()) {
+    bad("-0 and --delimiter contradict each other (-0 is --delimiter '\\0')");
+  }
+  if (o.forward.line_buffer && r.json) {
+    bad("--line-buffer and --json contradict each other (a JSON record is written whole)");
+  }
   o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
   o.order = r.as_ready ? Order::as_ready : Order::input;
   o.forward.format = r.json ? Format::json : r.tag ? Format::tag : Format::raw;
@@ -460,6 +476,7 @@ std::variant<Config, int> parse(int argc, const char* const* argv)
                "output and a checkpoint to resume from.",
                "parmap"};
   app.prefix_command();
+  app.formatter(std::make_shared<Formatter>());
   app.set_version_flag("--version", std::string("parmap ") + version());
   app.footer(footer());
   Config c;
