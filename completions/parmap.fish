@@ -1,0 +1,128 @@
+# fish completion for parmap(1). Install as ~/.config/fish/completions/parmap.fish
+# (or in $__fish_data_dir/vendor_completions.d/).
+# Keep in step with `parmap --dump-options` (tests/e2e/test_docs.py checks it).
+
+# Options whose value is the next word (to find where the command starts).
+function __parmap_takes_value
+    contains -- $argv[1] -a --arg-file -d --delimiter -j --jobs --timeout --kill-grace --delay \
+        --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
+        --tail-min-batch-size --checkpoint --checkpoint-every --joblog
+end
+
+# Prints the words from the command on (the first word that is not an option, or the word
+# after --), the current token included; prints nothing while options are being typed.
+function __parmap_command_words
+    set -l tokens (commandline -opc) (commandline -ct)
+    set -e tokens[1]
+    while set -q tokens[2]
+        set -l t $tokens[1]
+        if test "$t" = --
+            set -e tokens[1]
+            break
+        else if __parmap_takes_value $t
+            set -e tokens[1..2]
+        else if string match -q -- '-*' $t
+            set -e tokens[1]
+        else
+            break
+        end
+    end
+    # Only the current token is left: it is the command unless it looks like an option.
+    if set -q tokens[1]; and not set -q tokens[2]; and string match -q -- '-*' $tokens[1]
+        return
+    end
+    printf '%s\n' $tokens
+end
+
+# True while the options are still being typed: no command word yet.
+function __parmap_in_options
+    set -l words (__parmap_command_words)
+    not set -q words[2]
+    and not contains -- -- (commandline -opc)
+end
+
+# True after a ::: or :::: word: what follows are items or files.
+function __parmap_after_separator
+    set -l tokens (commandline -opc)
+    contains -- ::: $tokens; or contains -- :::: $tokens
+end
+
+# Completes the command and its arguments with the command's own completions.
+function __parmap_complete_command
+    set -l words (__parmap_command_words)
+    set -q words[1]; or return
+    complete -C "$words"
+end
+
+# No file names where an option's value or the command is expected.
+complete -c parmap -f
+
+# The command (the first word that is not an option), then its own arguments.
+complete -c parmap -n 'not __parmap_after_separator' -a '(__parmap_complete_command)'
+complete -c parmap -n __parmap_after_separator -F
+
+# Options: only before the command.
+set -l opt -n __parmap_in_options
+
+complete -c parmap $opt -s h -l help -d 'Print help and exit'
+complete -c parmap $opt -l version -d 'Print the version and exit'
+
+# Input
+complete -c parmap $opt -s a -l arg-file -r -F -d "Read items from FILE ('-' is stdin)"
+complete -c parmap $opt -s 0 -l null -d 'Items end with NUL instead of newline'
+complete -c parmap $opt -s d -l delimiter -x -a '\\\\t\tTAB \\\\0\tNUL ,\tcomma :\tcolon' \
+    -d 'Items end with character C'
+
+# Running
+complete -c parmap $opt -s j -l jobs -x \
+    -a "(nproc 2>/dev/null)\t'the number of CPUs' 100%\t'one per CPU' 50%\t'half the CPUs' +1\t'one more than the CPUs' -1\t'one less than the CPUs' 0\t'as many as possible'" \
+    -d 'Run N items at once: N, N% of CPUs, +N, -N, 0 = max'
+complete -c parmap $opt -l timeout -x -d "Kill an item's process group after SECS (or N% of the median)"
+complete -c parmap $opt -l kill-grace -x -d 'Seconds between SIGTERM and SIGKILL (1)'
+complete -c parmap $opt -l delay -x -d 'Wait SECS between starting two items'
+complete -c parmap $opt -l shell -d 'Run the command through /bin/sh -c'
+complete -c parmap $opt -l no-shell -d 'Exec the command directly, never through a shell'
+complete -c parmap $opt -l env -x -a '(set -xn)' -d 'Pass variable VAR to jobs (they get all locally)'
+complete -c parmap $opt -l dry-run -d 'Print the commands that would run; run nothing'
+
+# Failures
+complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'
+complete -c parmap $opt -l safe -d 'Record failures as results and go on (= --keep-going)'
+complete -c parmap $opt -l retries -x -d 'Run a failed item up to N more times'
+complete -c parmap $opt -l halt -x -d 'When to stop' -a "
+    never\t'keep going (= --keep-going)'
+    now,fail=1\t'stop at the first failure, kill running items (default)'
+    soon,fail=1\t'stop at the first failure, let running items finish'
+    now,success=1\t'stop at the first success'
+    soon,success=1\t'stop at the first success, let running items finish'
+    now,done=1\t'stop when N items are done'
+    soon,done=1\t'stop when N items are done, let running items finish'
+    now,fail=10%\t'stop when 10% of the items failed'"
+
+# Output
+complete -c parmap $opt -s k -l keep-order -d 'Write results in input order (the default)'
+complete -c parmap $opt -l as-ready -d 'Write results as they finish'
+complete -c parmap $opt -l tag -d 'Prefix each output line with the item and a TAB'
+complete -c parmap $opt -l json -d 'Write one JSON object per item'
+complete -c parmap $opt -l line-buffer -d 'With --as-ready: write whole lines as they come'
+
+# Flow control
+complete -c parmap $opt -s b -l batch-size -x -d 'Items per dispatch unit (1)'
+complete -c parmap $opt -l max-pending -x -d 'Batches dispatched but not written, at most'
+complete -c parmap $opt -l no-adaptive-tail -d 'Keep batches full to the end'
+complete -c parmap $opt -l tail-batches-per-core -x -d 'Adaptive tail starts at this many batches per slot (2)'
+complete -c parmap $opt -l tail-min-batch-size -x -d 'Smallest batch in the tail (1)'
+
+# Checkpoint
+complete -c parmap $opt -l checkpoint -r -F -d 'Record finished items in this SQLite file'
+complete -c parmap $opt -l resume -d 'Continue the recorded run: replay finished items'
+complete -c parmap $opt -l retry-failed -d 'With --resume: run recorded failures again'
+complete -c parmap $opt -l force -d 'With --resume: accept a changed command'
+complete -c parmap $opt -l checkpoint-every -x -d 'Commit at least every N items (100)'
+complete -c parmap $opt -l report -d "Summarise the checkpoint's run; run nothing"
+
+# Progress and logs
+complete -c parmap $opt -l bar -d 'Show a progress bar on stderr'
+complete -c parmap $opt -l eta -d 'Show the estimated time left on stderr'
+complete -c parmap $opt -l progress-always -d 'Draw --bar / --eta even when stderr is not a terminal'
+complete -c parmap $opt -l joblog -r -F -d "Log each finished item, GNU parallel's columns"

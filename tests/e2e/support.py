@@ -1,0 +1,90 @@
+"""Helpers for parmap's end-to-end tests: run the real binary as a user would."""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+PARMAP = os.environ.get("PARMAP") or shutil.which("parmap")
+if not PARMAP:
+    raise SystemExit("set PARMAP to the parmap binary")
+
+
+def run(args, input=None, timeout=120, env=None, cwd=None, stdin=None):
+    """Runs parmap with args (a list) and returns the CompletedProcess (bytes)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    kwargs = {}
+    if input is not None:
+        kwargs["input"] = input if isinstance(input, bytes) else input.encode()
+    elif stdin is not None:
+        kwargs["stdin"] = stdin
+    else:
+        kwargs["stdin"] = subprocess.DEVNULL
+    return subprocess.run([PARMAP] + list(args), capture_output=True, timeout=timeout,
+                          env=full_env, cwd=cwd, **kwargs)
+
+
+def start(args, cwd=None, env=None, **popen_kwargs):
+    """Starts parmap in the background (its own session, so signals reach only it)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
+    popen_kwargs.setdefault("stdout", subprocess.PIPE)
+    popen_kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([PARMAP] + list(args), cwd=cwd, env=full_env,
+                            start_new_session=True, **popen_kwargs)
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    """Polls predicate until true; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def lines(data):
+    return data.decode(errors="surrogateescape").splitlines()
+
+
+class TempDirTest(unittest.TestCase):
+    """A test with a fresh directory in self.dir."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="parmap-e2e-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, data, mode=0o644):
+        p = self.path(name)
+        with open(p, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        os.chmod(p, mode)
+        return p
+
+    def read(self, name):
+        with open(self.path(name), "rb") as f:
+            return f.read()
+
+    def assertOk(self, proc):
+        self.assertEqual(proc.returncode, 0, msg=proc.stderr.decode(errors="replace"))

@@ -1,0 +1,25 @@
+// The unit-test runner: doctest's main, plus a scratch directory per run (kept on failure).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+  auto dir = std::filesystem::temp_directory_path() /
+             ("parmap-unit-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  parmap::test::set_scratch_dir(dir);
+  doctest::Context context(argc, argv);
+  int rc = context.run();
+  if (rc == 0) {
+    std::filesystem::remove_all(dir);
+  } else {
+    std::cerr << "scratch files kept in " << dir << "\n";
+  }
+  return rc;
+}

@@ -1,0 +1,186 @@
+#include "support.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace parmap::test {
+namespace {
+std::filesystem::path g_scratch;
+} // namespace
+
+void set_scratch_dir(const std::filesystem::path& dir)
+{
+  g_scratch = dir;
+}
+
+std::filesystem::path scratch(const std::string& name)
+{
+  static int counter = 0;
+  auto dir = g_scratch / (name + "-" + std::to_string(++counter));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void FakeExecutor::start(unsigned slot, Batch batch)
+{
+  Slot& s = m_state[slot];
+  if (s.busy) {
+    throw std::logic_error("start() on a busy slot");
+  }
+  Started rec{slot, {}, {}};
+  for (auto& item : batch.items) {
+    rec.seqs.push_back(item.seq);
+    rec.timeouts.push_back(item.timeout);
+    texts[item.seq] = item.text;
+    s.queue.push_back(std::move(item));
+  }
+  started.push_back(std::move(rec));
+  s.busy = true;
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot});
+}
+
+void FakeExecutor::start_next(unsigned slot)
+{
+  Slot& s = m_state[slot];
+  while (!s.queue.empty() && s.queue.front().seq >= m_cancel_from) {
+    ItemEnded end;
+    end.seq = s.queue.front().seq;
+    end.slot = slot;
+    end.interrupted = true;
+    m_events.emplace_back(std::move(end));
+    s.queue.pop_front();
+  }
+  if (s.queue.empty()) {
+    s.busy = false;
+    m_events.emplace_back(SlotFree{slot});
+    return;
+  }
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot});
+}
+
+void FakeExecutor::wait(std::optional<Clock::time_point>, std::vector<ExecutorEvent>& events)
+{
+  if (m_events.empty() && on_wait) {
+    on_wait(*this);
+  }
+  if (m_events.empty() && running() == 0) {
+    // Nothing runs and nothing happened: the engine is waiting for a timer; let time pass.
+    usleep(1000);
+  }
+  for (auto& e : m_events) {
+    events.push_back(std::move(e));
+  }
+  m_events.clear();
+}
+
+void FakeExecutor::cancel(std::uint64_t from_seq, int signal)
+{
+  cancels.emplace_back(from_seq, signal);
+  m_cancel_from = std::min(m_cancel_from, from_seq);
+  for (auto& [slot, s] : m_state) {
+    if (!s.busy) {
+      continue;
+    }
+    // Queued items after the current one are dropped now; the current one is "killed".
+    while (s.queue.size() > 1 && s.queue.back().seq >= from_seq) {
+      ItemEnded end;
+      end.seq = s.queue.back().seq;
+      end.slot = slot;
+      end.interrupted = true;
+      m_events.emplace_back(std::move(end));
+      s.queue.pop_back();
+    }
+    if (s.queue.front().seq >= from_seq && signal != 0) {
+      ItemEnded end;
+      end.seq = s.queue.front().seq;
+      end.slot = slot;
+      end.interrupted = true;
+      m_events.emplace_back(std::move(end));
+      s.queue.pop_front();
+      start_next(slot);
+    }
+  }
+}
+
+std::size_t FakeExecutor::running() const
+{
+  return static_cast<std::size_t>(std::count_if(m_state.begin(), m_state.end(),
+                                                [](const auto& e) { return e.second.busy; }));
+}
+
+std::vector<std::uint64_t> FakeExecutor::running_seqs() const
+{
+  std::vector<std::uint64_t> seqs;
+  for (const auto& [slot, s] : m_state) {
+    if (s.busy && !s.queue.empty()) {
+      seqs.push_back(s.queue.front().seq);
+    }
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
+void FakeExecutor::finish(std::uint64_t seq, Status status, int exit_code, const std::string& out,
+                          const std::string& err)
+{
+  for (auto& [slot, s] : m_state) {
+    if (!s.busy || s.queue.empty() || s.queue.front().seq != seq) {
+      continue;
+    }
+    Item item = std::move(s.queue.front());
+    s.queue.pop_front();
+    if (!out.empty()) {
+      m_listener.on_output(seq, Stream::out, out);
+    }
+    if (!err.empty()) {
+      m_listener.on_output(seq, Stream::err, err);
+    }
+    ItemEnded end;
+    end.seq = seq;
+    end.slot = slot;
+    end.attempt = item.attempt;
+    end.status = status;
+    end.exit_code = exit_code;
+    end.started = std::chrono::system_clock::now();
+    end.duration = 0.01;
+    m_events.emplace_back(std::move(end));
+    start_next(slot);
+    return;
+  }
+  throw std::logic_error("finish(" + std::to_string(seq) + "): not running");
+}
+
+bool FakeExecutor::finish_oldest()
+{
+  auto seqs = running_seqs();
+  if (seqs.empty()) {
+    return false;
+  }
+  finish(seqs.front(), Status::ok, 0, texts[seqs.front()] + "\n");
+  return true;
+}
+
+FakeRun::FakeRun(Command command, Items items, Options options,
+                 std::function<void(FakeExecutor&)> on_wait)
+{
+  engine = std::make_unique<detail::Engine>(
+      std::move(command), std::move(items), std::move(options),
+      [this, on_wait](Reactor&, const CommandTemplate&, OutputListener& listener, unsigned slots) {
+        auto made = std::make_unique<FakeExecutor>(listener, slots);
+        made->on_wait = on_wait;
+        fake = made.get();
+        return made;
+      });
+}
+
+std::vector<Result> FakeRun::drain()
+{
+  std::vector<Result> all;
+  while (auto r = engine->next()) {
+    all.push_back(std::move(*r));
+  }
+  return all;
+}
+
+} // namespace parmap::test

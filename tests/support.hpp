@@ -1,0 +1,83 @@
+// Test support: a scratch directory, and FakeExecutor, which completes items when told to so
+// that the engine's scheduling can be tested step by step without processes.
+#pragma once
+
+#include "engine.hpp"
+#include "executor.hpp"
+
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace parmap::test {
+
+void set_scratch_dir(const std::filesystem::path& dir);
+/// A fresh, empty directory under the run's scratch directory.
+std::filesystem::path scratch(const std::string& name);
+
+/// Runs batches on pretend slots. Nothing finishes on its own: the test (or an `on_wait`
+/// policy) calls finish(). Every start is recorded.
+class FakeExecutor final : public Executor {
+public:
+  FakeExecutor(OutputListener& listener, unsigned slots) : m_listener(listener), m_slots(slots) {}
+
+  unsigned slots() const override { return m_slots; }
+  void start(unsigned slot, Batch batch) override;
+  void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
+  void cancel(std::uint64_t from_seq, int signal) override;
+  void kill_all() override { cancel(0, SIGKILL); }
+  void resume_output(std::uint64_t) override {}
+  std::size_t running() const override;
+
+  /// Ends the running item `seq` (it must be the current item of its slot).
+  void finish(std::uint64_t seq, Status status = Status::ok, int exit_code = 0,
+              const std::string& out = "", const std::string& err = "");
+  /// Ends the oldest running item (lowest seq) with success and `out` = its text + "\n".
+  bool finish_oldest();
+  /// Items running now (the current item of each busy slot), by seq.
+  std::vector<std::uint64_t> running_seqs() const;
+
+  /// Batches as started: slot and item seqs.
+  struct Started {
+    unsigned slot;
+    std::vector<std::uint64_t> seqs;
+    std::vector<double> timeouts;
+  };
+  std::vector<Started> started;
+  std::vector<std::pair<std::uint64_t, int>> cancels; ///< (from_seq, signal) per cancel().
+  /// Called by wait() when it has nothing to report; it should finish something.
+  std::function<void(FakeExecutor&)> on_wait;
+  /// The texts of items, by seq, as dispatched.
+  std::map<std::uint64_t, std::string> texts;
+
+private:
+  struct Slot {
+    std::deque<Item> queue;
+    bool busy = false;
+  };
+  void start_next(unsigned slot);
+
+  OutputListener& m_listener;
+  unsigned m_slots;
+  std::map<unsigned, Slot> m_state;
+  std::vector<ExecutorEvent> m_events;
+  std::uint64_t m_cancel_from = UINT64_MAX;
+};
+
+/// An Engine over a FakeExecutor; `fake` is set once the engine made it.
+struct FakeRun {
+  FakeExecutor* fake = nullptr;
+  std::unique_ptr<detail::Engine> engine;
+  FakeRun(Command command, Items items, Options options,
+          std::function<void(FakeExecutor&)> on_wait = {});
+  /// Takes every result until the end; exceptions propagate.
+  std::vector<Result> drain();
+};
+
+} // namespace parmap::test
