@@ -18,8 +18,6 @@ namespace {
 /// "PMAP": marks a SQLite file as a parmap checkpoint.
 constexpr std::int64_t k_application_id = 0x504D4150;
 constexpr std::int64_t k_schema_version = 1;
-/// Outputs larger than this are written and read in pieces, never whole in memory.
-constexpr std::uint64_t k_whole_blob = 1024 * 1024;
 
 constexpr const char* k_schema = R"sql(
   CREATE TABLE run (
@@ -300,8 +298,14 @@ void Checkpoint::Impl::write_blob(std::int64_t rowid, const char* column, const 
   });
 }
 
-void Checkpoint::record(const Result& r, std::uint64_t occurrence)
+bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
 {
+  // SQLite cannot hold a value over its length limit (1 GB by default): such a result is not
+  // recorded, and the item runs again on resume.
+  auto limit = static_cast<std::uint64_t>(sqlite3_limit(m_impl->db.get(), SQLITE_LIMIT_LENGTH, -1));
+  if (r.out.size() >= limit || r.err.size() >= limit || r.item.size() >= limit) {
+    return false;
+  }
   if (!m_impl->in_transaction) {
     m_impl->begin();
   }
@@ -315,18 +319,18 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
-  // Small outputs held in memory are bound as they are; others are written in pieces after
-  // the insert, so that a large output is never in memory whole (nor twice).
-  bool pieces[2] = {false, false};
+  // Outputs held in memory are bound where they are; spilled ones are written in pieces after
+  // the insert. Either way a large output is never in memory whole, nor twice.
   const Output* outs[2] = {&r.out, &r.err};
-  std::string small[2];
+  bool pieces[2] = {false, false};
   for (int i = 0; i < 2; ++i) {
-    const Output& o = *outs[i];
-    if (o.size() <= k_whole_blob) {
-      small[i] = o.str();
-      q.bind_blob(10 + i, small[i]);
+    const auto& stored = detail::OutputAccess::handle(*outs[i]);
+    if (!stored || outs[i]->size() == 0) {
+      q.bind_blob(10 + i, std::string_view());
+    } else if (stored->extents.empty()) {
+      q.bind_blob(10 + i, stored->memory);
     } else {
-      q.bind_zeroblob(10 + i, o.size());
+      q.bind_zeroblob(10 + i, outs[i]->size());
       pieces[i] = true;
     }
   }
@@ -344,6 +348,7 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
+  return true;
 }
 
 std::optional<Clock::time_point> Checkpoint::deadline() const

@@ -49,8 +49,10 @@ public:
   /// The stored result of the `occurrence`-th (1-based) item with this text, if it is to be
   /// replayed. Its outputs are read into memory or the spill file.
   std::optional<Result> lookup(std::string_view item, std::uint64_t occurrence, SpillFactory& spill);
-  /// Adds a result to the open transaction (commits when the batch is full or old).
-  void record(const Result& result, std::uint64_t occurrence);
+  /// Adds a result to the open transaction (commits when the batch is full). Returns false,
+  /// recording nothing, for an output too large for SQLite (1 GB): that item runs again on
+  /// resume. Throws parmap::Error when the database fails (a full disk).
+  bool record(const Result& result, std::uint64_t occurrence);
   /// Commits if the open transaction has waited commit_interval.
   void tick(Clock::time_point now);
   /// When the open transaction is due, if one is open.

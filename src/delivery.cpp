@@ -267,9 +267,20 @@ void Engine::on_written(std::uint64_t seq)
   Delivered d = std::move(it->second);
   m_unwritten.erase(it);
   if (m_checkpoint && !d.result.replayed) {
-    m_checkpoint->record(d.result, d.occurrence); // only now: what is recorded was written
+    record(d); // only now: what is recorded was written
   }
   hand_over(std::move(d));
+}
+
+void Engine::record(const Delivered& d)
+{
+  try {
+    m_checkpoint->record(d.result, d.occurrence);
+  } catch (const Error& e) {
+    if (!m_error) {
+      fail_run(e.what()); // the checkpoint can no longer be trusted to keep up: stop
+    }
+  }
 }
 
 void Engine::hand_over(Delivered d)

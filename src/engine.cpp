@@ -151,7 +151,7 @@ std::optional<Result> Engine::next()
   if (m_unrecorded) {
     // The caller asked for more, so it is done with the previous result.
     if (m_checkpoint) {
-      m_checkpoint->record(m_unrecorded->first, m_unrecorded->second);
+      record(Delivered{std::move(m_unrecorded->first), 0, m_unrecorded->second});
     }
     m_unrecorded.reset();
   }

@@ -106,6 +106,7 @@ private:
   void finish_line_buffer(Flight& f);
   void on_written(std::uint64_t seq);
   void hand_over(Delivered delivered);
+  void record(const Delivered& delivered);
   /// Lets an item go without delivering it (interrupted, or past the end of the output).
   void release(Flight& f);
   bool may_stream(const Flight& f) const;

@@ -310,3 +310,37 @@ class Report(CheckpointTest):
         p = run(["--checkpoint", self.path("junk.db"), "--report"])
         self.assertEqual(p.returncode, 255)
         self.assertIn(b"not a parmap checkpoint", p.stderr)
+
+
+class WriteErrors(CheckpointTest):
+    def test_full_disk_records_only_what_was_written(self):
+        with open("/dev/full", "wb") as full:
+            p = subprocess.run([PARMAP, "--checkpoint", self.db, "echo", ":::", "a", "b", "c"],
+                               stdout=full, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 255)
+        self.assertIn(b"No space left on device", p.stderr)
+        self.assertEqual(self.rows(), [])
+
+    def test_spill_files_never_outlive_the_run(self):
+        # Output waiting behind a slow head spills to $TMPDIR; even kill -9 leaves nothing.
+        tmp = self.path("tmp")
+        os.mkdir(tmp)
+        head_pid = self.path("head.pid")
+        proc = start(["-j2", "sh", "-c",
+                      f'if [ $1 = 1 ]; then echo $$ > {head_pid}; exec sleep 30; '
+                      'else head -c 20000000 /dev/zero; fi', "sh", ":::", "1", "2"],
+                     env={"TMPDIR": tmp}, stdout=subprocess.DEVNULL)
+        # Wait until parmap holds a spill file (an open, unlinked one: O_TMPFILE).
+        def spilled():
+            try:
+                return any("(deleted)" in os.readlink(f"/proc/{proc.pid}/fd/{fd}") and
+                           os.readlink(f"/proc/{proc.pid}/fd/{fd}").startswith(tmp)
+                           for fd in os.listdir(f"/proc/{proc.pid}/fd"))
+            except OSError:
+                return False
+        self.assertTrue(wait_for(spilled, timeout=20))
+        self.assertEqual(os.listdir(tmp), [])  # never visible by name
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        self.assertEqual(os.listdir(tmp), [])
+        os.kill(int(self.read("head.pid")), signal.SIGKILL)  # orphaned by the kill -9
