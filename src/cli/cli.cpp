@@ -216,6 +216,7 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->group(running);
   app.add_option("--delay", o.delay, "Wait SECS between starting two items")
       ->type_name("SECS")
+      ->capture_default_str()
       ->group(running);
   app.add_flag("--shell", r.shell, "Run the command through /bin/sh -c")->group(running);
   app.add_flag("--no-shell", r.no_shell, "Exec the command directly, never through a shell")
@@ -323,7 +324,8 @@ std::string footer()
   return R"(
 Replacement strings: {} item, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} sequence number, {%} slot. Without one, the item is
-appended. A one-word command with shell syntax runs through /bin/sh -c, items quoted.
+appended. A one-word command with shell syntax runs through /bin/sh -c; items are passed to
+it as arguments ("${1}"...), so no item is ever run as code.
 
 Exit status: 0 all ok; with --keep-going the number of failed items (1-100, 101 for more);
 on the first failure that item's status (124 timeout, 127 not found, 128+N signal N);
