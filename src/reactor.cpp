@@ -48,11 +48,26 @@ Reactor::TimerId Reactor::at(Clock::time_point when, std::function<void()> fn)
 
 void Reactor::cancel(TimerId id)
 {
-  m_callbacks.erase(id);
+  if (m_callbacks.erase(id) == 0) {
+    return;
+  }
   // The heap entry stays and is skipped when it comes up; drop dead entries at the top now so
   // that a cancelled deadline does not shorten the next wait.
   while (!m_timers.empty() && !m_callbacks.contains(m_timers.top().id)) {
     m_timers.pop();
+  }
+  // Items that finish long before their --timeout leave dead entries deep in the heap; rebuild
+  // it when they outnumber the live ones, so memory follows the timers that can still fire.
+  if (m_timers.size() > 64 && m_timers.size() > 2 * m_callbacks.size()) {
+    std::vector<Timer> live;
+    live.reserve(m_callbacks.size());
+    while (!m_timers.empty()) {
+      if (m_callbacks.contains(m_timers.top().id)) {
+        live.push_back(m_timers.top());
+      }
+      m_timers.pop();
+    }
+    m_timers = decltype(m_timers)(std::greater<>(), std::move(live));
   }
 }
 

@@ -44,6 +44,9 @@ public:
   /// Forgets a timer; a no-op for an id that already fired or was cancelled.
   void cancel(TimerId id);
 
+  /// Heap entries, cancelled ones included (for tests: memory follows the live timers).
+  std::size_t timer_entries() const { return m_timers.size(); }
+
   /// Waits until a descriptor is ready, a timer is due, or `until` passes, then runs what is
   /// due. With `until` unset it may sleep until the next timer or event. Returns after one wait.
   void run_once(std::optional<Clock::time_point> until);
