@@ -293,6 +293,9 @@ void Engine::hand_over(Delivered d)
   bool is_halt = m_halt_result && m_options.halt.on == Halt::On::fail &&
                  m_halt_result->seq == d.result.seq;
   if (is_halt) {
+    if (m_checkpoint && !m_writer && !d.result.replayed) {
+      record(d); // thrown as ItemFailed instead of returned: delivered all the same
+    }
     m_halt_result = d.result; // thrown at the end instead of being returned
     return;
   }

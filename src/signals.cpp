@@ -3,6 +3,7 @@
 #include "error.hpp"
 
 #include <atomic>
+#include <mutex>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -68,17 +69,31 @@ void SignalWatcher::on_ready(std::uint32_t)
   }
 }
 
+namespace {
+// Runs on several threads may overlap: the first guard ignores SIGPIPE, the last restores it.
+std::mutex g_sigpipe_mutex;
+int g_sigpipe_users = 0;
+struct sigaction g_sigpipe_previous = {};
+} // namespace
+
 SigpipeGuard::SigpipeGuard()
 {
-  struct sigaction sa {};
-  sa.sa_handler = SIG_IGN;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGPIPE, &sa, &m_previous);
+  std::lock_guard lock(g_sigpipe_mutex);
+  if (g_sigpipe_users++ == 0) {
+    struct sigaction sa {};
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGPIPE, &sa, &g_sigpipe_previous);
+  }
+  m_previous = g_sigpipe_previous;
 }
 
 SigpipeGuard::~SigpipeGuard()
 {
-  ::sigaction(SIGPIPE, &m_previous, nullptr);
+  std::lock_guard lock(g_sigpipe_mutex);
+  if (--g_sigpipe_users == 0) {
+    ::sigaction(SIGPIPE, &g_sigpipe_previous, nullptr);
+  }
 }
 
 } // namespace parmap
