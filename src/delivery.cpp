@@ -14,6 +14,8 @@ constexpr std::size_t k_stream_threshold = 64 * 1024;
 /// Writer backlog that pauses reading streaming items, and the level that resumes them.
 constexpr std::size_t k_high_water = 1024 * 1024;
 constexpr std::size_t k_low_water = 256 * 1024;
+/// --line-buffer holds an unterminated line up to this, then writes it out anyway.
+constexpr std::size_t k_longest_line = 1024 * 1024;
 
 int index_of(Stream s)
 {
@@ -103,11 +105,13 @@ void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool
     std::string& partial = f.partial[index];
     partial.append(bytes);
     auto nl = partial.rfind('\n');
-    if (nl == std::string::npos) {
+    if (nl == std::string::npos && partial.size() <= k_longest_line) {
       return;
     }
-    chunk = partial.substr(0, nl + 1);
-    partial.erase(0, nl + 1);
+    // A line longer than k_longest_line goes out in pieces: memory stays bounded.
+    std::size_t cut = nl == std::string::npos ? partial.size() : nl + 1;
+    chunk = partial.substr(0, cut);
+    partial.erase(0, cut);
   } else {
     chunk.assign(bytes);
   }
