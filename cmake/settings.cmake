@@ -11,8 +11,9 @@ target_compile_definitions(parmap_settings INTERFACE
 
 if(PARMAP_SANITIZE)
   target_compile_options(parmap_settings INTERFACE
-    -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-  target_link_options(parmap_settings INTERFACE -fsanitize=address,undefined)
+    -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer)
+  target_link_options(parmap_settings INTERFACE -fsanitize=address,undefined,float-cast-overflow)
 endif()
 if(PARMAP_TSAN)
   target_compile_options(parmap_settings INTERFACE -fsanitize=thread -fno-omit-frame-pointer)

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -245,9 +246,18 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   }
   r.exit_code = static_cast<int>(q.column_int(1));
   r.signal = static_cast<int>(q.column_int(2));
+  // A damaged file can hold any number here; a time outside what system_clock holds (about
+  // +-292 years around 1970) would make the conversion undefined, so it reads as 0.
+  double started = q.column_double(3);
+  if (!(std::abs(started) < 9e9)) {
+    started = 0;
+  }
   r.started = std::chrono::system_clock::time_point(std::chrono::duration_cast<
-      std::chrono::system_clock::duration>(std::chrono::duration<double>(q.column_double(3))));
+      std::chrono::system_clock::duration>(std::chrono::duration<double>(started)));
   r.duration = q.column_double(4);
+  if (!std::isfinite(r.duration)) {
+    r.duration = 0; // an infinity would make invalid --json
+  }
   r.attempts = static_cast<unsigned>(q.column_int(5));
   std::int64_t rowid = q.column_int(6);
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));

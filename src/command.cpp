@@ -246,14 +246,20 @@ void CommandTemplate::build_script()
       m_params.push_back(field);
     }
     std::string ref = "${" + std::to_string(n) + "}";
-    switch (shell_context_after(text)) {
+    ShellContext context = shell_context_after(text);
+    // After an unpaired backslash ("a\{}") the reference's first character would be escaped;
+    // a newline pairs it instead: a line continuation, which sh removes.
+    auto last = text.find_last_not_of('\\');
+    std::size_t backslashes = text.size() - (last == std::string::npos ? 0 : last + 1);
+    std::string pair = context != ShellContext::squote && backslashes % 2 == 1 ? "\n" : "";
+    switch (context) {
     case ShellContext::plain:
-      return "\"" + ref + "\"";
+      return pair + "\"" + ref + "\"";
     case ShellContext::squote:
       return "'\"" + ref + "\"'";
     case ShellContext::dquote:
     case ShellContext::arith:
-      return ref;
+      return pair + ref;
     }
     return ref;
   };
@@ -418,21 +424,25 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
 
 std::string CommandTemplate::text() const
 {
-  // The words as written; when they run through the shell, say so: the same words exec'd
-  // directly are another command.
-  std::string line = m_shell ? "sh -c " : "";
-  std::string words;
-  for (std::size_t i = 0; i < m_words.size(); ++i) {
-    if (i > 0) {
-      words.push_back(' ');
+  // The words as written; when they run through the shell, what runs is `sh -c` and the words
+  // joined by spaces: the same words exec'd directly are another command.
+  std::string line;
+  if (m_shell) {
+    std::string script;
+    for (std::size_t i = 0; i < m_words.size(); ++i) {
+      script += (i > 0 ? " " : "") + m_words[i];
     }
-    append_shell_quoted(words, m_words[i]);
-  }
-  if (m_shell && m_words.size() > 1) {
-    append_shell_quoted(line, words); // --shell: the words joined are the script
+    line = "sh -c ";
+    append_shell_quoted(line, script);
     return line;
   }
-  return line + words;
+  for (std::size_t i = 0; i < m_words.size(); ++i) {
+    if (i > 0) {
+      line.push_back(' ');
+    }
+    append_shell_quoted(line, m_words[i]);
+  }
+  return line;
 }
 
 } // namespace parmap

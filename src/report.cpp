@@ -7,11 +7,20 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace parmap {
 namespace {
+
+/// A number read from the file, which may be damaged: an infinity (SQLite reads a NaN as NULL)
+/// becomes 0, so that the report stays printable and its JSON valid.
+double finite(double v)
+{
+  return std::isfinite(v) ? v : 0;
+}
 
 Status status_of(const std::string& text)
 {
@@ -38,7 +47,7 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
     it.status = status_of(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
-    it.duration = q.column_double(5);
+    it.duration = finite(q.column_double(5));
     it.attempts = static_cast<unsigned>(q.column_int(6));
     if (tails) {
       it.stderr_tail = q.column_text(7);
@@ -117,7 +126,7 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
       r.command = run.column_text(0);
       r.options = run.column_text(1);
       r.version = run.column_text(2);
-      r.created = run.column_double(3);
+      r.created = finite(run.column_double(3));
     }
     sql::Statement counts(db.get(),
                           "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
@@ -129,7 +138,7 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
     r.failed = static_cast<std::uint64_t>(counts.column_double(2));
     r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
     r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
-    r.busy_seconds = counts.column_double(5);
+    r.busy_seconds = finite(counts.column_double(5));
     // The tail is cut in SQL, so a huge stderr is never read whole.
     r.slowest = read_items(db.get(),
                            "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "

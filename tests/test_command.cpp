@@ -506,8 +506,7 @@ TEST_CASE("command: text() is the template as written, quoted")
   CHECK(CommandTemplate({"grep", "-e", "a b"}, Shell::automatic).text() == "grep -e 'a b'");
   CHECK(CommandTemplate({"echo {} | wc -l"}, Shell::automatic).text() ==
         "sh -c 'echo {} | wc -l'");
-  CHECK(CommandTemplate({"echo", "{}", "|", "wc"}, Shell::always).text() ==
-        "sh -c 'echo '\\''{}'\\'' '\\''|'\\'' wc'");
+  CHECK(CommandTemplate({"echo", "{}", "|", "wc"}, Shell::always).text() == "sh -c 'echo {} | wc'");
   CHECK(CommandTemplate({"x", ""}, Shell::never).text() == "x ''");
   // Different templates give different texts (they are compared on resume).
   CHECK(CommandTemplate({"a b"}, Shell::automatic).text() !=

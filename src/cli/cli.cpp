@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <thread>
@@ -33,7 +34,8 @@ struct Raw {
 
 unsigned cpus()
 {
-  return std::max(1U, std::thread::hardware_concurrency());
+  static const unsigned count = cpu_count();
+  return count;
 }
 
 [[noreturn]] void bad(const std::string& message)
@@ -114,9 +116,10 @@ char parse_delimiter(const std::string& text)
     }
   }
   if (text.size() == 4 && text.starts_with("\\x")) {
-    std::size_t used = 0;
-    int value = std::stoi(text.substr(2), &used, 16);
-    if (used == 2) {
+    // from_chars, not stoi: stoi throws on "\x--" and accepts "\x-1" and "\x 1".
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data() + 2, text.data() + 4, value, 16);
+    if (ec == std::errc() && end == text.data() + 4) {
       return static_cast<char>(value);
     }
   }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -27,9 +28,10 @@ std::string printable(std::string text, std::size_t max)
 std::string as_text(const CheckpointReport& r)
 {
   std::string s = fmt::format("checkpoint  {}\ncommand     {}\n", r.path, r.command);
-  std::time_t created = static_cast<std::time_t>(r.created);
   char when[64] = "?";
-  if (std::tm tm{}; localtime_r(&created, &tm) != nullptr) {
+  // The file may be damaged: a number outside time_t's range would make the cast undefined.
+  std::time_t created = std::abs(r.created) < 1e15 ? static_cast<std::time_t>(r.created) : 0;
+  if (std::tm tm{}; created != 0 && localtime_r(&created, &tm) != nullptr) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
   }
   s += fmt::format("started     {} (parmap {})\n", when, r.version);

@@ -1,0 +1,950 @@
+// The fuzz properties (see properties.hpp). Every check is pure: no process is started, and the
+// only files touched live in private temporary directories.
+#include "properties.hpp"
+
+#include "checkpoint.hpp"
+#include "cli/cli.hpp"
+#include "cli/report.hpp"
+#include "command.hpp"
+#include "input.hpp"
+#include "parmap/error.hpp"
+#include "parmap/report.hpp"
+#include "spill.hpp"
+
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <typeinfo>
+#include <variant>
+#include <vector>
+
+namespace parmap::fuzz {
+namespace {
+
+[[noreturn]] void violated(const std::string& what) {
+  throw PropertyViolation(what);
+}
+
+void expect(bool ok, const char* what) {
+  if (!ok) {
+    violated(what);
+  }
+}
+
+/// Bytes of the input, consumed from the front.
+class Reader {
+public:
+  Reader(const std::uint8_t* data, std::size_t size) : m_data(data), m_size(size) {}
+  std::uint8_t byte() { return m_pos < m_size ? m_data[m_pos++] : 0; }
+  std::string_view rest() const {
+    return {reinterpret_cast<const char*>(m_data) + m_pos, m_size - m_pos};
+  }
+
+private:
+  const std::uint8_t* m_data;
+  std::size_t m_size;
+  std::size_t m_pos = 0;
+};
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  if (s.empty()) {
+    return out;
+  }
+  std::size_t start = 0;
+  for (;;) {
+    auto end = s.find(sep, start);
+    out.emplace_back(s.substr(start, end == std::string_view::npos ? s.npos : end - start));
+    if (end == std::string_view::npos) {
+      return out;
+    }
+    start = end + 1;
+  }
+}
+
+std::string hex(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    static constexpr char k_digits[] = "0123456789abcdef";
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(k_digits[c >> 4]);
+      out.push_back(k_digits[c & 15]);
+    }
+  }
+  return out;
+}
+
+// ---- Command templates ------------------------------------------------------------------
+
+bool is_quote_safe(char c) {
+  // The characters shell_quote may leave bare: none of them means anything to sh.
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("_-./,+:@").find(c) != std::string_view::npos;
+}
+
+/// Splits a line made of shell_quote'd words joined by single spaces, accepting only what
+/// shell_quote produces: bare safe characters, '...' (no escapes inside) and \' between
+/// quoted runs. nullopt for anything else, so a word that is not inert for sh fails the check.
+std::optional<std::vector<std::string>> parse_quoted_words(std::string_view line) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == ' ') {
+      if (!in_word) {
+        return std::nullopt; // two spaces, or a leading one
+      }
+      words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else if (c == '\'') {
+      auto close = line.find('\'', i + 1);
+      if (close == std::string_view::npos) {
+        return std::nullopt;
+      }
+      word.append(line.substr(i + 1, close - i - 1));
+      i = close;
+      in_word = true;
+    } else if (c == '\\' && i + 1 < line.size() && line[i + 1] == '\'') {
+      word.push_back('\'');
+      ++i;
+      in_word = true;
+    } else if (is_quote_safe(c)) {
+      word.push_back(c);
+      in_word = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!in_word) {
+    return std::nullopt; // empty line or a trailing space
+  }
+  words.push_back(std::move(word));
+  return words;
+}
+
+void check_quote_round_trip(std::string_view s) {
+  std::string q = shell_quote(s);
+  auto back = parse_quoted_words(q);
+  if (!back || back->size() != 1 || (*back)[0] != s) {
+    violated("shell_quote does not round-trip: " + hex(s) + " -> " + hex(q));
+  }
+  bool bare = !s.empty() && std::all_of(s.begin(), s.end(), is_quote_safe);
+  expect(bare ? q == s : q.front() == '\'',
+         "shell_quote quotes a safe word or leaves an unsafe one bare");
+}
+
+constexpr std::array<std::string_view, 7> k_spellings{"{}",   "{.}", "{/}", "{//}",
+                                                      "{/.}", "{#}", "{%}"};
+
+bool names_field(std::string_view word) {
+  return std::any_of(k_spellings.begin(), k_spellings.end(),
+                     [&](std::string_view sp) { return word.find(sp) != word.npos; });
+}
+
+bool only_alnum(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  });
+}
+
+void check_paths(std::string_view item) {
+  expect(item.starts_with(without_extension(item)), "without_extension is a prefix");
+  expect(item.ends_with(path_basename(item)), "path_basename is a suffix");
+  expect(!path_dirname(item).empty(), "path_dirname is never empty");
+  (void)has_shell_syntax(item);
+  (void)shell_context_after(item);
+}
+
+/// The template's text (words joined by spaces) before its first item-valued replacement
+/// string; nullopt when it has none.
+std::optional<std::string> text_before_first_value(const std::vector<std::string>& words) {
+  std::string joined;
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    joined += (i > 0 ? " " : "") + words[i];
+  }
+  // No spelling contains another, so the earliest match is the first replacement string.
+  std::size_t first = std::string::npos;
+  for (std::string_view sp : {"{}", "{.}", "{/}", "{//}", "{/.}"}) {
+    first = std::min(first, joined.find(sp));
+  }
+  if (first == std::string::npos) {
+    return std::nullopt;
+  }
+  return joined.substr(0, first);
+}
+
+void replace_all(std::string& s, std::string_view from, const std::string& to) {
+  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+/// A reference placed right after an unpaired backslash has its first character escaped: the
+/// value is then split and globbed, or not substituted at all. Checked where no lexer is
+/// needed to know that the backslash is not quoted: no ', `, #, <<, $(( before it.
+void check_no_escaped_reference(const std::vector<std::string>& words,
+                                const RenderContext& ctx,
+                                const std::string& script) {
+  auto before = text_before_first_value(words);
+  if (!before || before->find_first_of("'`#") != std::string::npos ||
+      before->find("<<") != std::string::npos || before->find("$((") != std::string::npos) {
+    return;
+  }
+  replace_all(*before, "{#}", std::to_string(ctx.seq));
+  replace_all(*before, "{%}", std::to_string(ctx.slot));
+  expect(script.starts_with(*before), "the script starts with the template's text");
+  std::size_t backslashes = 0;
+  while (backslashes < before->size() && (*before)[before->size() - 1 - backslashes] == '\\') {
+    ++backslashes;
+  }
+  // A line continuation (backslash-newline, removed by sh) is a way to pair it.
+  if (backslashes % 2 == 1 && script.compare(before->size(), 1, "\n") != 0) {
+    violated("a replacement string after an unpaired backslash is escaped in the script: " +
+             hex(script));
+  }
+}
+
+void check_shell_render(const CommandTemplate& t,
+                        const RenderContext& ctx,
+                        const std::vector<std::string>& argv) {
+  expect(argv.size() >= 4 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[3] == "sh",
+         "shell mode renders /bin/sh -c SCRIPT sh VALUE...");
+  expect(t.script(ctx) == argv[2], "script() is argv[2]");
+  std::string item(ctx.item);
+  const std::string values[] = {item, std::string(without_extension(item)),
+                                std::string(path_basename(item)), path_dirname(item),
+                                std::string(without_extension(path_basename(item)))};
+  for (std::size_t i = 4; i < argv.size(); ++i) {
+    expect(std::find(std::begin(values), std::end(values), argv[i]) != std::end(values),
+           "every positional parameter is a value derived from the item");
+  }
+  // Values are positional parameters: the script is the same whatever the item is.
+  RenderContext other = ctx;
+  other.item = ctx.item == "x" ? "y" : "x";
+  std::string script_other = t.script(other);
+  if (script_other != argv[2]) {
+    violated("the shell script depends on the item: " + hex(argv[2]) + " vs " + hex(script_other));
+  }
+  RenderContext empty = ctx;
+  empty.item = "";
+  if (!only_alnum(ctx.item) && t.script(empty).find(ctx.item) == std::string::npos &&
+      argv[2].find(ctx.item) != std::string::npos) {
+    violated("the item's bytes are inlined into the script: " + hex(argv[2]));
+  }
+}
+
+void check_direct_render(const std::vector<std::string>& words,
+                         const CommandTemplate& t,
+                         const RenderContext& ctx,
+                         const std::vector<std::string>& argv) {
+  expect(argv.size() == words.size() + (t.has_replacement() ? 0 : 1),
+         "direct mode renders one argument per word (plus the item when none is named)");
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (!names_field(words[i])) {
+      expect(argv[i] == words[i], "a word without replacement strings is passed as it is");
+    }
+  }
+  if (!t.has_replacement()) {
+    expect(argv.back() == ctx.item, "the item is appended when no replacement string is named");
+  }
+}
+
+void check_template(const std::vector<std::string>& words, Shell shell, const RenderContext& ctx) {
+  bool invalid = words.empty() || words.front().empty();
+  std::optional<CommandTemplate> t;
+  try {
+    t.emplace(words, shell);
+  } catch (const Error&) {
+    expect(invalid, "CommandTemplate threw parmap::Error for a valid template");
+    return;
+  }
+  expect(!invalid, "CommandTemplate accepted an empty command");
+
+  bool any_field = std::any_of(words.begin(), words.end(), names_field);
+  expect(t->has_replacement() == any_field, "has_replacement() matches the words");
+  bool want_shell = shell == Shell::always ||
+                    (shell == Shell::automatic && words.size() == 1 && has_shell_syntax(words[0]));
+  expect(t->uses_shell() == want_shell, "uses_shell() follows the Shell mode");
+
+  std::vector<std::string> argv;
+  t->render(ctx, argv);
+  if (t->uses_shell()) {
+    check_shell_render(*t, ctx, argv);
+    check_no_escaped_reference(words, ctx, argv[2]);
+  } else {
+    check_direct_render(words, *t, ctx, argv);
+  }
+
+  // display(): each argument quoted once, the line splitting back into the same argv.
+  std::string line = t->display(ctx);
+  auto shown = parse_quoted_words(line);
+  std::vector<std::string> want = argv;
+  if (t->uses_shell()) {
+    want.front() = "sh";
+  }
+  if (!shown || *shown != want) {
+    violated("display() does not quote the argv: " + hex(line));
+  }
+
+  // text(): the template as written, quoted the same way.
+  std::string text = t->text();
+  auto back = parse_quoted_words(text);
+  std::vector<std::string> want_text = words;
+  if (t->uses_shell()) {
+    // What runs: sh -c and the words joined by spaces (one word is the script itself).
+    std::string joined;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      joined += (i > 0 ? " " : "") + words[i];
+    }
+    want_text = {"sh", "-c", joined};
+  }
+  if (!back || *back != want_text) {
+    violated("text() does not quote the template: " + hex(text));
+  }
+}
+
+// ---- Input splitter ---------------------------------------------------------------------
+
+/// A small deterministic generator for chunk sizes.
+class Chunker {
+public:
+  explicit Chunker(std::uint32_t seed) : m_state(seed * 2654435761U + 1U) {}
+  std::size_t next() {
+    m_state ^= m_state << 13;
+    m_state ^= m_state >> 17;
+    m_state ^= m_state << 5;
+    std::uint32_t r = m_state >> 2;
+    switch (m_state & 3U) {
+    case 0:
+      return 1 + r % 8;
+    case 1:
+      return 1 + r % 512;
+    case 2:
+      return 1 + r % 65536;
+    default:
+      return 1 + r % 300000;
+    }
+  }
+
+private:
+  std::uint32_t m_state;
+};
+
+// ---- Checkpoint -------------------------------------------------------------------------
+
+struct CheckpointFixture {
+  std::string dir;
+  std::string db;     ///< The committed file (WAL checkpointed into it, no -wal).
+  std::string wal_db; ///< The database file while its WAL still held the run.
+  std::string wal;    ///< That WAL.
+
+  CheckpointFixture();
+  ~CheckpointFixture() { ::rmdir(dir.c_str()); }
+  CheckpointFixture(const CheckpointFixture&) = delete;
+  CheckpointFixture& operator=(const CheckpointFixture&) = delete;
+};
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[65536];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+      out.append(buf, n);
+    }
+    std::fclose(f);
+  }
+  return out;
+}
+
+void write_file(const std::string& path, std::string_view bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) {
+    std::perror(path.c_str());
+    std::abort();
+  }
+  std::fclose(f);
+}
+
+void remove_db(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    ::unlink((path + suffix).c_str());
+  }
+}
+
+std::string make_temp_dir(const char* what) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string templ =
+      std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/parmap-" + what + "-XXXXXX";
+  if (::mkdtemp(templ.data()) == nullptr) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  return templ;
+}
+
+Output output_of(std::string_view bytes, SpillFactory& spill) {
+  Capture c;
+  c.append(bytes, spill, 1 << 20);
+  return c.finish();
+}
+
+const RunRecord k_run{"echo {}", "shell=auto batch-size=1 timeout=none", "0.0.0-fuzz"};
+
+void fill_checkpoint(Checkpoint& cp, SpillFactory& spill) {
+  struct Row {
+    const char* item;
+    Status status;
+    int exit_code;
+    int signal;
+    std::string out;
+    std::string err;
+  };
+  const Row rows[] = {
+      {"a", Status::ok, 0, 0, "a\n", ""},
+      {"b", Status::failed, 3, 0, "", "boom\n"},
+      {"c", Status::timeout, 124, 0, "partial", "killed after 1s\n"},
+      {"d", Status::signaled, 137, 9, "", std::string(600, 'e')},
+      {"a", Status::ok, 0, 0, std::string(5000, 'o'), ""},
+  };
+  std::uint64_t seq = 0;
+  OccurrenceCounter occurrences;
+  for (const auto& row : rows) {
+    Result r;
+    r.seq = ++seq;
+    r.item = row.item;
+    r.status = row.status;
+    r.exit_code = row.exit_code;
+    r.signal = row.signal;
+    r.out = output_of(row.out, spill);
+    r.err = output_of(row.err, spill);
+    r.started = std::chrono::system_clock::time_point(std::chrono::seconds(1700000000 + seq));
+    r.duration = 0.25 * static_cast<double>(seq);
+    r.attempts = 1;
+    cp.record(r, occurrences.next(r.item));
+  }
+  cp.commit();
+}
+
+CheckpointFixture::CheckpointFixture() : dir(make_temp_dir("fuzz-checkpoint")) {
+  std::string path = dir + "/base.db";
+  // SQLite's WAL salts come from its PRNG: seed it so that the images (and so every fuzz input
+  // that edits them) are the same in every process.
+  sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 12345, nullptr);
+  {
+    SpillFactory spill(dir);
+    CheckpointMode mode;
+    mode.commit_every = 1000;
+    Checkpoint cp(path, k_run, mode);
+    fill_checkpoint(cp, spill);
+    // The run record's creation time, made fixed for the same reason.
+    sqlite3* conn = nullptr;
+    if (sqlite3_open(path.c_str(), &conn) != SQLITE_OK ||
+        sqlite3_exec(conn, "UPDATE run SET created = 1700000000", nullptr, nullptr, nullptr) !=
+            SQLITE_OK) {
+      std::fprintf(stderr, "fixture: %s\n", sqlite3_errmsg(conn));
+      std::abort();
+    }
+    sqlite3_close(conn);
+    wal_db = read_file(path);
+    wal = read_file(path + "-wal");
+  }
+  db = read_file(path);
+  remove_db(path);
+  sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SEED, 0, nullptr);
+  if (db.empty() || wal.empty()) {
+    std::fprintf(stderr, "fixture: no checkpoint image was made\n");
+    std::abort();
+  }
+}
+
+CheckpointFixture& checkpoint_fixture() {
+  static CheckpointFixture f;
+  return f;
+}
+
+void apply_edits(Reader& in, std::string& image) {
+  for (int edits = 0; edits < 64 && !in.rest().empty(); ++edits) {
+    std::uint8_t op = in.byte();
+    std::size_t offset = static_cast<std::size_t>(in.byte()) << 16;
+    offset |= static_cast<std::size_t>(in.byte()) << 8;
+    offset |= in.byte();
+    std::size_t len = in.byte();
+    std::string_view bytes = in.rest().substr(0, (op & 3) == 1 ? 0 : len);
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      in.byte();
+    }
+    switch (op & 3) {
+    case 0: // overwrite
+      if (!image.empty()) {
+        offset %= image.size();
+        image.replace(offset, std::min(bytes.size(), image.size() - offset), bytes);
+      }
+      break;
+    case 1: // truncate
+      image.resize(offset % (image.size() + 1));
+      break;
+    case 2: // append
+      image.append(bytes);
+      break;
+    default: // xor, which keeps the length
+      for (std::size_t i = 0; !image.empty() && i < bytes.size(); ++i) {
+        image[(offset + i) % image.size()] ^= bytes[i];
+      }
+      break;
+    }
+  }
+}
+
+/// A strict JSON (RFC 8259) recogniser, independent of the library's writer.
+class JsonChecker {
+public:
+  explicit JsonChecker(std::string_view s) : m_s(s) {}
+  bool document() { return value(0) && (skip_ws(), m_i == m_s.size()); }
+
+private:
+  void skip_ws() {
+    while (m_i < m_s.size() &&
+           std::string_view(" \t\n\r").find(m_s[m_i]) != std::string_view::npos) {
+      ++m_i;
+    }
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (m_i < m_s.size() && m_s[m_i] == c) {
+      ++m_i;
+      return true;
+    }
+    return false;
+  }
+  bool literal(std::string_view word) {
+    if (m_s.substr(m_i, word.size()) != word) {
+      return false;
+    }
+    m_i += word.size();
+    return true;
+  }
+  bool digits() {
+    std::size_t start = m_i;
+    while (m_i < m_s.size() && m_s[m_i] >= '0' && m_s[m_i] <= '9') {
+      ++m_i;
+    }
+    return m_i > start;
+  }
+  bool number() {
+    if (m_i < m_s.size() && m_s[m_i] == '-') {
+      ++m_i;
+    }
+    if (m_i < m_s.size() && m_s[m_i] == '0') {
+      ++m_i;
+    } else if (!digits()) {
+      return false;
+    }
+    if (m_i < m_s.size() && m_s[m_i] == '.' && (++m_i, !digits())) {
+      return false;
+    }
+    if (m_i < m_s.size() && (m_s[m_i] == 'e' || m_s[m_i] == 'E')) {
+      ++m_i;
+      if (m_i < m_s.size() && (m_s[m_i] == '+' || m_s[m_i] == '-')) {
+        ++m_i;
+      }
+      return digits();
+    }
+    return true;
+  }
+  bool string() {
+    if (!eat('"')) {
+      return false;
+    }
+    while (m_i < m_s.size()) {
+      auto c = static_cast<unsigned char>(m_s[m_i++]);
+      if (c == '"') {
+        return true;
+      }
+      if (c < 0x20) {
+        return false;
+      }
+      if (c == '\\') {
+        if (m_i >= m_s.size()) {
+          return false;
+        }
+        char e = m_s[m_i++];
+        if (e == 'u') {
+          for (int k = 0; k < 4; ++k, ++m_i) {
+            if (m_i >= m_s.size() || !std::isxdigit(static_cast<unsigned char>(m_s[m_i]))) {
+              return false;
+            }
+          }
+        } else if (std::string_view("\"\\/bfnrt").find(e) == std::string_view::npos) {
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+  bool value(int depth) {
+    if (depth > 64) {
+      return false;
+    }
+    skip_ws();
+    if (m_i >= m_s.size()) {
+      return false;
+    }
+    char c = m_s[m_i];
+    if (c == '{') {
+      ++m_i;
+      if (eat('}')) {
+        return true;
+      }
+      do {
+        if (!string() || !eat(':') || !value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+      return eat('}');
+    }
+    if (c == '[') {
+      ++m_i;
+      if (eat(']')) {
+        return true;
+      }
+      do {
+        if (!value(depth + 1)) {
+          return false;
+        }
+      } while (eat(','));
+      return eat(']');
+    }
+    if (c == '"') {
+      return string();
+    }
+    if (c == 't' || c == 'f' || c == 'n') {
+      return literal("true") || literal("false") || literal("null");
+    }
+    return number();
+  }
+
+  std::string_view m_s;
+  std::size_t m_i = 0;
+};
+
+void check_report(const std::string& path) {
+  try {
+    CheckpointReport r = read_report(path, 10, 300);
+    expect(r.ok + r.failed + r.timeout + r.signaled <= r.total, "report counts add up");
+    expect(r.slowest.size() <= 10 && r.failures.size() <= 10, "report lists are capped");
+    for (const auto& it : r.failures) {
+      expect(it.stderr_tail.size() <= 300 * 4, "stderr tails are cut");
+    }
+    std::string json = to_json(r);
+    expect(!json.empty() && json.back() == '\n', "to_json ends with a newline");
+    if (!JsonChecker(json).document()) {
+      violated("to_json wrote invalid JSON: " + hex(json.substr(0, 400)));
+    }
+  } catch (const Error&) {
+    // Refused: fine.
+  }
+}
+
+void check_open(const std::string& path, const std::string& dir, std::uint8_t mode) {
+  RunRecord run = k_run;
+  CheckpointMode cm;
+  cm.resume = true;
+  cm.force = (mode & 4) != 0;
+  cm.retry_failed = (mode & 8) != 0;
+  if (cm.force) {
+    run.command = "printf %s {}";
+  }
+  try {
+    Checkpoint cp(path, run, cm);
+    SpillFactory spill(dir);
+    for (std::string_view item : {"a", "b", "c", "d", "zz"}) {
+      for (std::uint64_t occurrence = 1; occurrence <= 2; ++occurrence) {
+        try {
+          if (auto r = cp.lookup(item, occurrence, spill)) {
+            expect(r->replayed, "a looked-up result is marked replayed");
+            expect(r->out.str().size() == r->out.size(), "replayed stdout has its size");
+            expect(r->err.str().size() == r->err.size(), "replayed stderr has its size");
+          }
+        } catch (const Error&) {
+        }
+      }
+    }
+    Result fresh;
+    fresh.seq = 6;
+    fresh.item = "e";
+    fresh.out = output_of("e\n", spill);
+    try {
+      cp.record(fresh, 1);
+      cp.commit();
+    } catch (const Error&) {
+    }
+  } catch (const Error&) {
+    // Refused: fine.
+  }
+}
+
+} // namespace
+
+void check_command(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  in.byte(); // reserved (all three Shell modes are tried)
+  RenderContext ctx;
+  ctx.seq = in.byte();
+  ctx.seq = ctx.seq << 8 | in.byte();
+  ctx.slot = in.byte();
+  std::size_t item_len = static_cast<std::size_t>(in.byte()) << 8;
+  item_len |= in.byte();
+  std::string_view body = in.rest();
+  item_len = std::min(item_len, body.size());
+  std::string item(body.substr(body.size() - item_len));
+  std::vector<std::string> words = split(body.substr(0, body.size() - item_len), '\0');
+  ctx.item = item;
+
+  check_quote_round_trip(item);
+  check_paths(item);
+  for (const auto& w : words) {
+    check_quote_round_trip(w);
+    (void)shell_context_after(w);
+  }
+  for (Shell shell : {Shell::automatic, Shell::always, Shell::never}) {
+    check_template(words, shell, ctx);
+  }
+}
+
+void check_input(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  char delimiter = static_cast<char>(in.byte());
+  std::uint32_t seed = in.byte();
+  seed = seed << 8 | in.byte();
+  std::uint8_t repeat = in.byte();
+  std::string stream(in.rest());
+  std::string head = stream.substr(0, stream.find(delimiter));
+  if (repeat >= 200 && !head.empty()) {
+    // The first record is repeated: up to 2 x the cap (and a bit), enough for a record over it
+    // while the number of records, and so the time per input, stays small.
+    std::size_t times = std::min<std::size_t>((repeat - 199U) * 4096U,
+                                              2 * (k_max_item_bytes + 1) / head.size() + 2);
+    std::string rest = stream.substr(head.size());
+    std::size_t total = head.size() * times;
+    stream = head;
+    stream.reserve(total + rest.size());
+    while (stream.size() < total) { // doubling: a few appends, not `times` of them
+      stream.append(stream, 0, std::min(stream.size(), total - stream.size()));
+    }
+    stream += rest;
+  }
+
+  // The records as a reference split gives them.
+  std::vector<std::string_view> want;
+  for (std::size_t start = 0; start < stream.size();) {
+    auto end = stream.find(delimiter, start);
+    if (end == std::string::npos) {
+      want.emplace_back(std::string_view(stream).substr(start));
+      break;
+    }
+    want.emplace_back(std::string_view(stream).substr(start, end - start));
+    start = end + 1;
+  }
+
+  std::size_t got = 0;
+  auto check_record = [&](const RawItem& r) {
+    if (got >= want.size()) {
+      violated("the splitter produced more records than the input holds");
+    }
+    std::string_view w = want[got++];
+    if (r.full_size != w.size()) {
+      violated("full_size " + std::to_string(r.full_size) + " for a record of " +
+               std::to_string(w.size()) + " bytes");
+    }
+    if (r.text != w.substr(0, k_max_item_bytes)) {
+      violated("record " + std::to_string(got) + " differs from the input: " +
+               hex(r.text.substr(0, 64)) + " vs " + hex(w.substr(0, 64)));
+    }
+  };
+
+  Splitter s(delimiter);
+  Chunker chunker(seed);
+  RawItem r;
+  for (std::size_t pos = 0; pos < stream.size();) {
+    std::size_t n = std::min(chunker.next(), stream.size() - pos);
+    s.feed(stream.data() + pos, n);
+    pos += n;
+    while (s.take(r)) {
+      check_record(r);
+    }
+    if (s.buffered() > k_max_item_bytes) {
+      violated("the splitter holds " + std::to_string(s.buffered()) + " bytes");
+    }
+  }
+  if (s.finish(r)) {
+    check_record(r);
+  }
+  expect(!s.finish(r), "finish() gives the last record once");
+  expect(s.buffered() == 0, "nothing is held after finish()");
+  if (got != want.size()) {
+    violated("the splitter produced " + std::to_string(got) + " records, the input holds " +
+             std::to_string(want.size()));
+  }
+}
+
+std::string cli_sandbox() {
+  struct Sandbox {
+    std::string dir = make_temp_dir("fuzz-cli");
+    Sandbox() { write_file(dir + "/in", "one\ntwo\n"); }
+    ~Sandbox() {
+      ::unlink((dir + "/in").c_str());
+      ::rmdir(dir.c_str());
+    }
+  };
+  static const Sandbox sandbox;
+  return sandbox.dir;
+}
+
+namespace {
+
+/// Runs in the sandbox for its lifetime, then returns to where it was.
+class InSandbox {
+public:
+  InSandbox() : m_cwd(::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (m_cwd < 0 || ::chdir(cli_sandbox().c_str()) != 0) {
+      std::perror("cli sandbox");
+      std::abort();
+    }
+  }
+  ~InSandbox() {
+    if (::fchdir(m_cwd) != 0) {
+      std::perror("fchdir");
+      std::abort();
+    }
+    ::close(m_cwd);
+  }
+  InSandbox(const InSandbox&) = delete;
+  InSandbox& operator=(const InSandbox&) = delete;
+
+private:
+  int m_cwd;
+};
+
+} // namespace
+
+void check_cli(const std::uint8_t* data, std::size_t size) {
+  std::string bytes(reinterpret_cast<const char*>(data), size);
+  std::replace(bytes.begin(), bytes.end(), '/', '_');
+  std::vector<std::string> words = split(bytes, '\0');
+  std::vector<const char*> argv{"parmap"};
+  for (const auto& w : words) {
+    argv.push_back(w.c_str());
+  }
+  argv.push_back(nullptr);
+  std::variant<cli::Config, int> parsed;
+  InSandbox sandbox;
+  try {
+    parsed = cli::parse(static_cast<int>(argv.size() - 1), argv.data());
+  } catch (const std::exception& e) {
+    violated(std::string("cli::parse threw ") + typeid(e).name() + ": " + e.what());
+  }
+  if (const int* status = std::get_if<int>(&parsed)) {
+    expect(*status == 0 || *status == 255, "cli::parse returns 0 or 255");
+    return;
+  }
+  const auto& c = std::get<cli::Config>(parsed);
+  if (c.report) {
+    expect(!c.options.checkpoint.empty(), "--report has a checkpoint");
+    return;
+  }
+  expect(!c.command.empty(), "a parsed command is not empty");
+  for (const auto& w : c.command) {
+    expect(w != ":::" && w != "::::", "the command stops at ::: / ::::");
+  }
+  expect(c.options.batch_size >= 1, "batch size >= 1");
+}
+
+std::string valid_checkpoint_image() {
+  return checkpoint_fixture().db;
+}
+
+void check_checkpoint(const std::uint8_t* data, std::size_t size) {
+  const CheckpointFixture& f = checkpoint_fixture();
+  static constexpr std::string_view k_magic{"SQLite format 3\0", 16};
+  std::string db;
+  std::optional<std::string> wal;
+  std::uint8_t mode = 0;
+  std::string_view whole(reinterpret_cast<const char*>(data), size);
+  if (whole.starts_with(k_magic)) {
+    db = whole;
+  } else {
+    Reader in(data, size);
+    mode = in.byte();
+    switch (mode & 3) {
+    case 2:
+      db = f.wal_db;
+      wal = f.wal;
+      apply_edits(in, *wal);
+      break;
+    case 3:
+      db = f.wal_db;
+      wal = f.wal;
+      apply_edits(in, db);
+      break;
+    default:
+      db = f.db;
+      apply_edits(in, db);
+      break;
+    }
+  }
+  std::string path = f.dir + "/t.db";
+  auto install = [&] {
+    remove_db(path);
+    write_file(path, db);
+    if (wal) {
+      write_file(path + "-wal", *wal);
+    }
+  };
+  install();
+  check_report(path);
+  for (bool json : {false, true}) {
+    install();
+    int status = cli::print_report(path, json);
+    expect(status == 0 || status == 255, "print_report returns 0 or 255");
+  }
+  install();
+  check_open(path, f.dir, mode);
+  remove_db(path);
+}
+
+int run_or_abort(void (*check)(const std::uint8_t*, std::size_t),
+                 const std::uint8_t* data,
+                 std::size_t size) {
+  try {
+    check(data, size);
+  } catch (const PropertyViolation& e) {
+    std::fprintf(stderr, "\n*** fuzz property violated: %s\n", e.what());
+    std::fflush(stderr);
+    std::abort();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\n*** unexpected exception %s: %s\n", typeid(e).name(), e.what());
+    std::fflush(stderr);
+    std::abort();
+  }
+  return 0;
+}
+
+} // namespace parmap::fuzz

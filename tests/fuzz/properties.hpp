@@ -1,0 +1,54 @@
+// Fuzz properties: the checks each libFuzzer target runs on one input, shared with the unit
+// test that replays tests/fuzz/corpus/ and tests/fuzz/regressions/ (test_fuzz_replay.cpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace parmap::fuzz {
+
+/// A property did not hold. Deliberately not a std::runtime_error, so that no handler for
+/// parmap::Error (or the code under test) can swallow it.
+class PropertyViolation : public std::logic_error {
+public:
+  using std::logic_error::logic_error;
+};
+
+/// Template parser and renderer. Input: [shell-mode byte][seq][slot][item length: 2 bytes]
+/// then the template words separated by NUL, then the item (its last `item length` bytes,
+/// capped to what is there; it may hold NULs). Every Shell mode is tried.
+void check_command(const std::uint8_t* data, std::size_t size);
+
+/// Splitter. Input: [delimiter][chunking seed: 2 bytes][repeat byte] then the stream. When the
+/// repeat byte is >= 200, the stream's first record is repeated (up to 2 x k_max_item_bytes) to
+/// reach records over the cap.
+void check_input(const std::uint8_t* data, std::size_t size);
+
+/// cli::parse on "parmap" + the data split at NUL ('/' mapped to '_', so that no path leaves
+/// the sandbox), run in cli_sandbox().
+void check_cli(const std::uint8_t* data, std::size_t size);
+
+/// A temporary directory (made once, removed at exit) holding only a small item file "in", so
+/// that `:::: in` and `-a in` work and no other file is reachable by a relative path.
+std::string cli_sandbox();
+
+/// Checkpoint opener and read_report on a damaged file. An input that starts with SQLite's
+/// magic ("SQLite format 3\0") is the whole database file. Otherwise:
+/// [mode byte] then edits of [op][offset: 3 bytes][length][bytes] applied to a valid checkpoint
+/// made once at start-up (mode & 3: 0/1 the committed file, 2 its WAL image with the WAL
+/// damaged, 3 the same with the database damaged; mode & 4: resume with another command and
+/// --force; mode & 8: --retry-failed). op & 3: 0 overwrite, 1 truncate, 2 append, 3 xor.
+void check_checkpoint(const std::uint8_t* data, std::size_t size);
+
+/// The undamaged checkpoint file the edits apply to (for the seed corpus).
+std::string valid_checkpoint_image();
+
+/// Runs `check`, turning a PropertyViolation (or any other escaping exception) into a report
+/// on stderr and abort(), which libFuzzer records as a crash.
+int run_or_abort(void (*check)(const std::uint8_t*, std::size_t),
+                 const std::uint8_t* data,
+                 std::size_t size);
+
+} // namespace parmap::fuzz
