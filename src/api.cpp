@@ -4,6 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <sched.h>
+#include <thread>
+
 namespace parmap {
 
 #ifndef PARMAP_VERSION
@@ -13,6 +17,16 @@ namespace parmap {
 const char* version()
 {
   return PARMAP_VERSION;
+}
+
+unsigned cpu_count()
+{
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
 }
 
 const char* to_string(Status status)

@@ -43,7 +43,7 @@ Options validated(Options o)
 unsigned resolve_jobs(std::size_t jobs)
 {
   if (jobs == 0) {
-    jobs = std::max(1U, std::thread::hardware_concurrency());
+    jobs = cpu_count();
   }
   return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
 }

@@ -65,18 +65,25 @@ std::uint64_t count_records(int fd, char delimiter, const std::string& name)
   if (offset < 0) {
     offset = 0;
   }
-  std::vector<char> buf(1 << 20);
+  // Sized to what is left of the file and not zero-filled: a small stdin costs a small buffer.
+  struct stat st {};
+  std::size_t size = 1 << 20;
+  if (::fstat(fd, &st) == 0 && st.st_size >= offset) {
+    size = static_cast<std::size_t>(
+        std::clamp<off_t>(st.st_size - offset + 1, 1, static_cast<off_t>(size)));
+  }
+  std::unique_ptr<char[]> buf(new char[size]);
   std::uint64_t records = 0;
   char last = delimiter;
   for (;;) {
-    ssize_t n = retry_eintr([&] { return ::pread(fd, buf.data(), buf.size(), offset); });
+    ssize_t n = retry_eintr([&] { return ::pread(fd, buf.get(), size, offset); });
     if (n < 0) {
       throw_errno(name, errno);
     }
     if (n == 0) {
       break;
     }
-    records += static_cast<std::uint64_t>(std::count(buf.data(), buf.data() + n, delimiter));
+    records += static_cast<std::uint64_t>(std::count(buf.get(), buf.get() + n, delimiter));
     last = buf[static_cast<std::size_t>(n - 1)];
     offset += n;
   }
@@ -178,7 +185,7 @@ public:
         m_eof = true;
         break;
       }
-      m_splitter.feed(m_buf.data(), static_cast<std::size_t>(n));
+      m_splitter.feed(m_buf.get(), static_cast<std::size_t>(n));
       if (m_splitter.take(out)) {
         return Pull::item;
       }
@@ -219,12 +226,17 @@ private:
 
   ssize_t read_some()
   {
+    if (!m_buf) {
+      m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
+    }
     if (m_view.kind == FdKind::socket) {
       return retry_eintr(
-          [&] { return ::recv(m_view.fd, m_buf.data(), m_buf.size(), MSG_DONTWAIT); });
+          [&] { return ::recv(m_view.fd, m_buf.get(), k_read_size, MSG_DONTWAIT); });
     }
-    return retry_eintr([&] { return ::read(m_view.fd, m_buf.data(), m_buf.size()); });
+    return retry_eintr([&] { return ::read(m_view.fd, m_buf.get(), k_read_size); });
   }
+
+  static constexpr std::size_t k_read_size = 64 * 1024;
 
   int m_fd;
   Fd m_owned;
@@ -233,7 +245,7 @@ private:
   Splitter m_splitter;
   char m_delimiter;
   std::string m_name;
-  std::vector<char> m_buf = std::vector<char>(64 * 1024);
+  std::unique_ptr<char[]> m_buf;
   bool m_eof = false;
   std::optional<std::uint64_t> m_count;
 };

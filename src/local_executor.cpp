@@ -18,6 +18,8 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
+constexpr std::size_t k_read_size = 128 * 1024;
+
 Clock::duration to_duration(double seconds)
 {
   return std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
@@ -106,6 +108,9 @@ unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
   // Three per running item (two pipes and a pidfd), two more while one spawns, and a reserve
   // for the checkpoint, the spill file and the input.
   auto limit = static_cast<long long>(lim.rlim_cur);
+  if (limit >= 3LL * wanted + 1024) {
+    return wanted; // plenty: no need to count what is open
+  }
   long long free_fds = limit - static_cast<long long>(open_fd_count()) - 2 - 12;
   long long fit = free_fds / 3;
   return static_cast<unsigned>(std::clamp<long long>(fit, 1, wanted));
@@ -129,7 +134,6 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
   }
   m_env.emplace_back();
   m_env.emplace_back();
-  m_read_buf.resize(128 * 1024);
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
   Fd probe(pidfd_open(::getpid()));
   m_use_pidfd = static_cast<bool>(probe);
@@ -336,10 +340,13 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
 {
   Fd& fd = r.pipe(stream);
   for (int round = 0; fd && round < 8; ++round) {
-    ssize_t n = ::read(fd.get(), m_read_buf.data(), m_read_buf.size());
+    if (!m_read_buf) {
+      m_read_buf.reset(new char[k_read_size]);
+    }
+    ssize_t n = ::read(fd.get(), m_read_buf.get(), k_read_size);
     if (n > 0) {
-      bool more = m_listener.on_output(r.item.seq, stream,
-                                       std::string_view(m_read_buf.data(), static_cast<std::size_t>(n)));
+      bool more = m_listener.on_output(
+          r.item.seq, stream, std::string_view(m_read_buf.get(), static_cast<std::size_t>(n)));
       if (!more) {
         r.paused(stream) = true;
         m_reactor.modify(fd.get(), 0, stream == Stream::out ? &r.out_watch : &r.err_watch);

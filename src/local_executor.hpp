@@ -92,7 +92,7 @@ private:
   std::unordered_map<pid_t, Reactor::TimerId> m_doomed;
   std::vector<std::string> m_env;
   std::vector<std::string> m_argv;
-  std::string m_read_buf;
+  std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).
   std::uint64_t m_cancel_from = UINT64_MAX;

@@ -36,6 +36,10 @@ using Command = std::vector<std::string>;
 /// parmap's version, e.g. "0.1.0".
 const char* version();
 
+/// The CPUs this process may run on (its affinity mask, so taskset and cpusets count), at least
+/// 1: what Options::jobs = 0 means.
+unsigned cpu_count();
+
 /// A run in progress, consumed as an input range of results. The run advances only while the
 /// range is being iterated; destroying the range before its end stops the run (running items
 /// are terminated, the checkpoint committed).
