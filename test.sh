@@ -1,23 +1,40 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests (doctest) and end-to-end tests (the real binary),
-# once under AddressSanitizer + UndefinedBehaviorSanitizer and once in a Release build.
-# Installs missing Debian packages first (apt-get). Usage: ./test.sh [ctest args...]
+# Runs the whole test suite: unit tests (doctest) and end-to-end tests (the real binary), once
+# under AddressSanitizer + UndefinedBehaviorSanitizer and once in a Release build; the unit
+# tests (where the threads are) once more under ThreadSanitizer; and a short run of each
+# fuzzer. Installs missing Debian packages first (apt-get). Extra arguments go to ctest.
 set -euo pipefail
 cd "$(dirname "$0")"
 .ci/install
 
 jobs=$(nproc)
-run_suite() {
+ctest_args=("$@")
+build() {
   local dir=$1
   shift
   cmake -S . -B "$dir" -G Ninja -DPARMAP_WERROR=ON "$@" >/dev/null
   ninja -C "$dir"
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 "${ctest_args[@]}"
 }
-ctest_args=("$@")
+check() {
+  local dir=$1
+  shift
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600 "$@" "${ctest_args[@]}"
+}
 
-echo "== ASan + UBSan (Debug)"
-run_suite build/test-asan -DCMAKE_BUILD_TYPE=Debug -DPARMAP_SANITIZE=ON
-echo "== Release"
-run_suite build/test-release -DCMAKE_BUILD_TYPE=Release
+echo "== ASan + UBSan (Debug): unit and end-to-end tests"
+build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DPARMAP_SANITIZE=ON
+check build/test-asan
+
+echo "== Release: unit and end-to-end tests, install, package"
+build build/test-release -DCMAKE_BUILD_TYPE=Release
+check build/test-release
+
+echo "== TSan (Debug): unit tests"
+build build/test-tsan -DCMAKE_BUILD_TYPE=Debug -DPARMAP_TSAN=ON
+check build/test-tsan -E '^(e2e|install|package)\.'
+
+if [ -x tests/fuzz/run ]; then
+  echo "== Fuzzing: a short run of each target"
+  tests/fuzz/run "${PARMAP_FUZZ_SECONDS:-15}"
+fi
 echo "all tests passed"
