@@ -370,9 +370,8 @@ void LocalExecutor::close_pipe(Running& r, Stream stream)
 {
   Fd& fd = r.pipe(stream);
   if (fd) {
-    // Only parmap holds the read end (O_CLOEXEC), so closing it leaves the epoll set too.
-    m_reactor.forget(stream == Stream::out ? static_cast<Watcher*>(&r.out_watch)
-                                           : static_cast<Watcher*>(&r.err_watch));
+    m_reactor.remove(fd.get(), stream == Stream::out ? static_cast<Watcher*>(&r.out_watch)
+                                                       : static_cast<Watcher*>(&r.err_watch));
     fd.reset();
   }
 }
@@ -409,7 +408,7 @@ void LocalExecutor::on_exit(Running& r)
   r.wait_code = info.si_code;
   r.wait_status = info.si_status;
   if (r.pidfd) {
-    m_reactor.forget(&r.exit_watch); // closing the pidfd takes it out of the epoll set
+    m_reactor.remove(r.pidfd.get(), &r.exit_watch);
     r.pidfd.reset();
   }
   maybe_finish(r);
@@ -455,7 +454,7 @@ void LocalExecutor::finish(Running& r)
   close_pipe(r, Stream::out);
   close_pipe(r, Stream::err);
   if (r.pidfd) {
-    m_reactor.forget(&r.exit_watch); // closing the pidfd takes it out of the epoll set
+    m_reactor.remove(r.pidfd.get(), &r.exit_watch);
     r.pidfd.reset();
   }
   ItemEnded end;

@@ -34,11 +34,6 @@ void Reactor::modify(int fd, std::uint32_t events, Watcher* watcher)
 void Reactor::remove(int fd, Watcher* watcher)
 {
   ::epoll_ctl(m_epoll.get(), EPOLL_CTL_DEL, fd, nullptr);
-  forget(watcher);
-}
-
-void Reactor::forget(Watcher* watcher)
-{
   std::replace(m_dispatching.begin(), m_dispatching.end(), static_cast<void*>(watcher),
                static_cast<void*>(nullptr));
 }

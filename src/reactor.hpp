@@ -38,9 +38,6 @@ public:
   /// Unregisters fd. Events already collected for `watcher` in the current wait are dropped, so
   /// a handler may unregister (and destroy) other watchers safely.
   void remove(int fd, Watcher* watcher);
-  /// For a descriptor about to be closed (and not shared with any other process): closing it
-  /// removes it from the epoll set, so only the pending events are dropped, saving a syscall.
-  void forget(Watcher* watcher);
 
   /// Calls fn once at `when` (inside a later run_once). Returns an id for cancel().
   TimerId at(Clock::time_point when, std::function<void()> fn);
