@@ -370,6 +370,8 @@ void LocalExecutor::close_pipe(Running& r, Stream stream)
 {
   Fd& fd = r.pipe(stream);
   if (fd) {
+    // Removed before close(): another thread's spawn may hold a copy of the descriptor, and
+    // then close() alone would leave it in the epoll set.
     m_reactor.remove(fd.get(), stream == Stream::out ? static_cast<Watcher*>(&r.out_watch)
                                                        : static_cast<Watcher*>(&r.err_watch));
     fd.reset();
