@@ -389,7 +389,44 @@ void Checkpoint::commit()
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)
 {
-  return ++m_counts[std::hash<std::string_view>{}(item)];
+  std::uint64_t h = std::hash<std::string_view>{}(item);
+  h = h == 0 ? 1 : h;
+  if (insert(h)) {
+    return 1;
+  }
+  auto [it, fresh] = m_repeats.try_emplace(h, 1);
+  return ++it->second;
+}
+
+bool OccurrenceCounter::insert(std::uint64_t h)
+{
+  if (4 * (m_used + 1) > 3 * m_slots.size()) {
+    grow();
+  }
+  std::size_t mask = m_slots.size() - 1;
+  // The hash's high bits pick the slot: std::hash of short strings varies most there.
+  for (std::size_t i = (h ^ (h >> 29)) & mask;; i = (i + 1) & mask) {
+    if (m_slots[i] == h) {
+      return false;
+    }
+    if (m_slots[i] == 0) {
+      m_slots[i] = h;
+      ++m_used;
+      return true;
+    }
+  }
+}
+
+void OccurrenceCounter::grow()
+{
+  std::vector<std::uint64_t> old = std::move(m_slots);
+  m_slots.assign(old.empty() ? 1024 : old.size() * 2, 0);
+  m_used = 0;
+  for (std::uint64_t h : old) {
+    if (h != 0) {
+      insert(h);
+    }
+  }
 }
 
 } // namespace parmap

@@ -231,6 +231,9 @@ void Engine::step()
     }
     return;
   }
+  if (!m_results.empty()) {
+    return; // the caller has results to take: waiting now could wait for nothing
+  }
   std::optional<Clock::time_point> until;
   if (m_options.on_progress) {
     until = m_next_progress;

@@ -54,8 +54,11 @@ void Engine::dispatch()
 
 void Engine::pull_ahead(std::size_t want)
 {
+  // Replayed results are handed over at once and free their pending unit at once, so also stop
+  // while the caller has results to take: otherwise a long run of stored items would all be
+  // replayed into memory before the caller sees the first.
   while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
-         m_pending < m_max_pending) {
+         m_pending < m_max_pending && m_results.size() < m_max_pending) {
     RawItem raw;
     if (!pull_item(raw)) {
       return;

@@ -282,4 +282,17 @@ TEST_CASE("checkpoint: occurrences count equal items")
   CHECK(c.next("a") == 2);
   CHECK(c.next("") == 1);
   CHECK(c.next("a") == 3);
+  CHECK(c.next("b") == 2);
+}
+
+TEST_CASE("checkpoint: the occurrence counter stays small for many distinct items")
+{
+  OccurrenceCounter c;
+  const std::size_t n = 1000000;
+  for (std::size_t i = 0; i < n; ++i) {
+    REQUIRE(c.next(std::to_string(i)) == 1);
+  }
+  CHECK(c.next("17") == 2);
+  CHECK(c.next(std::to_string(n - 1)) == 2);
+  CHECK(c.memory() <= 24 * n); // 8-byte slots, at most 3/4 full
 }
