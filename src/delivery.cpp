@@ -2,6 +2,8 @@
 // the writer), delivering results in input order or as ready, and handing them over.
 #include "engine.hpp"
 
+#include <fcntl.h>
+
 namespace parmap::detail {
 namespace {
 
@@ -94,6 +96,67 @@ bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
     start_streaming(seq, f);
   }
   return true;
+}
+
+long Engine::take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd)
+{
+  // Large outputs move without passing through parmap's memory: the streaming item's straight
+  // into stdout, a spilled item's straight into the spill file.
+  auto it = m_flights.find(seq);
+  if (it == m_flights.end()) {
+    return -1;
+  }
+  Flight& f = it->second;
+  Capture& capture = stream == Stream::out ? f.out : f.err;
+  if (f.streaming) {
+    // Only raw bytes that nobody keeps, and only when nothing waits before them.
+    if (m_checkpoint || m_options.forward.format != Format::raw ||
+        m_options.forward.line_buffer) {
+      return -1;
+    }
+    int out = m_writer->direct_fd(index_of(stream));
+    if (out < 0) {
+      return -1;
+    }
+    ssize_t n = ::splice(pipe_fd, nullptr, out, nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n >= 0) {
+      capture.count_only(static_cast<std::size_t>(n));
+      return n;
+    }
+    if (errno == EINVAL || errno == ENOSYS) {
+      m_writer->no_splice(index_of(stream)); // e.g. stdout is an O_APPEND file
+    }
+    // EAGAIN: the pipe is empty or stdout is full; reading sorts out which (and a full stdout
+    // then queues in the writer, which waits for it). Other errors show up on the write path.
+    return -1;
+  }
+  if (!capture.spilled()) {
+    return -1;
+  }
+  std::size_t before = capture.memory_bytes();
+  long n = capture.splice_from(pipe_fd, 1 << 20);
+  m_buffered -= before; // what memory held went to the spill file first
+  f.counted -= std::min(f.counted, before);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    // The spill file cannot take it (a full disk): fall back to reading, which reports it.
+    return -1;
+  }
+  return n < 0 ? -1 : n;
+}
+
+void Engine::write_raw(int stream, const Output& out)
+{
+  // Spilled ranges go by sendfile, what is in memory as a view: no copy in parmap.
+  const auto& bytes = OutputAccess::handle(out);
+  if (!bytes) {
+    return;
+  }
+  for (const Extent& e : bytes->extents) {
+    m_writer->write(stream, FileRange{bytes, bytes->spill->fd(), e.offset, e.size});
+  }
+  if (!bytes->memory.empty()) {
+    m_writer->write(stream, std::make_unique<BytesPiece>(bytes, std::string_view(bytes->memory)));
+  }
 }
 
 void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool whole_lines)
@@ -240,19 +303,17 @@ void Engine::deliver(std::uint64_t seq, Flight& f)
     case Format::json:
       m_writer->write(0, make_json_record(r));
       break;
-    case Format::tag:
     case Format::raw:
+      write_raw(0, r.out);
+      write_raw(1, r.err);
+      break;
+    case Format::tag:
       for (Stream s : {Stream::out, Stream::err}) {
-        const Output& out = s == Stream::out ? r.out : r.err;
-        const auto& bytes = OutputAccess::handle(out);
-        if (!bytes) {
-          continue;
+        const auto& bytes = OutputAccess::handle(s == Stream::out ? r.out : r.err);
+        if (bytes) {
+          m_writer->write(index_of(s), std::make_unique<StoredPiece>(
+                                           bytes, std::make_unique<LineTagger>(tag_prefix(r.item))));
         }
-        std::unique_ptr<LineTagger> tagger;
-        if (m_options.forward.format == Format::tag) {
-          tagger = std::make_unique<LineTagger>(tag_prefix(r.item));
-        }
-        m_writer->write(index_of(s), std::make_unique<StoredPiece>(bytes, std::move(tagger)));
       }
       break;
     }

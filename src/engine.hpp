@@ -47,6 +47,7 @@ public:
   unsigned slots() const { return m_slots; }
 
   bool on_output(std::uint64_t seq, Stream stream, std::string_view bytes) override;
+  long take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd) override;
 
 private:
   /// An item between dispatch (or replay) and delivery.
@@ -104,6 +105,7 @@ private:
   void stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool whole_lines);
   void close_delivery();
   void finish_line_buffer(Flight& f);
+  void write_raw(int stream, const Output& out);
   void on_written(std::uint64_t seq);
   void hand_over(Delivered delivered);
   void record(const Delivered& delivered);

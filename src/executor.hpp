@@ -66,6 +66,19 @@ public:
   /// Bytes an item wrote. Return false to stop reading that stream until resume_output().
   virtual bool on_output(std::uint64_t seq, Stream stream, std::string_view bytes) = 0;
 
+  /// Called when a stream's pipe is readable, before the executor reads it: the listener may
+  /// move the bytes itself, without copying them through memory (splice(2) to stdout or to a
+  /// spill file). Returns the bytes it moved (there may be more), 0 at the end of the stream,
+  /// or -1 when it took nothing: the executor then reads them and calls on_output(). The
+  /// default takes nothing.
+  virtual long take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd)
+  {
+    (void)seq;
+    (void)stream;
+    (void)pipe_fd;
+    return -1;
+  }
+
 protected:
   ~OutputListener() = default;
 };

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -72,6 +73,8 @@ struct LocalExecutor::Running {
   bool exited = false;
   bool out_paused = false;
   bool err_paused = false;
+  bool out_grown = false; ///< The pipe was enlarged (grow_pipe()).
+  bool err_grown = false;
   bool timed_out = false;
   bool interrupted = false;
   bool finished = false;
@@ -340,11 +343,26 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
 {
   Fd& fd = r.pipe(stream);
   for (int round = 0; fd && round < 8; ++round) {
+    long took = m_listener.take_from_pipe(r.item.seq, stream, fd.get());
+    if (took > 0) {
+      if (took >= 64 * 1024) {
+        grow_pipe(r, stream);
+      }
+      continue;
+    }
+    if (took == 0) {
+      close_pipe(r, stream);
+      maybe_finish(r);
+      return;
+    }
     if (!m_read_buf) {
       m_read_buf.reset(new char[k_read_size]);
     }
     ssize_t n = ::read(fd.get(), m_read_buf.get(), k_read_size);
     if (n > 0) {
+      if (n == static_cast<ssize_t>(k_read_size)) {
+        grow_pipe(r, stream);
+      }
       bool more = m_listener.on_output(
           r.item.seq, stream, std::string_view(m_read_buf.get(), static_cast<std::size_t>(n)));
       if (!more) {
@@ -363,6 +381,17 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
     close_pipe(r, stream); // EOF, or an error that ends the stream all the same
     maybe_finish(r);
     return;
+  }
+}
+
+void LocalExecutor::grow_pipe(Running& r, Stream stream)
+{
+  // An item that fills the pipe faster than it is drained writes a lot: a 1 MiB pipe (Linux's
+  // default limit for unprivileged users) costs it and parmap 16 times fewer wake-ups.
+  bool& grown = stream == Stream::out ? r.out_grown : r.err_grown;
+  if (!grown) {
+    grown = true;
+    ::fcntl(r.pipe(stream).get(), F_SETPIPE_SZ, 1 << 20);
   }
 }
 

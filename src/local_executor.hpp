@@ -73,6 +73,7 @@ private:
   void maybe_finish(Running& r);
   void finish(Running& r);
   void close_pipe(Running& r, Stream stream);
+  void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);

@@ -54,6 +54,19 @@ std::uint64_t SpillFile::append(std::string_view bytes)
   return offset;
 }
 
+long SpillFile::splice_in(int pipe_fd, std::size_t max, std::uint64_t& offset)
+{
+  auto at = static_cast<loff_t>(m_end);
+  ssize_t n = retry_eintr([&] {
+    return ::splice(pipe_fd, nullptr, m_fd.get(), &at, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+  });
+  if (n > 0) {
+    offset = m_end;
+    m_end += static_cast<std::uint64_t>(n);
+  }
+  return n;
+}
+
 void SpillFile::read(std::uint64_t offset, std::size_t size, char* out) const
 {
   std::size_t done = 0;
@@ -70,8 +83,17 @@ void SpillFile::read(std::uint64_t offset, std::size_t size, char* out) const
 
 void SpillFile::release(std::uint64_t offset, std::uint64_t size)
 {
-  ::fallocate(m_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-              static_cast<off_t>(size));
+  // Whole pages only. Bytes sent to a pipe with sendfile(2) may still sit there as references
+  // to these very pages; punching a whole page out of the file leaves the referenced page
+  // intact, but a partial page would be zeroed in place under the pipe's reader. The few bytes
+  // of a partial page at each end of a range stay allocated until the file goes.
+  constexpr std::uint64_t k_page = 4096;
+  std::uint64_t begin = (offset + k_page - 1) / k_page * k_page;
+  std::uint64_t end = (offset + size) / k_page * k_page;
+  if (end > begin) {
+    ::fallocate(m_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(begin),
+                static_cast<off_t>(end - begin));
+  }
 }
 
 const std::shared_ptr<SpillFile>& SpillFactory::get()
@@ -109,21 +131,40 @@ void Capture::append(std::string_view bytes, SpillFactory& spill, std::size_t in
     m_bytes->spill = spill.get();
   }
   auto put = [&](std::string_view piece) {
-    if (piece.empty()) {
-      return;
-    }
-    std::uint64_t offset = m_bytes->spill->append(piece);
-    auto& ext = m_bytes->extents;
-    if (!ext.empty() && ext.back().offset + ext.back().size == offset) {
-      ext.back().size += piece.size();
-    } else {
-      ext.push_back({offset, piece.size()});
+    if (!piece.empty()) {
+      m_bytes->add_extent(m_bytes->spill->append(piece), piece.size());
     }
   };
   put(mem);
   mem.clear();
   mem.shrink_to_fit();
   put(bytes);
+}
+
+void detail::StoredBytes::add_extent(std::uint64_t offset, std::uint64_t size)
+{
+  if (!extents.empty() && extents.back().offset + extents.back().size == offset) {
+    extents.back().size += size;
+  } else {
+    extents.push_back({offset, size});
+  }
+}
+
+long Capture::splice_from(int pipe_fd, std::size_t max)
+{
+  auto& bytes = *m_bytes;
+  if (!bytes.memory.empty()) {
+    bytes.add_extent(bytes.spill->append(bytes.memory), bytes.memory.size());
+    bytes.memory.clear();
+    bytes.memory.shrink_to_fit();
+  }
+  std::uint64_t offset = 0;
+  long n = bytes.spill->splice_in(pipe_fd, max, offset);
+  if (n > 0) {
+    bytes.add_extent(offset, static_cast<std::uint64_t>(n));
+    m_size += static_cast<std::uint64_t>(n);
+  }
+  return n;
 }
 
 Output Capture::finish()

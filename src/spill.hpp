@@ -21,6 +21,10 @@ public:
   explicit SpillFile(const std::string& dir);
   /// Appends bytes and returns their offset. Throws parmap::Error (e.g. a full disk).
   std::uint64_t append(std::string_view bytes);
+  /// Moves up to `max` bytes from a pipe to the end of the file without copying them through
+  /// memory (splice(2)). Returns the bytes moved and sets `offset` to where they went, 0 at the
+  /// pipe's end, or -1 with errno set (EAGAIN: the pipe is empty).
+  long splice_in(int pipe_fd, std::size_t max, std::uint64_t& offset);
   /// Reads exactly `size` bytes at `offset` into `out`. Throws parmap::Error.
   void read(std::uint64_t offset, std::size_t size, char* out) const;
   /// Gives the disk space of a range back (best effort).
@@ -62,6 +66,8 @@ struct StoredBytes {
   StoredBytes(const StoredBytes&) = delete;
   StoredBytes& operator=(const StoredBytes&) = delete;
   ~StoredBytes();
+  /// Appends a range of the spill file, merging it with the last one when they touch.
+  void add_extent(std::uint64_t offset, std::uint64_t size);
   /// Calls sink with consecutive pieces, each at most `chunk` bytes.
   template <typename Sink> void for_each(Sink&& sink, std::size_t chunk = 64 * 1024) const;
 };
@@ -106,6 +112,11 @@ public:
   void append(std::string_view bytes, SpillFactory& spill, std::size_t in_memory_limit);
   /// Counts bytes that were forwarded and are not kept.
   void count_only(std::size_t n) { m_size += n; }
+  /// True once the capture keeps its bytes in the spill file (it outgrew its memory bound).
+  bool spilled() const { return m_bytes && m_bytes->spill; }
+  /// For a spilled capture: moves up to `max` bytes from a pipe straight into the spill file
+  /// (after what is held in memory, which goes first). Returns as SpillFile::splice_in().
+  long splice_from(int pipe_fd, std::size_t max);
   std::uint64_t size() const { return m_size; }
   /// Bytes held in memory (for the run's memory budget).
   std::size_t memory_bytes() const { return m_bytes ? m_bytes->memory.size() : 0; }

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -17,10 +18,10 @@ constexpr std::size_t k_chunk = 128 * 1024;
 
 bool BytesPiece::fill(std::string& buf, std::size_t max)
 {
-  std::size_t n = std::min(max, m_bytes.size() - m_offset);
-  buf.append(m_bytes, m_offset, n);
+  std::size_t n = std::min(max, left());
+  buf.append(left_view().substr(0, n));
   m_offset += n;
-  return m_offset < m_bytes.size();
+  return left() > 0;
 }
 
 OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor(reactor)
@@ -65,16 +66,77 @@ void OutputWriter::write(int stream, std::unique_ptr<Piece> piece)
   if (auto* bytes = piece->as_bytes()) {
     m_queued += bytes->left();
   }
-  q.entries.push_back(Entry{std::move(piece), 0});
+  q.entries.push_back(Entry{std::move(piece), 0, {}});
+}
+
+void OutputWriter::write(int stream, FileRange range)
+{
+  Queue& q = m_queues[stream];
+  if (!q.present || range.size == 0) {
+    return;
+  }
+  q.entries.push_back(Entry{nullptr, 0, std::move(range)});
+}
+
+int OutputWriter::direct_fd(int stream) const
+{
+  const Queue& q = m_queues[stream];
+  bool usable = q.fd.kind == FdKind::pollable || q.fd.kind == FdKind::regular;
+  return q.present && q.splice_ok && usable && q.entries.empty() && m_state == WriteState::ok
+             ? q.fd.fd
+             : -1;
 }
 
 void OutputWriter::mark(std::uint64_t seq)
 {
   m_marks.push_back(seq);
   for (auto& q : m_queues) {
-    q.entries.push_back(Entry{nullptr, seq});
+    q.entries.push_back(Entry{nullptr, seq, {}});
   }
   pump();
+}
+
+bool OutputWriter::send_range(Queue& q, Entry& front)
+{
+  FileRange& r = front.range;
+  if (q.sendfile_ok && q.fd.kind != FdKind::socket) {
+    auto offset = static_cast<off_t>(r.offset);
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(r.size, 1 << 20));
+    ssize_t n = retry_eintr([&] { return ::sendfile(q.fd.fd, r.fd, &offset, want); });
+    if (n > 0) {
+      r.offset += static_cast<std::uint64_t>(n);
+      r.size -= static_cast<std::uint64_t>(n);
+      return true;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return false;
+    }
+    if (n < 0 && errno != EINVAL && errno != ENOSYS) {
+      fail(q, errno);
+      return true;
+    }
+    q.sendfile_ok = false; // e.g. an O_APPEND file: copy through memory from now on
+  }
+  // Through memory: the next chunk of the range becomes bytes in front of it.
+  std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(r.size, k_chunk));
+  std::string chunk(want, '\0');
+  std::size_t done = 0;
+  while (done < want) {
+    ssize_t n = ::pread(r.fd, chunk.data() + done, want - done, static_cast<off_t>(r.offset + done));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      fail(q, n == 0 ? EIO : errno);
+      return true;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  r.offset += want;
+  r.size -= want;
+  m_queued += chunk.size();
+  q.entries.insert(q.entries.begin(), Entry{std::make_unique<BytesPiece>(std::move(chunk)), 0, {}});
+  return true;
 }
 
 void OutputWriter::set_polling(Queue& q, bool on)
@@ -99,9 +161,9 @@ void OutputWriter::fail(Queue& q, int err)
     // Keep the marks so that items still count as written; drop the bytes.
     std::deque<Entry> marks;
     for (auto& e : q.entries) {
-      if (!e.piece) {
+      if (e.is_mark()) {
         marks.push_back(std::move(e));
-      } else if (auto* bytes = e.piece->as_bytes()) {
+      } else if (auto* bytes = e.piece ? e.piece->as_bytes() : nullptr) {
         m_queued -= bytes->left();
       }
     }
@@ -144,13 +206,21 @@ bool OutputWriter::drain(Queue& q)
       return true;
     }
     Entry& front = q.entries.front();
-    if (!front.piece) {
+    if (front.is_mark()) {
       ++q.marks_passed;
       q.entries.pop_front();
       continue;
     }
     if (!q.present) {
       q.entries.pop_front();
+      continue;
+    }
+    if (!front.piece) {
+      if (front.range.size == 0) {
+        q.entries.pop_front();
+      } else if (!send_range(q, front)) {
+        return false;
+      }
       continue;
     }
     if (auto* bytes = front.piece->as_bytes()) {
@@ -168,11 +238,12 @@ bool OutputWriter::drain(Queue& q)
         if (b->left() == 0) {
           continue;
         }
-        iov.push_back({b->bytes().data() + b->offset(), b->left()});
+        auto view = b->left_view();
+        iov.push_back({const_cast<char*>(view.data()), view.size()});
       }
       ssize_t n = 0;
       if (q.fd.kind == FdKind::socket || iov.size() == 1) {
-        n = write_some(q, bytes->bytes().data() + bytes->offset(), bytes->left());
+        n = write_some(q, bytes->left_view().data(), bytes->left());
       } else {
         n = retry_eintr([&] { return ::writev(q.fd.fd, iov.data(), static_cast<int>(iov.size())); });
         if (n < 0) {
@@ -210,7 +281,7 @@ bool OutputWriter::drain(Queue& q)
     m_queued += chunk.size();
     auto bytes_piece = std::make_unique<BytesPiece>(std::move(chunk));
     if (more) {
-      q.entries.push_front(Entry{std::move(bytes_piece), 0});
+      q.entries.push_front(Entry{std::move(bytes_piece), 0, {}});
     } else {
       front.piece = std::move(bytes_piece);
     }

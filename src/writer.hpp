@@ -25,20 +25,37 @@ public:
   virtual BytesPiece* as_bytes() { return nullptr; }
 };
 
-/// Bytes that are already in memory.
+/// Bytes that are already in memory: owned, or a view into memory kept alive by `owner`.
 class BytesPiece final : public Piece {
 public:
-  explicit BytesPiece(std::string bytes) : m_bytes(std::move(bytes)) {}
+  explicit BytesPiece(std::string bytes) : m_owned(std::move(bytes)), m_view(m_owned) {}
+  BytesPiece(std::shared_ptr<const void> owner, std::string_view view)
+      : m_owner(std::move(owner)), m_view(view)
+  {
+  }
+  BytesPiece(const BytesPiece&) = delete;
+  BytesPiece& operator=(const BytesPiece&) = delete;
   bool fill(std::string& buf, std::size_t max) override;
   BytesPiece* as_bytes() override { return this; }
-  std::string& bytes() { return m_bytes; }
-  std::size_t left() const { return m_bytes.size() - m_offset; }
-  std::size_t offset() const { return m_offset; }
+  /// What is left to write.
+  std::string_view left_view() const { return m_view.substr(m_offset); }
+  std::size_t left() const { return m_view.size() - m_offset; }
   void advance(std::size_t n) { m_offset += n; }
 
 private:
-  std::string m_bytes;
+  std::string m_owned;
+  std::shared_ptr<const void> m_owner;
+  std::string_view m_view;
   std::size_t m_offset = 0;
+};
+
+/// A range of a file (the spill file), sent to the output by the kernel (sendfile(2)) without
+/// passing through parmap's memory. `owner` keeps the range from being released meanwhile.
+struct FileRange {
+  std::shared_ptr<const void> owner;
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
 };
 
 enum class WriteState {
@@ -63,6 +80,13 @@ public:
   /// Queues bytes for stdout (stream 0) or stderr (stream 1).
   void write(int stream, std::string bytes);
   void write(int stream, std::unique_ptr<Piece> piece);
+  void write(int stream, FileRange range);
+
+  /// The descriptor bytes of `stream` may be spliced into directly: when nothing is queued for
+  /// it, the output works, and splicing to it has not failed before. -1 otherwise.
+  int direct_fd(int stream) const;
+  /// Splicing into `stream` failed in a way that will not change (e.g. an O_APPEND file).
+  void no_splice(int stream) { m_queues[stream].splice_ok = false; }
   /// Everything queued so far belongs to items up to `seq`; report it when written.
   void mark(std::uint64_t seq);
 
@@ -78,8 +102,10 @@ public:
 
 private:
   struct Entry {
-    std::unique_ptr<Piece> piece; ///< Null for a mark.
+    std::unique_ptr<Piece> piece; ///< Null for a mark or a file range.
     std::uint64_t mark = 0;
+    FileRange range; ///< Used when range.fd >= 0.
+    bool is_mark() const { return !piece && range.fd < 0; }
   };
   struct Queue final : Watcher {
     OutputWriter* owner = nullptr;
@@ -87,6 +113,8 @@ private:
     StdioFd fd;
     bool present = false;
     bool polling = false;
+    bool splice_ok = true;   ///< splice(2) into fd works (cleared by no_splice()).
+    bool sendfile_ok = true; ///< sendfile(2) into fd works.
     std::deque<Entry> entries;
     std::uint64_t marks_passed = 0;
     void on_ready(std::uint32_t) override { owner->pump(); }
@@ -96,6 +124,8 @@ private:
   bool drain(Queue& q);
   /// Writes one buffer; returns bytes written, 0 when it would block, or -1 on error.
   long write_some(Queue& q, const char* data, std::size_t size);
+  /// Sends (part of) the file range at the front of q; false when it would block.
+  bool send_range(Queue& q, Entry& front);
   void report_marks();
   void set_polling(Queue& q, bool on);
   void fail(Queue& q, int err);
