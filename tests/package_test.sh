@@ -16,7 +16,7 @@ deb=$(ls "$work"/*.deb 2>/dev/null | head -n 1)
 [ "$(dpkg-deb -f "$deb" Package)" = parmap ] || fail "wrong package name"
 [ "$(dpkg-deb -f "$deb" Version)" = "$VERSION" ] || fail "version is not $VERSION"
 depends=$(dpkg-deb -f "$deb" Depends)
-for lib in libc6 libfmt9 libsqlite3-0 libstdc++6; do
+for lib in libc6 libsqlite3-0; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 
