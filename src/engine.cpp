@@ -121,6 +121,7 @@ Engine::~Engine()
         begin_stop(0, SIGTERM);
       }
       while (m_phase != Phase::done) {
+        m_results.clear(); // nobody will take them
         step();
       }
     }
@@ -231,7 +232,7 @@ void Engine::step()
     }
     return;
   }
-  if (!m_results.empty()) {
+  if (!m_results.empty() && !m_abandoned) {
     return; // the caller has results to take: waiting now could wait for nothing
   }
   std::optional<Clock::time_point> until;
