@@ -67,7 +67,10 @@ void Engine::pull_ahead(std::size_t want)
     std::uint64_t occurrence = 0;
     if (m_checkpoint) {
       occurrence = m_occurrences.next(raw.text);
-      if (auto stored = m_checkpoint->lookup(raw.text, occurrence, m_spill)) {
+      // Once every stored result has been replayed (or there were none), no lookup can hit.
+      bool may_hit = m_replayed_seen < m_checkpoint->replayable();
+      if (auto stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill)
+                                : std::nullopt) {
         add_replay(seq, raw, occurrence, std::move(*stored));
         continue;
       }

@@ -67,7 +67,7 @@ std::uint64_t count_records(int fd, char delimiter, const std::string& name)
   }
   // Sized to what is left of the file and not zero-filled: a small stdin costs a small buffer.
   struct stat st {};
-  std::size_t size = 1 << 20;
+  std::size_t size = 64 * 1024; // small: counting is a pass over the file, not a copy of it
   if (::fstat(fd, &st) == 0 && st.st_size >= offset) {
     size = static_cast<std::size_t>(
         std::clamp<off_t>(st.st_size - offset + 1, 1, static_cast<off_t>(size)));
