@@ -95,6 +95,16 @@ class Progress(TempDirTest):
         out = self.on_terminal(["--bar", "-a", "-", "true"], stdin_data="")
         self.assertIn("done", out)
 
+    def test_stdin_that_is_a_regular_file_has_a_known_length(self):
+        # Known length: a total (and the adaptive tail); a pipe: a running count.
+        data = self.write("items.txt", "".join(f"{i}\n" for i in range(40)))
+        with open(data, "rb") as f:
+            p = run(["--bar", "--progress-always", "true"], stdin=f)
+        self.assertIn(b"40/40", p.stderr)
+        p = run(["--bar", "--progress-always", "true"], input="".join(f"{i}\n" for i in range(40)))
+        self.assertNotIn(b"/40", p.stderr)
+        self.assertIn(b"40 done", p.stderr)
+
     def test_nothing_when_stderr_is_not_a_terminal(self):
         p = run(["--bar", "--eta", "true", ":::", "1", "2"])
         self.assertOk(p)

@@ -42,6 +42,19 @@ class Timeouts(TempDirTest):
         pid = int(self.read("pids").split()[0])
         self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=5), "member survived")
 
+    def test_setsid_escapes_the_group_without_hanging_parmap(self):
+        # Documented: a process that leaves the group (setsid) is not killed; parmap still ends.
+        pid_file = self.path("escaped")
+        t0 = time.monotonic()
+        p = run(["--timeout", "0.3", "--kill-grace", "0.2", "sh", "-c",
+                 f"setsid sh -c 'echo $$ > {pid_file}; exec sleep 30' & sleep 30", ":::", "x"])
+        self.assertEqual(p.returncode, 124)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertTrue(wait_for(lambda: os.path.exists(pid_file) and self.read("escaped").strip()))
+        escaped = int(self.read("escaped"))
+        self.assertTrue(pid_alive(escaped))
+        os.kill(escaped, signal.SIGKILL)
+
     def test_timeout_applies_per_item(self):
         p = run(["--keep-going", "-j2", "--timeout", "0.5", "--json", "sh", "-c", "sleep $1",
                  "sh", ":::", "0.1", "2", "0.2"])
@@ -145,6 +158,20 @@ class HostileItems(TempDirTest):
         self.assertEqual(lines(self.check(["--shell", "printf", "'[%s]\\n'", "{}"]).stdout), expected)
         self.assertEqual(lines(self.check(["printf '[%s]\\n' {/} | cat"]).stdout),
                          [f"[{item.rsplit('/', 1)[-1]}]" for item in self.ITEMS])
+
+    def test_nul_separated_items_with_newlines_and_long_items(self):
+        items = [b"line one\nline two", b"$(touch PWNED)\n`touch PWNED`", b"-n", b"x" * 100_000,
+                 b"\xff\xfe\n\t'\"", b""]
+        data = b"\0".join(items) + b"\0"
+        for template in (["printf", "[%s]\\0"], ["printf '[%s]\\0' {}"], ["--shell", "printf", "'[%s]\\0'"]):
+            p = run(["-0", "-j3"] + template, input=data, cwd=self.dir)
+            self.assertOk(p)
+            self.assertEqual(p.stdout, b"".join(b"[" + i + b"]\0" for i in items), msg=template)
+            self.assertFalse(os.path.exists(self.path("PWNED")))
+            dry = run(["-0", "--dry-run"] + template, input=data, cwd=self.dir)
+            redo = subprocess.run(["sh"], input=dry.stdout, capture_output=True, cwd=self.dir)
+            self.assertEqual(redo.stdout, p.stdout, msg=template)
+            self.assertFalse(os.path.exists(self.path("PWNED")))
 
     def test_dry_run_output_run_by_sh_gives_the_same_argv(self):
         for template in (["printf", "[%s]\\n"], ["printf '[%s]\\n' {}"]):
