@@ -40,15 +40,20 @@ void FakeExecutor::start(unsigned slot, Batch batch)
   m_events.emplace_back(ItemStarted{s.queue.front().seq, slot});
 }
 
+void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq)
+{
+  ItemEnded end;
+  end.seq = seq;
+  end.slot = slot;
+  end.interrupted = true;
+  m_events.emplace_back(std::move(end));
+}
+
 void FakeExecutor::start_next(unsigned slot)
 {
   Slot& s = m_state[slot];
   while (!s.queue.empty() && s.queue.front().seq >= m_cancel_from) {
-    ItemEnded end;
-    end.seq = s.queue.front().seq;
-    end.slot = slot;
-    end.interrupted = true;
-    m_events.emplace_back(std::move(end));
+    end_interrupted(slot, s.queue.front().seq);
     s.queue.pop_front();
   }
   if (s.queue.empty()) {
@@ -84,19 +89,11 @@ void FakeExecutor::cancel(std::uint64_t from_seq, int signal)
     }
     // Queued items after the current one are dropped now; the current one is "killed".
     while (s.queue.size() > 1 && s.queue.back().seq >= from_seq) {
-      ItemEnded end;
-      end.seq = s.queue.back().seq;
-      end.slot = slot;
-      end.interrupted = true;
-      m_events.emplace_back(std::move(end));
+      end_interrupted(slot, s.queue.back().seq);
       s.queue.pop_back();
     }
     if (s.queue.front().seq >= from_seq && signal != 0) {
-      ItemEnded end;
-      end.seq = s.queue.front().seq;
-      end.slot = slot;
-      end.interrupted = true;
-      m_events.emplace_back(std::move(end));
+      end_interrupted(slot, s.queue.front().seq);
       s.queue.pop_front();
       start_next(slot);
     }

@@ -62,6 +62,8 @@ private:
     bool busy = false;
   };
   void start_next(unsigned slot);
+  // Reports an item that ended without running to completion (cancelled or killed).
+  void end_interrupted(unsigned slot, std::uint64_t seq);
 
   OutputListener& m_listener;
   unsigned m_slots;
