@@ -13,20 +13,21 @@ echo
 demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT
 echo "== Count the lines of every source file, 4 at a time, results in input order:"
-echo "   printf '%s\n' src/*.cpp | parmap -j4 --tag wc -l"
-printf '%s\n' src/*.cpp | "$parmap" -j4 --tag sh -c 'wc -l < "$1"' sh > "$demo/lines.txt"
+echo "   (one word with shell syntax runs through sh; each item is passed as data, never as code)"
+echo "   printf '%s\n' src/*.cpp | parmap -j4 --tag 'wc -l < {}'"
+printf '%s\n' src/*.cpp | "$parmap" -j4 --tag 'wc -l < {}' > "$demo/lines.txt"
 head -n 6 "$demo/lines.txt"
 echo "   ..."
 echo
 echo "== The same with a checkpoint and a 5 s timeout per item; one item fails on purpose:"
-echo "   parmap --checkpoint run.db --keep-going --timeout 5 sh -c '...' sh :::: files.txt"
+echo "   parmap --checkpoint run.db --keep-going --timeout 5 --json 'wc -l < {}' :::: files.txt"
 printf '%s\n' src/*.cpp /no/such/file > "$demo/files.txt"
 "$parmap" --checkpoint "$demo/run.db" --keep-going --timeout 5 --json \
-  sh -c 'wc -l < "$1"' sh :::: "$demo/files.txt" | tail -n 2 || echo "   (exit status $?: one failure)"
+  'wc -l < {}' :::: "$demo/files.txt" | tail -n 2 || echo "   (exit status $?: one failure)"
 echo
 echo "== Resumed: nothing runs again; stored results are replayed (\"replayed\":true):"
 "$parmap" --checkpoint "$demo/run.db" --resume --keep-going --timeout 5 --json \
-  sh -c 'wc -l < "$1"' sh :::: "$demo/files.txt" | head -n 1 || true
+  'wc -l < {}' :::: "$demo/files.txt" | head -n 1 || true
 echo
 echo "== What the checkpoint holds (parmap --checkpoint run.db --report):"
 "$parmap" --checkpoint "$demo/run.db" --report | sed -n '1,5p;/failures/,$p'
