@@ -13,6 +13,17 @@ void set_scratch_dir(const std::filesystem::path& dir)
   g_scratch = dir;
 }
 
+std::string pattern(std::size_t n, unsigned seed)
+{
+  std::string s(n, '\0');
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    x = x * 1103515245u + 12345u;
+    s[i] = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
 std::filesystem::path scratch(const std::string& name)
 {
   static int counter = 0;
@@ -169,6 +180,18 @@ FakeRun::FakeRun(Command command, Items items, Options options,
         fake = made.get();
         return made;
       });
+}
+
+std::optional<Result> FakeRun::drain_until_failure(std::vector<Result>& before)
+{
+  try {
+    while (auto r = engine->next()) {
+      before.push_back(std::move(*r));
+    }
+  } catch (const ItemFailed& e) {
+    return e.result();
+  }
+  return std::nullopt;
 }
 
 std::vector<Result> FakeRun::drain()

@@ -10,7 +10,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -20,6 +22,22 @@ namespace parmap::test {
 void set_scratch_dir(const std::filesystem::path& dir);
 /// A fresh, empty directory under the run's scratch directory.
 std::filesystem::path scratch(const std::string& name);
+
+/// Distinct, position-dependent bytes, so that misplaced or reordered bytes show.
+std::string pattern(std::size_t n, unsigned seed);
+
+/// Calls feed(piece) for the pieces of `text` cut at `cuts` (ascending positions), the last one
+/// included: how a test splits one input across chunk boundaries.
+template <class Feed>
+void feed_in_pieces(std::string_view text, const std::vector<std::size_t>& cuts, Feed&& feed)
+{
+  std::size_t at = 0;
+  for (auto cut : cuts) {
+    feed(text.substr(at, cut - at));
+    at = cut;
+  }
+  feed(text.substr(at));
+}
 
 /// Runs batches on pretend slots. Nothing finishes on its own: the test (or an `on_wait`
 /// policy) calls finish(). Every start is recorded.
@@ -80,6 +98,9 @@ struct FakeRun {
           std::function<void(FakeExecutor&)> on_wait = {});
   /// Takes every result until the end; exceptions propagate.
   std::vector<Result> drain();
+  /// Takes results until the run stops with ItemFailed: the results before it go to `before`,
+  /// and the failed item's result is returned (nothing when the run ended without a failure).
+  std::optional<Result> drain_until_failure(std::vector<Result>& before);
 };
 
 } // namespace parmap::test

@@ -197,16 +197,11 @@ TEST_CASE("engine: fail-fast in input order stops after the failed item")
     f.finish_oldest();
   });
   std::vector<Result> results;
-  try {
-    while (auto r = run.engine->next()) {
-      results.push_back(*r);
-    }
-    FAIL("no ItemFailed");
-  } catch (const ItemFailed& e) {
-    CHECK(e.result().seq == 4);
-    CHECK(e.result().exit_code == 3);
-    CHECK(e.result().err.str() == "boom\n");
-  }
+  auto failed = run.drain_until_failure(results);
+  REQUIRE_MESSAGE(failed, "no ItemFailed");
+  CHECK(failed->seq == 4);
+  CHECK(failed->exit_code == 3);
+  CHECK(failed->err.str() == "boom\n");
   // Everything before the failure, nothing after.
   CHECK(seqs_of(results) == std::vector<std::uint64_t>{1, 2, 3});
   REQUIRE(!run.fake->cancels.empty());
@@ -228,13 +223,7 @@ TEST_CASE("engine: an earlier failure takes over while the first one waits")
     }
   });
   std::vector<Result> results;
-  CHECK_THROWS_AS(
-      [&] {
-        while (auto r = run.engine->next()) {
-          results.push_back(*r);
-        }
-      }(),
-      ItemFailed);
+  CHECK_MESSAGE(run.drain_until_failure(results), "no ItemFailed");
   CHECK(seqs_of(results) == std::vector<std::uint64_t>{1});
   CHECK(run.engine->summary().stop_result.seq == 2);
 }
@@ -290,13 +279,11 @@ TEST_CASE("engine: retries exhausted fail the run")
       f.finish(seqs.front(), Status::failed, 9);
     }
   });
-  try {
-    run.drain();
-    FAIL("no ItemFailed");
-  } catch (const ItemFailed& e) {
-    CHECK(e.result().seq == 1);
-    CHECK(e.result().attempts == 2);
-  }
+  std::vector<Result> before;
+  auto failed = run.drain_until_failure(before);
+  REQUIRE_MESSAGE(failed, "no ItemFailed");
+  CHECK(failed->seq == 1);
+  CHECK(failed->attempts == 2);
 }
 
 TEST_CASE("engine: halt soon lets running items finish")
@@ -315,14 +302,9 @@ TEST_CASE("engine: halt soon lets running items finish")
     }
   });
   std::vector<Result> results;
-  try {
-    while (auto r = run.engine->next()) {
-      results.push_back(*r);
-    }
-    FAIL("no ItemFailed");
-  } catch (const ItemFailed& e) {
-    CHECK(e.result().seq == 1);
-  }
+  auto failed = run.drain_until_failure(results);
+  REQUIRE_MESSAGE(failed, "no ItemFailed");
+  CHECK(failed->seq == 1);
   // Item 2 was running when 1 failed: it finished and was delivered; nothing else started.
   CHECK(seqs_of(results) == std::vector<std::uint64_t>{2});
   CHECK(run.fake->cancels.front().second == 0);

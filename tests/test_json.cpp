@@ -1,6 +1,7 @@
 // JSON string escaping on arbitrary bytes (invalid UTF-8 becomes U+FFFD) and base64.
 #include "json.hpp"
 #include "json_check.hpp"
+#include "support.hpp"
 
 #include <doctest/doctest.h>
 
@@ -29,12 +30,7 @@ Escaped escape(std::string_view bytes, const std::vector<std::size_t>& cuts = {}
 {
   JsonEscaper esc;
   std::string out;
-  std::size_t at = 0;
-  for (auto cut : cuts) {
-    esc.feed(bytes.substr(at, cut - at), out);
-    at = cut;
-  }
-  esc.feed(bytes.substr(at), out);
+  test::feed_in_pieces(bytes, cuts, [&](std::string_view piece) { esc.feed(piece, out); });
   esc.finish(out);
   return {out, esc.valid()};
 }
@@ -43,12 +39,7 @@ std::string b64(std::string_view bytes, const std::vector<std::size_t>& cuts = {
 {
   Base64Encoder enc;
   std::string out;
-  std::size_t at = 0;
-  for (auto cut : cuts) {
-    enc.feed(bytes.substr(at, cut - at), out);
-    at = cut;
-  }
-  enc.feed(bytes.substr(at), out);
+  test::feed_in_pieces(bytes, cuts, [&](std::string_view piece) { enc.feed(piece, out); });
   enc.finish(out);
   return out;
 }

@@ -34,20 +34,9 @@
 
 using namespace parmap;
 using parmap::test::JsonMember;
+using parmap::test::pattern;
 
 namespace {
-
-/// Distinct, position-dependent bytes, so that misplaced or reordered bytes show.
-std::string pattern(std::size_t n, unsigned seed)
-{
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    x = x * 1103515245u + 12345u;
-    s[i] = static_cast<char>(x >> 24);
-  }
-  return s;
-}
 
 std::size_t entries_in(const std::filesystem::path& dir)
 {
@@ -602,12 +591,7 @@ TEST_CASE("spill: LineTagger prefixes every line across chunk boundaries")
                     bool at_start = true) {
     LineTagger t("P\t", at_start);
     std::string out;
-    std::size_t at = 0;
-    for (auto cut : cuts) {
-      t.apply(text.substr(at, cut - at), out);
-      at = cut;
-    }
-    t.apply(text.substr(at), out);
+    test::feed_in_pieces(text, cuts, [&](std::string_view piece) { t.apply(piece, out); });
     return out;
   };
   struct Case {

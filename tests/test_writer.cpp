@@ -22,19 +22,9 @@
 
 using namespace parmap;
 using namespace std::chrono_literals;
+using parmap::test::pattern;
 
 namespace {
-
-std::string pattern(std::size_t n, unsigned seed)
-{
-  std::string s(n, '\0');
-  std::uint32_t x = seed * 2654435761u + 7;
-  for (std::size_t i = 0; i < n; ++i) {
-    x = x * 1103515245u + 12345u;
-    s[i] = static_cast<char>(x >> 24);
-  }
-  return s;
-}
 
 /// A lazy piece: `total` bytes of a pattern, produced at most `max` at a time.
 class GenPiece final : public Piece {
