@@ -20,6 +20,8 @@ namespace {
 using Seconds = std::chrono::duration<double>;
 
 constexpr std::size_t k_read_size = 128 * 1024;
+// A default pipe holds 64 KiB: a read or splice that took that much found the pipe full.
+constexpr long k_pipe_full = 64 * 1024;
 
 Clock::duration to_duration(double seconds)
 {
@@ -345,7 +347,7 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
   for (int round = 0; fd && round < 8; ++round) {
     long took = m_listener.take_from_pipe(r.item.seq, stream, fd.get());
     if (took > 0) {
-      if (took >= 64 * 1024) {
+      if (took >= k_pipe_full) {
         grow_pipe(r, stream);
       }
       continue;
@@ -358,9 +360,9 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
     if (!m_read_buf) {
       m_read_buf.reset(new char[k_read_size]);
     }
-    ssize_t n = ::read(fd.get(), m_read_buf.get(), k_read_size);
+    ssize_t n = retry_eintr([&] { return ::read(fd.get(), m_read_buf.get(), k_read_size); });
     if (n > 0) {
-      if (n == static_cast<ssize_t>(k_read_size)) {
+      if (n >= k_pipe_full) {
         grow_pipe(r, stream);
       }
       bool more = m_listener.on_output(
@@ -370,9 +372,6 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
         m_reactor.modify(fd.get(), 0, stream == Stream::out ? &r.out_watch : &r.err_watch);
         return;
       }
-      continue;
-    }
-    if (n < 0 && (errno == EINTR)) {
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
