@@ -90,8 +90,7 @@ public:
   explicit JsonRecordPiece(const Result& r)
   {
     std::string head = fmt::format("{{\"seq\":{},\"item\":", r.seq);
-    append_json_string(head, r.item);
-    if (!is_valid_utf8(r.item)) {
+    if (!append_json_string(head, r.item)) {
       head.append(",\"item_b64\":\"");
       Base64Encoder b64;
       b64.feed(r.item, head);

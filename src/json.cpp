@@ -159,13 +159,14 @@ void JsonEscaper::finish(std::string& out)
   }
 }
 
-void append_json_string(std::string& out, std::string_view bytes)
+bool append_json_string(std::string& out, std::string_view bytes)
 {
   JsonEscaper esc;
   out.push_back('"');
   esc.feed(bytes, out);
   esc.finish(out);
   out.push_back('"');
+  return esc.valid();
 }
 
 bool is_valid_utf8(std::string_view bytes)

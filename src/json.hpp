@@ -26,8 +26,9 @@ private:
   bool m_valid = true;
 };
 
-/// Appends `"escaped"` (with quotes) for a complete string.
-void append_json_string(std::string& out, std::string_view bytes);
+/// Appends `"escaped"` (with quotes) for a complete string; false when it was not valid UTF-8
+/// (so a caller that needs both learns it without escaping twice).
+bool append_json_string(std::string& out, std::string_view bytes);
 /// True when bytes are valid UTF-8.
 bool is_valid_utf8(std::string_view bytes);
 
