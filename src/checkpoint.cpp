@@ -113,7 +113,7 @@ Checkpoint::Checkpoint(const std::string& path, const RunRecord& run, const Chec
     throw Error(path + ": in use by another parmap run");
   }
   try {
-    open_and_check(run, existed);
+    open_and_check(run);
   } catch (...) {
     m_impl.reset();
     if (!existed) {
@@ -132,7 +132,7 @@ Checkpoint::~Checkpoint()
   }
 }
 
-void Checkpoint::open_and_check(const RunRecord& run, bool existed)
+void Checkpoint::open_and_check(const RunRecord& run)
 {
   auto& db = m_impl->db;
   db = sql::open(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
@@ -160,6 +160,7 @@ void Checkpoint::open_and_check(const RunRecord& run, bool existed)
                             "reads schema {} and older)",
                             m_path, version, k_schema_version));
   }
+  std::int64_t done = 0;
   if (empty) {
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
     sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
@@ -171,10 +172,9 @@ void Checkpoint::open_and_check(const RunRecord& run, bool existed)
     write_run(run);
     sql::exec(db.get(), "COMMIT", m_path);
   } else {
-    check_run(run);
+    done = check_run(run);
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
   }
-  (void)existed;
   sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
   m_impl->insert = sql::Statement(
@@ -183,11 +183,13 @@ void Checkpoint::open_and_check(const RunRecord& run, bool existed)
   m_impl->lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
                 "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
-  sql::Statement count(db.get(), m_impl->mode.retry_failed
-                                     ? "SELECT count(*) FROM results WHERE status = 'ok'"
-                                     : "SELECT count(*) FROM results");
-  count.step();
-  m_replayable = static_cast<std::uint64_t>(count.column_int(0));
+  if (done > 0 && m_impl->mode.retry_failed) {
+    // Failures run again, so only the successes will be replayed.
+    sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
+    ok.step();
+    done = ok.column_int(0);
+  }
+  m_replayable = static_cast<std::uint64_t>(done);
 }
 
 void Checkpoint::write_run(const RunRecord& run)
@@ -201,7 +203,7 @@ void Checkpoint::write_run(const RunRecord& run)
   q.step();
 }
 
-void Checkpoint::check_run(const RunRecord& run)
+std::int64_t Checkpoint::check_run(const RunRecord& run)
 {
   auto* db = m_impl->db.get();
   sql::Statement finished(db, "SELECT count(*) FROM results");
@@ -225,6 +227,7 @@ void Checkpoint::check_run(const RunRecord& run)
     write_run(run);
     sql::exec(db, "COMMIT", m_path);
   }
+  return done;
 }
 
 std::optional<Result> Checkpoint::lookup(std::string_view item,

@@ -62,12 +62,12 @@ public:
   void commit();
   /// Results stored before this run that will be replayed when their items come.
   std::uint64_t replayable() const { return m_replayable; }
-  const std::string& path() const { return m_path; }
 
 private:
   struct Impl;
-  void open_and_check(const RunRecord& run, bool existed);
-  void check_run(const RunRecord& run);
+  void open_and_check(const RunRecord& run);
+  /// Refuses a run this checkpoint cannot serve; returns the number of stored results.
+  std::int64_t check_run(const RunRecord& run);
   void write_run(const RunRecord& run);
 
   std::unique_ptr<Impl> m_impl;
