@@ -16,8 +16,6 @@
 namespace parmap {
 namespace {
 
-/// "PMAP": marks a SQLite file as a parmap checkpoint.
-constexpr std::int64_t k_application_id = 0x504D4150;
 constexpr std::int64_t k_schema_version = 1;
 
 constexpr const char* k_schema = R"sql(
@@ -49,6 +47,14 @@ double unix_seconds(std::chrono::system_clock::time_point t)
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+bool file_exists(const std::string& path)
+{
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+} // namespace
+
 Status status_from(const std::string& text)
 {
   if (text == "ok") {
@@ -62,14 +68,6 @@ Status status_from(const std::string& text)
   }
   return Status::failed;
 }
-
-bool file_exists(const std::string& path)
-{
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
-}
-
-} // namespace
 
 struct Checkpoint::Impl {
   sql::Db db;
@@ -152,7 +150,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     throw Error(m_path + ": not a parmap checkpoint (not an SQLite database)");
   }
   bool empty = app_id == 0 && version == 0 && tables == 0;
-  if (!empty && app_id != k_application_id) {
+  if (!empty && app_id != k_checkpoint_application_id) {
     throw Error(m_path + ": not a parmap checkpoint");
   }
   if (version > k_schema_version) {
@@ -166,7 +164,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
     sql::exec(db.get(), k_schema, m_path);
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
-                                    k_application_id, k_schema_version)
+                                    k_checkpoint_application_id, k_schema_version)
                             .c_str(),
               m_path);
     write_run(run);

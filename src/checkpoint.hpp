@@ -18,6 +18,12 @@ struct sqlite3_stmt;
 
 namespace parmap {
 
+/// "PMAP": marks a SQLite file as a parmap checkpoint (PRAGMA application_id).
+inline constexpr std::int64_t k_checkpoint_application_id = 0x504D4150;
+
+/// A status as stored in the checkpoint's text column; anything unknown reads as failed.
+Status status_from(const std::string& text);
+
 /// What a run stores about itself; a resume checks the command against it.
 struct RunRecord {
   std::string command; ///< The command template as written.

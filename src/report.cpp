@@ -1,6 +1,7 @@
 // read_report(): the --report summary of a checkpoint, read-only.
 #include "parmap/report.hpp"
 
+#include "checkpoint.hpp"
 #include "error.hpp"
 #include "json.hpp"
 #include "sqlite.hpp"
@@ -22,17 +23,6 @@ double finite(double v)
   return std::isfinite(v) ? v : 0;
 }
 
-Status status_of(const std::string& text)
-{
-  if (text == "ok") {
-    return Status::ok;
-  }
-  if (text == "timeout") {
-    return Status::timeout;
-  }
-  return text == "signaled" ? Status::signaled : Status::failed;
-}
-
 std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top, bool tails,
                                    std::size_t tail_bytes)
 {
@@ -44,7 +34,7 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
     ReportItem it;
     it.seq = static_cast<std::uint64_t>(q.column_int(0));
     it.item = q.column_text(1);
-    it.status = status_of(q.column_text(2));
+    it.status = status_from(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
     it.duration = finite(q.column_double(5));
@@ -118,7 +108,7 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
   try {
     sql::Statement id(db.get(), "SELECT (SELECT application_id FROM pragma_application_id)");
     id.step();
-    if (id.column_int(0) != 0x504D4150) {
+    if (id.column_int(0) != k_checkpoint_application_id) {
       throw Error(path + ": not a parmap checkpoint");
     }
     sql::Statement run(db.get(), "SELECT command, options, version, created FROM run");
