@@ -372,13 +372,7 @@ void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, st
 std::string CommandTemplate::script(const RenderContext& ctx) const
 {
   std::string out;
-  for (const auto& part : m_script) {
-    if (part.field == Field::literal) {
-      out.append(part.text);
-    } else {
-      append_value(out, part.field, ctx);
-    }
-  }
+  render_word(m_script, ctx, out);
   return out;
 }
 

@@ -60,19 +60,15 @@ private:
   };
   using Word = std::vector<Token>;
 
-  /// A piece of the shell script: literal text, {#} or {%}, or a reference to parameter N.
-  struct ScriptPart {
-    Field field = Field::literal;
-    std::string text; ///< Literal text, or the reference ("\"${1}\"", "${1}", ...).
-  };
-
   static Word parse_word(std::string_view word);
   void render_word(const Word& word, const RenderContext& ctx, std::string& out) const;
   void build_script();
 
   std::vector<std::string> m_words;
   std::vector<Word> m_parsed;
-  std::vector<ScriptPart> m_script;
+  /// Shell mode: literal text (references to the items' parameters, "${1}" and the like,
+  /// included) and the {#} and {%} fields, filled in per item.
+  Word m_script;
   /// Shell mode: which value each positional parameter holds ($1 is m_params[0]).
   std::vector<Field> m_params;
   bool m_shell = false;
