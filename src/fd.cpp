@@ -17,13 +17,16 @@ void Fd::reset(int fd)
   m_fd = fd;
 }
 
-Pipe make_pipe()
+Pipe make_pipe(bool nonblocking_write)
 {
   int fds[2];
-  check_errno(::pipe2(fds, O_CLOEXEC), "cannot create a pipe");
+  check_errno(::pipe2(fds, O_CLOEXEC | (nonblocking_write ? O_NONBLOCK : 0)),
+              "cannot create a pipe");
   Pipe p{Fd(fds[0]), Fd(fds[1])};
-  int flags = ::fcntl(p.read.get(), F_GETFL);
-  check_errno(::fcntl(p.read.get(), F_SETFL, flags | O_NONBLOCK), "fcntl");
+  if (!nonblocking_write) {
+    // A new pipe's end has no other status flag to keep, so no F_GETFL is needed.
+    check_errno(::fcntl(p.read.get(), F_SETFL, O_NONBLOCK), "fcntl");
+  }
   return p;
 }
 
@@ -63,11 +66,8 @@ StdioFd make_nonblocking_view(int fd, bool for_write)
     view.kind = FdKind::pollable;
     return view;
   }
-  if (errno == ENXIO && for_write && S_ISFIFO(st.st_mode)) {
-    // The pipe has no reader any more: writing to fd would fail with EPIPE.
-    view.kind = FdKind::blocking;
-    return view;
-  }
+  // Not reopenable (ENXIO: a FIFO without a reader, where writing fails with EPIPE anyway;
+  // or /proc is missing): use fd as it is.
   view.kind = FdKind::blocking;
   return view;
 }

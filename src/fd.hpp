@@ -37,8 +37,9 @@ struct Pipe {
   Fd read;
   Fd write;
 };
-/// Throws parmap::Error on failure (EMFILE included).
-Pipe make_pipe();
+/// A close-on-exec pipe whose read end is non-blocking (and its write end too, when
+/// `nonblocking_write`). Throws parmap::Error on failure (EMFILE included).
+Pipe make_pipe(bool nonblocking_write = false);
 
 /// How the engine may wait on a descriptor it did not open (stdin, stdout).
 enum class FdKind {

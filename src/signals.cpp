@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <mutex>
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -28,10 +27,8 @@ extern "C" void on_signal_handler(int signal)
 } // namespace
 
 SignalWatcher::SignalWatcher(Reactor& reactor, std::function<void(int)> on_signal)
-    : m_reactor(reactor), m_on_signal(std::move(on_signal)), m_pipe(make_pipe())
+    : m_reactor(reactor), m_on_signal(std::move(on_signal)), m_pipe(make_pipe(/*nonblocking_write=*/true))
 {
-  int flags = ::fcntl(m_pipe.write.get(), F_GETFL);
-  ::fcntl(m_pipe.write.get(), F_SETFL, flags | O_NONBLOCK);
   int expected = -1;
   if (!g_write_fd.compare_exchange_strong(expected, m_pipe.write.get())) {
     throw Error("another parmap run is already handling signals in this process");
