@@ -483,10 +483,7 @@ void LocalExecutor::finish(Running& r)
   }
   close_pipe(r, Stream::out);
   close_pipe(r, Stream::err);
-  if (r.pidfd) {
-    m_reactor.remove(r.pidfd.get(), &r.exit_watch);
-    r.pidfd.reset();
-  }
+  // No pidfd is left to close: only an exited item finishes, and on_exit() closed it.
   ItemEnded end;
   end.seq = r.item.seq;
   end.slot = r.slot->number;
