@@ -283,7 +283,6 @@ void Engine::on_started(const ItemStarted& e)
     return;
   }
   Flight& f = it->second;
-  f.slot = e.slot;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;

@@ -43,8 +43,6 @@ public:
   /// of a run halted by a failure, Interrupted after a signal, Error on a run failure.
   std::optional<Result> next();
   Summary summary() const;
-  /// Slots actually used (the open-file limit may lower -j).
-  unsigned slots() const { return m_slots; }
 
   bool on_output(std::uint64_t seq, Stream stream, std::string_view bytes) override;
   long take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd) override;
@@ -57,7 +55,6 @@ private:
     std::uint64_t occurrence = 0;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
-    unsigned slot = 0;
     Capture out;
     Capture err;
     bool started = false;

@@ -20,7 +20,7 @@ void Engine::dispatch()
     m_retries.pop_front();
     Flight& f = m_flights[seq];
     Batch batch;
-    batch.items.push_back(Item{seq, f.text, f.full_size, 0, f.attempt});
+    batch.items.push_back(Item{seq, f.text, f.full_size, 0});
     start_batch(std::move(batch));
   }
   while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
@@ -79,7 +79,7 @@ void Engine::pull_ahead(std::size_t want)
     f.text = raw.text;
     f.full_size = raw.full_size;
     f.occurrence = occurrence;
-    m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0, 1});
+    m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0});
   }
 }
 

@@ -21,7 +21,6 @@ struct Item {
   std::string text;
   std::uint64_t full_size = 0; ///< The item's size in the input (> text.size() when cut).
   double timeout = 0;          ///< Seconds this attempt may run; 0 means no limit.
-  unsigned attempt = 1;
 };
 
 /// Consecutive items handed to one slot as a unit. Each item still runs and ends on its own.
@@ -41,14 +40,11 @@ struct ItemStarted {
 struct ItemEnded {
   std::uint64_t seq = 0;
   unsigned slot = 0;
-  unsigned attempt = 1;
   Status status = Status::ok;
   int exit_code = 0;
   int signal = 0;
   std::chrono::system_clock::time_point started;
   double duration = 0;
-  /// Why the item could not start; the engine writes it as the item's stderr.
-  std::string start_error;
   /// The executor killed it because it was told to stop: not a result, it runs again on resume.
   bool interrupted = false;
 };
@@ -86,8 +82,6 @@ protected:
 class Executor {
 public:
   virtual ~Executor() = default;
-  /// Number of slots, numbered 1..slots().
-  virtual unsigned slots() const = 0;
   /// Runs `batch` on free slot `slot`; its items run one after another.
   virtual void start(unsigned slot, Batch batch) = 0;
   /// Waits until something happens or `until` passes, and appends what happened to `events`.

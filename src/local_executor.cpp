@@ -224,11 +224,9 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
   ItemEnded end;
   end.seq = item.seq;
   end.slot = slot.number;
-  end.attempt = item.attempt;
   end.status = Status::failed;
   end.exit_code = exit_code;
   end.started = std::chrono::system_clock::now();
-  end.start_error = message;
   m_events.emplace_back(std::move(end));
 }
 
@@ -242,7 +240,6 @@ void LocalExecutor::launch(Slot& slot, Item item)
     ItemEnded end;
     end.seq = item.seq;
     end.slot = slot.number;
-    end.attempt = item.attempt;
     end.started = std::chrono::system_clock::now();
     m_events.emplace_back(std::move(end));
     return;
@@ -487,7 +484,6 @@ void LocalExecutor::finish(Running& r)
   ItemEnded end;
   end.seq = r.item.seq;
   end.slot = r.slot->number;
-  end.attempt = r.item.attempt;
   end.started = r.started;
   end.duration = Seconds(Clock::now() - r.t0).count();
   end.interrupted = r.interrupted;
@@ -531,7 +527,6 @@ void LocalExecutor::drop(Slot& slot, Item item)
   ItemEnded end;
   end.seq = item.seq;
   end.slot = slot.number;
-  end.attempt = item.attempt;
   end.interrupted = true;
   m_events.emplace_back(std::move(end));
 }

@@ -43,7 +43,6 @@ public:
   LocalExecutor(const LocalExecutor&) = delete;
   LocalExecutor& operator=(const LocalExecutor&) = delete;
 
-  unsigned slots() const override { return static_cast<unsigned>(m_slots.size()); }
   void start(unsigned slot, Batch batch) override;
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;

@@ -147,7 +147,6 @@ void FakeExecutor::finish(std::uint64_t seq, Status status, int exit_code, const
     ItemEnded end;
     end.seq = seq;
     end.slot = slot;
-    end.attempt = item.attempt;
     end.status = status;
     end.exit_code = exit_code;
     end.started = std::chrono::system_clock::now();
@@ -174,8 +173,8 @@ FakeRun::FakeRun(Command command, Items items, Options options,
 {
   engine = std::make_unique<detail::Engine>(
       std::move(command), std::move(items), std::move(options),
-      [this, on_wait](Reactor&, const CommandTemplate&, OutputListener& listener, unsigned slots) {
-        auto made = std::make_unique<FakeExecutor>(listener, slots);
+      [this, on_wait](Reactor&, const CommandTemplate&, OutputListener& listener, unsigned) {
+        auto made = std::make_unique<FakeExecutor>(listener);
         made->on_wait = on_wait;
         fake = made.get();
         return made;

@@ -43,9 +43,8 @@ void feed_in_pieces(std::string_view text, const std::vector<std::size_t>& cuts,
 /// policy) calls finish(). Every start is recorded.
 class FakeExecutor final : public Executor {
 public:
-  FakeExecutor(OutputListener& listener, unsigned slots) : m_listener(listener), m_slots(slots) {}
+  explicit FakeExecutor(OutputListener& listener) : m_listener(listener) {}
 
-  unsigned slots() const override { return m_slots; }
   void start(unsigned slot, Batch batch) override;
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
@@ -84,7 +83,6 @@ private:
   void end_interrupted(unsigned slot, std::uint64_t seq);
 
   OutputListener& m_listener;
-  unsigned m_slots;
   std::map<unsigned, Slot> m_state;
   std::vector<ExecutorEvent> m_events;
   std::uint64_t m_cancel_from = UINT64_MAX;
