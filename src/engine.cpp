@@ -66,9 +66,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     known = known && n.has_value();
     total += n.value_or(0);
   }
-  if (known) {
-    m_total = total;
-  }
   m_progress.known_total = known;
   m_progress.total = total;
   require(!m_options.halt.percent || known,
@@ -197,7 +194,7 @@ bool Engine::finished() const
 {
   bool writer_done = !m_writer || m_abandoned || m_writer->state() != WriteState::ok ||
                      (m_writer->idle() && m_unwritten.empty());
-  return (m_input_done || m_stopping) && m_busy_slots == 0 && m_flights.empty() &&
+  return (m_input_done || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
          m_retries.empty() && writer_done;
 }
 
@@ -269,7 +266,6 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
     on_ended(*ended);
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
-    --m_busy_slots;
     auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
                                 std::greater<>());
     m_free_slots.insert(pos, free->slot);

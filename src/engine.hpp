@@ -85,6 +85,7 @@ private:
   void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
+  std::size_t busy_slots() const { return m_slots - m_free_slots.size(); }
   double item_timeout() const;
   void handle(ExecutorEvent& event);
   void on_started(const ItemStarted& e);
@@ -123,7 +124,6 @@ private:
     int fd = -1;
     void on_ready(std::uint32_t) override;
   } m_input_watch;
-  std::optional<std::uint64_t> m_total;
   std::uint64_t m_read = 0;
 
   std::optional<SigpipeGuard> m_sigpipe;
@@ -146,7 +146,6 @@ private:
   std::deque<std::uint64_t> m_retries;
   Batch m_staged; ///< Items read and not yet sent (at most about one batch).
   std::uint64_t m_replayed_seen = 0;
-  std::size_t m_busy_slots = 0;
   std::size_t m_pending = 0; ///< Batches (and replayed items) not yet delivered.
 
   std::uint64_t m_next_seq = 1;   ///< Ordered mode: the next seq to deliver.

@@ -25,7 +25,7 @@ void Engine::dispatch()
   }
   while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
     // The batch's size is decided now, when it goes out, from what is in flight now.
-    std::size_t size = m_sizer.next(m_busy_slots, unsent_items());
+    std::size_t size = m_sizer.next(busy_slots(), unsent_items());
     pull_ahead(size);
     if (m_staged.items.empty()) {
       return;
@@ -143,11 +143,12 @@ void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrenc
 
 std::optional<std::uint64_t> Engine::unsent_items() const
 {
-  if (!m_total) {
+  if (!m_progress.known_total) {
     return std::nullopt;
   }
   // Not yet read, plus read but not yet sent.
-  std::uint64_t unread = (*m_total > m_read ? *m_total - m_read : 0) + m_staged.items.size();
+  std::uint64_t total = m_progress.total;
+  std::uint64_t unread = (total > m_read ? total - m_read : 0) + m_staged.items.size();
   if (m_checkpoint) {
     // Stored results still to come are replayed, not run: they are not work left.
     std::uint64_t replays_left = m_checkpoint->replayable() > m_replayed_seen
@@ -162,7 +163,6 @@ void Engine::start_batch(Batch batch)
 {
   unsigned slot = m_free_slots.back();
   m_free_slots.pop_back();
-  ++m_busy_slots;
   double timeout = item_timeout();
   for (auto& item : batch.items) {
     item.timeout = timeout;
