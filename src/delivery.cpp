@@ -222,8 +222,7 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
       held = capture.kept();
     } else {
       held = capture.take_kept();
-      m_buffered -= f.counted;
-      f.counted = 0;
+      uncount(f);
     }
     auto& tagger = s == Stream::out ? f.tag_out : f.tag_err;
     std::unique_ptr<LineTagger> prefix_tagger;
@@ -290,8 +289,7 @@ void Engine::close_delivery()
 void Engine::deliver(std::uint64_t seq, Flight& f)
 {
   Delivered d{std::move(*f.result), f.batch, f.occurrence};
-  m_buffered -= f.counted;
-  f.counted = 0;
+  uncount(f);
   if (!m_writer) {
     m_flights.erase(seq);
     hand_over(std::move(d));
@@ -350,11 +348,7 @@ void Engine::record(const Delivered& d)
 
 void Engine::hand_over(Delivered d)
 {
-  auto it = m_batch_left.find(d.batch);
-  if (it != m_batch_left.end() && --it->second == 0) {
-    m_batch_left.erase(it);
-    --m_pending;
-  }
+  batch_item_done(d.batch);
   bool is_halt = m_halt_result && m_options.halt.on == Halt::On::fail &&
                  m_halt_result->seq == d.result.seq;
   if (is_halt) {
@@ -369,9 +363,19 @@ void Engine::hand_over(Delivered d)
 
 void Engine::release(Flight& f)
 {
+  uncount(f);
+  batch_item_done(f.batch);
+}
+
+void Engine::uncount(Flight& f)
+{
   m_buffered -= f.counted;
   f.counted = 0;
-  auto it = m_batch_left.find(f.batch);
+}
+
+void Engine::batch_item_done(std::uint64_t batch)
+{
+  auto it = m_batch_left.find(batch);
   if (it != m_batch_left.end() && --it->second == 0) {
     m_batch_left.erase(it);
     --m_pending;

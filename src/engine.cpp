@@ -317,8 +317,7 @@ void Engine::on_ended(ItemEnded& e)
   if (e.status != Status::ok && f.attempt <= m_options.retries &&
       (!m_stopping || e.seq < m_stop_from)) {
     ++f.attempt;
-    m_buffered -= f.counted;
-    f.counted = 0;
+    uncount(f);
     f.out.clear();
     f.err.clear();
     m_retries.push_back(e.seq);

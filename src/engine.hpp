@@ -109,6 +109,10 @@ private:
   void record(const Delivered& delivered);
   /// Lets an item go without delivering it (interrupted, or past the end of the output).
   void release(Flight& f);
+  /// Gives back the memory budget that f's captured output held.
+  void uncount(Flight& f);
+  /// One item of `batch` is done; the batch's pending unit is freed with its last item.
+  void batch_item_done(std::uint64_t batch);
   bool may_stream(const Flight& f) const;
   std::size_t memory_limit() const;
   void resume_paused();
