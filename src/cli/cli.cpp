@@ -371,6 +371,15 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   }
   char delim = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
   bool have_items = false;
+  // :::: FILE... and -a FILE: each file's items in turn; "-" is stdin.
+  auto add_files = [&](const std::vector<std::string>& paths) {
+    for (const auto& path : paths) {
+      c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
+                                 : Items::from_file(path, delim));
+      c.options.null_stdin = c.options.null_stdin || path == "-";
+      have_items = true;
+    }
+  };
   if (sep != rest.end()) {
     std::string kind = *sep;
     auto group_end = std::find_if(sep + 1, rest.end(), [](const std::string& w) {
@@ -387,20 +396,11 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
     if (kind == ":::") {
       c.items = Items(std::move(words));
     } else {
-      for (const auto& path : words) {
-        c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
-                                   : Items::from_file(path, delim));
-        c.options.null_stdin = c.options.null_stdin || path == "-";
-      }
+      add_files(words);
     }
     have_items = true;
   }
-  for (const auto& path : r.arg_files) {
-    c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
-                               : Items::from_file(path, delim));
-    c.options.null_stdin = c.options.null_stdin || path == "-";
-    have_items = true;
-  }
+  add_files(r.arg_files);
   if (!have_items) {
     c.items = Items::from_fd(STDIN_FILENO, delim, "stdin");
     c.options.null_stdin = true;
