@@ -92,6 +92,16 @@ std::uint64_t count_records(int fd, char delimiter, const std::string& name)
 
 namespace {
 
+/// Hands over one whole item, cut to k_max_item_bytes as records read from a stream are.
+void take_item(std::string&& text, RawItem& out)
+{
+  out.full_size = text.size();
+  if (text.size() > k_max_item_bytes) {
+    text.resize(k_max_item_bytes);
+  }
+  out.text = std::move(text);
+}
+
 class ListSource final : public detail::ItemSource {
 public:
   explicit ListSource(std::vector<std::string> items) : m_items(std::move(items)) {}
@@ -100,12 +110,7 @@ public:
     if (m_next >= m_items.size()) {
       return Pull::end;
     }
-    std::string& s = m_items[m_next++];
-    out.full_size = s.size();
-    if (s.size() > k_max_item_bytes) {
-      s.resize(k_max_item_bytes);
-    }
-    out.text = std::move(s);
+    take_item(std::move(m_items[m_next++]), out);
     return Pull::item;
   }
   std::optional<std::uint64_t> count() override { return m_items.size() - m_next; }
@@ -133,11 +138,7 @@ public:
       m_done = true;
       return Pull::end;
     }
-    out.full_size = item->size();
-    if (item->size() > k_max_item_bytes) {
-      item->resize(k_max_item_bytes);
-    }
-    out.text = std::move(*item);
+    take_item(std::move(*item), out);
     ++m_produced;
     return Pull::item;
   }
@@ -162,8 +163,7 @@ private:
 class FdSource final : public detail::ItemSource {
 public:
   FdSource(int fd, Fd owned, char delimiter, std::string name)
-      : m_fd(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_delimiter(delimiter),
-        m_name(std::move(name))
+      : m_fd(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_name(std::move(name))
   {
   }
 
@@ -179,7 +179,7 @@ public:
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           return Pull::wait;
         }
-        throw_errno(fmt_name(), errno);
+        throw_errno(m_name, errno);
       }
       if (n == 0) {
         m_eof = true;
@@ -206,7 +206,7 @@ public:
       return std::nullopt;
     }
     if (!m_count) {
-      m_count = count_records(m_fd, m_delimiter, fmt_name());
+      m_count = count_records(m_fd, m_splitter.delimiter(), m_name);
     }
     return m_count;
   }
@@ -214,13 +214,10 @@ public:
   std::string name() const override { return m_name; }
 
 private:
-  std::string fmt_name() const { return m_name; }
-
   void ensure_view()
   {
-    if (!m_view_made) {
+    if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
       m_view = make_nonblocking_view(m_fd, false);
-      m_view_made = true;
     }
   }
 
@@ -241,9 +238,7 @@ private:
   int m_fd;
   Fd m_owned;
   StdioFd m_view;
-  bool m_view_made = false;
   Splitter m_splitter;
-  char m_delimiter;
   std::string m_name;
   std::unique_ptr<char[]> m_buf;
   bool m_eof = false;

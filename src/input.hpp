@@ -59,6 +59,7 @@ struct ItemsAccess {
 class Splitter {
 public:
   explicit Splitter(char delimiter) : m_delimiter(delimiter) {}
+  char delimiter() const { return m_delimiter; }
   /// Adds bytes read from the stream.
   void feed(const char* data, std::size_t size);
   /// Takes the next complete record; false when none is complete yet.
