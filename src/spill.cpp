@@ -130,15 +130,19 @@ void Capture::append(std::string_view bytes, SpillFactory& spill, std::size_t in
   if (!m_bytes->spill) {
     m_bytes->spill = spill.get();
   }
-  auto put = [&](std::string_view piece) {
-    if (!piece.empty()) {
-      m_bytes->add_extent(m_bytes->spill->append(piece), piece.size());
-    }
-  };
-  put(mem);
-  mem.clear();
-  mem.shrink_to_fit();
-  put(bytes);
+  m_bytes->spill_memory();
+  if (!bytes.empty()) {
+    m_bytes->add_extent(m_bytes->spill->append(bytes), bytes.size());
+  }
+}
+
+void detail::StoredBytes::spill_memory()
+{
+  if (!memory.empty()) {
+    add_extent(spill->append(memory), memory.size());
+    memory.clear();
+    memory.shrink_to_fit();
+  }
 }
 
 void detail::StoredBytes::add_extent(std::uint64_t offset, std::uint64_t size)
@@ -153,11 +157,7 @@ void detail::StoredBytes::add_extent(std::uint64_t offset, std::uint64_t size)
 long Capture::splice_from(int pipe_fd, std::size_t max)
 {
   auto& bytes = *m_bytes;
-  if (!bytes.memory.empty()) {
-    bytes.add_extent(bytes.spill->append(bytes.memory), bytes.memory.size());
-    bytes.memory.clear();
-    bytes.memory.shrink_to_fit();
-  }
+  bytes.spill_memory();
   std::uint64_t offset = 0;
   long n = bytes.spill->splice_in(pipe_fd, max, offset);
   if (n > 0) {

@@ -68,6 +68,8 @@ struct StoredBytes {
   ~StoredBytes();
   /// Appends a range of the spill file, merging it with the last one when they touch.
   void add_extent(std::uint64_t offset, std::uint64_t size);
+  /// Moves what memory holds to the end of the spill file (set), and frees the memory.
+  void spill_memory();
   /// Calls sink with consecutive pieces, each at most `chunk` bytes.
   template <typename Sink> void for_each(Sink&& sink, std::size_t chunk = 64 * 1024) const;
 };
