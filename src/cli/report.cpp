@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include "printable.hpp"
 #include "parmap/error.hpp"
 #include "parmap/report.hpp"
 
@@ -11,19 +12,6 @@
 
 namespace parmap::cli {
 namespace {
-
-std::string printable(std::string text, std::size_t max)
-{
-  for (char& c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') {
-      c = '?';
-    }
-  }
-  if (text.size() > max) {
-    text = text.substr(0, max) + "...";
-  }
-  return text;
-}
 
 std::string as_text(const CheckpointReport& r)
 {
@@ -52,7 +40,7 @@ std::string as_text(const CheckpointReport& r)
                                                         : fmt::format("exit {}", it.exit_code);
       s += fmt::format("  #{}  {}  ({}, {} attempt{})\n", it.seq, printable(it.item, 70), why,
                        it.attempts, it.attempts == 1 ? "" : "s");
-      std::string tail = printable(it.stderr_tail, 400);
+      std::string tail = printable(it.stderr_tail, 400, /*keep_newlines=*/true);
       std::size_t start = 0;
       while (start < tail.size()) {
         auto nl = tail.find('\n', start);

@@ -1,6 +1,7 @@
 #include "run.hpp"
 
 #include "joblog.hpp"
+#include "printable.hpp"
 #include "progress_display.hpp"
 #include "report.hpp"
 
@@ -15,20 +16,6 @@
 
 namespace parmap::cli {
 namespace {
-
-/// An item as it appears in messages: printable, and short.
-std::string shown(const std::string& item)
-{
-  std::string s;
-  for (unsigned char c : item) {
-    if (s.size() >= 80) {
-      s += "...";
-      break;
-    }
-    s += (c < 0x20 || c == 0x7F) ? '?' : static_cast<char>(c);
-  }
-  return s;
-}
 
 std::string cause(const Result& r)
 {
@@ -53,7 +40,7 @@ std::string cause(const Result& r)
 void report_failure(const Result& r, const char* lead)
 {
   std::fprintf(stderr, "parmap: %sitem %llu (%s) %s: %s\n", lead,
-               static_cast<unsigned long long>(r.seq), shown(r.item).c_str(),
+               static_cast<unsigned long long>(r.seq), printable(r.item, 80).c_str(),
                r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
 }
 

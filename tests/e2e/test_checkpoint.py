@@ -303,6 +303,18 @@ class Report(CheckpointTest):
         self.assertEqual(report["slowest"][0]["item"], "slow")
         self.assertEqual(file_hash(self.db), before)
 
+    def test_report_shows_each_item_on_one_line(self):
+        # An item read with -0 may hold a newline or an escape byte; the report's lines stay whole.
+        p = run(["--checkpoint", self.db, "-0", "--keep-going", "sh", "-c", 'echo "$1 failed" >&2; exit 1',
+                 "sh"], input=b"two\nlines\0esc\x1b[2Jape\0")
+        self.assertEqual(p.returncode, 2, msg=p.stderr)
+        text = run(["--checkpoint", self.db, "--report"]).stdout.decode()
+        self.assertIn("  #1  two?lines  (exit 1, 1 attempt)\n", text)
+        self.assertIn("  #2  esc?[2Jape  (exit 1, 1 attempt)\n", text)
+        self.assertNotIn("\x1b", text)
+        # The stderr tail keeps its own lines.
+        self.assertIn("two\n", text)
+
     def test_report_on_bad_files(self):
         p = run(["--checkpoint", self.path("missing.db"), "--report"])
         self.assertEqual(p.returncode, 255)
