@@ -86,6 +86,7 @@ struct LocalExecutor::Running {
   std::chrono::system_clock::time_point started;
   Reactor::TimerId deadline = 0;
   Reactor::TimerId kill_timer = 0;
+  Clock::time_point kill_at; ///< When kill_timer sends SIGKILL.
   Reactor::TimerId linger = 0;
   Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
 
@@ -332,7 +333,8 @@ void LocalExecutor::arm_kill(Running& r)
   if (r.kill_timer != 0) {
     return;
   }
-  r.kill_timer = m_reactor.at(Clock::now() + to_duration(m_config.kill_grace), [this, &r] {
+  r.kill_at = Clock::now() + to_duration(m_config.kill_grace);
+  r.kill_timer = m_reactor.at(r.kill_at, [this, &r] {
     r.kill_timer = 0;
     signal_group(r, SIGKILL);
   });
@@ -505,7 +507,7 @@ void LocalExecutor::finish(Running& r)
     m_reactor.cancel(r.kill_timer);
     r.kill_timer = 0;
     pid_t pid = r.pid;
-    m_doomed[pid] = m_reactor.at(Clock::now() + to_duration(m_config.kill_grace), [this, pid] {
+    m_doomed[pid] = m_reactor.at(r.kill_at, [this, pid] {
       m_doomed.erase(pid);
       ::kill(-pid, SIGKILL);
       int status = 0;

@@ -42,6 +42,25 @@ class Timeouts(TempDirTest):
         pid = int(self.read("pids").split()[0])
         self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=5), "member survived")
 
+    def test_sigkill_comes_one_grace_after_sigterm_when_the_leader_takes_its_time(self):
+        # The leader exits 1.5 s into a 2 s grace; the member ignoring SIGTERM must get SIGKILL
+        # when the grace ends (about 2.2 s in), not a whole grace after the leader (3.7 s).
+        # --keep-going and more items keep parmap running past that moment.
+        pids = self.path("pids")
+        script = (f'if [ "$1" != x ]; then sleep 0.2; exit 0; fi; '
+                  f"(trap '' TERM; exec sleep 100) >/dev/null 2>&1 & echo $! >> {pids}; "
+                  "trap 'sleep 1.5; exit 1' TERM; while :; do sleep 0.05; done")
+        t0 = time.monotonic()
+        proc = start(["-j2", "--keep-going", "--timeout", "0.2", "--kill-grace", "2", "sh", "-c",
+                      script, "sh", ":::", "x"] + [str(i) for i in range(40)])
+        self.assertTrue(wait_for(lambda: os.path.exists(pids) and self.read("pids").strip()))
+        pid = int(self.read("pids").split()[0])
+        self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=10), "member survived")
+        killed_after = time.monotonic() - t0
+        proc.communicate(timeout=30)
+        self.assertGreater(killed_after, 2.1)
+        self.assertLess(killed_after, 3.2)
+
     def test_setsid_escapes_the_group_without_hanging_parmap(self):
         # Documented: a process that leaves the group (setsid) is not killed; parmap still ends.
         pid_file = self.path("escaped")
