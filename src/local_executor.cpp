@@ -28,6 +28,20 @@ Clock::duration to_duration(double seconds)
   return std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
 }
 
+/// Collects an exited group leader, which frees its group id.
+void reap(pid_t pid)
+{
+  int status = 0;
+  retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+}
+
+/// Kills what is left of a group, then reaps its leader.
+void kill_and_reap(pid_t pid)
+{
+  ::kill(-pid, SIGKILL);
+  reap(pid);
+}
+
 int pidfd_open(pid_t pid)
 {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -158,9 +172,7 @@ LocalExecutor::~LocalExecutor()
     leaders.push_back(pid);
   }
   for (pid_t pid : leaders) {
-    ::kill(-pid, SIGKILL);
-    int status = 0;
-    retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+    kill_and_reap(pid);
   }
 }
 
@@ -509,13 +521,10 @@ void LocalExecutor::finish(Running& r)
     pid_t pid = r.pid;
     m_doomed[pid] = m_reactor.at(r.kill_at, [this, pid] {
       m_doomed.erase(pid);
-      ::kill(-pid, SIGKILL);
-      int status = 0;
-      retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+      kill_and_reap(pid);
     });
   } else {
-    int status = 0;
-    retry_eintr([&] { return ::waitpid(r.pid, &status, 0); });
+    reap(r.pid);
   }
   r.pid = -1;
   m_events.emplace_back(std::move(end));
