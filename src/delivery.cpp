@@ -19,11 +19,6 @@ constexpr std::size_t k_low_water = 256 * 1024;
 /// --line-buffer holds an unterminated line up to this, then writes it out anyway.
 constexpr std::size_t k_longest_line = 1024 * 1024;
 
-int index_of(Stream s)
-{
-  return s == Stream::out ? 0 : 1;
-}
-
 /// The last byte of what a capture holds, or '\n' when it holds nothing.
 char last_byte(const std::shared_ptr<const StoredBytes>& bytes)
 {

@@ -29,6 +29,11 @@ struct Batch {
 };
 
 enum class Stream : std::uint8_t { out, err };
+/// 0 for stdout, 1 for stderr: where a per-stream pair of things keeps each.
+inline int index_of(Stream s)
+{
+  return s == Stream::out ? 0 : 1;
+}
 
 /// An item's process has started.
 struct ItemStarted {

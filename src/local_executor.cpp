@@ -76,21 +76,22 @@ struct LocalExecutor::Running {
     void on_ready(std::uint32_t) override { r->owner->on_exit(*r); }
   };
 
+  /// The read end of the child's stdout or stderr pipe, and its state.
+  struct StreamPipe {
+    Fd fd;
+    PipeWatch watch;
+    bool paused = false; ///< Not read while the engine holds this item's output back.
+    bool grown = false;  ///< Enlarged by grow_pipe().
+  };
+
   LocalExecutor* owner = nullptr;
   Slot* slot = nullptr;
   Item item;
   pid_t pid = -1;
   Fd pidfd;
-  Fd out;
-  Fd err;
-  PipeWatch out_watch;
-  PipeWatch err_watch;
+  StreamPipe pipes[2]; ///< By index_of(Stream).
   ExitWatch exit_watch;
   bool exited = false;
-  bool out_paused = false;
-  bool err_paused = false;
-  bool out_grown = false; ///< The pipe was enlarged (grow_pipe()).
-  bool err_grown = false;
   bool timed_out = false;
   bool interrupted = false;
   bool finished = false;
@@ -104,8 +105,9 @@ struct LocalExecutor::Running {
   Reactor::TimerId linger = 0;
   Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
 
-  Fd& pipe(Stream s) { return s == Stream::out ? out : err; }
-  bool& paused(Stream s) { return s == Stream::out ? out_paused : err_paused; }
+  StreamPipe& pipe(Stream s) { return pipes[index_of(s)]; }
+  /// True while either pipe is open: something may still write output.
+  bool pipes_open() const { return pipes[0].fd || pipes[1].fd; }
 };
 
 unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
@@ -287,18 +289,17 @@ void LocalExecutor::launch(Slot& slot, Item item)
   r->pid = child.pid;
   r->t0 = Clock::now();
   r->started = std::chrono::system_clock::now();
-  r->out = std::move(out.read);
-  r->err = std::move(err.read);
-  r->out_watch.r = r.get();
-  r->out_watch.stream = Stream::out;
-  r->err_watch.r = r.get();
-  r->err_watch.stream = Stream::err;
   r->exit_watch.r = r.get();
   // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
   out.write.reset();
   err.write.reset();
-  m_reactor.add(r->out.get(), EPOLLIN, &r->out_watch);
-  m_reactor.add(r->err.get(), EPOLLIN, &r->err_watch);
+  for (auto [s, pipe] : {std::pair{Stream::out, &out}, std::pair{Stream::err, &err}}) {
+    auto& p = r->pipe(s);
+    p.fd = std::move(pipe->read);
+    p.watch.r = r.get();
+    p.watch.stream = s;
+    m_reactor.add(p.fd.get(), EPOLLIN, &p.watch);
+  }
   Running& ref = *r;
   if (m_use_pidfd) {
     ref.pidfd.reset(pidfd_open(ref.pid));
@@ -354,7 +355,8 @@ void LocalExecutor::arm_kill(Running& r)
 
 void LocalExecutor::read_pipe(Running& r, Stream stream)
 {
-  Fd& fd = r.pipe(stream);
+  auto& pipe = r.pipe(stream);
+  Fd& fd = pipe.fd;
   for (int round = 0; fd && round < 8; ++round) {
     long took = m_listener.take_from_pipe(r.item.seq, stream, fd.get());
     if (took > 0) {
@@ -379,8 +381,8 @@ void LocalExecutor::read_pipe(Running& r, Stream stream)
       bool more = m_listener.on_output(
           r.item.seq, stream, std::string_view(m_read_buf.get(), static_cast<std::size_t>(n)));
       if (!more) {
-        r.paused(stream) = true;
-        m_reactor.modify(fd.get(), 0, stream == Stream::out ? &r.out_watch : &r.err_watch);
+        pipe.paused = true;
+        m_reactor.modify(fd.get(), 0, &pipe.watch);
         return;
       }
       continue;
@@ -398,22 +400,21 @@ void LocalExecutor::grow_pipe(Running& r, Stream stream)
 {
   // An item that fills the pipe faster than it is drained writes a lot: a 1 MiB pipe (Linux's
   // default limit for unprivileged users) costs it and parmap 16 times fewer wake-ups.
-  bool& grown = stream == Stream::out ? r.out_grown : r.err_grown;
-  if (!grown) {
-    grown = true;
-    ::fcntl(r.pipe(stream).get(), F_SETPIPE_SZ, 1 << 20);
+  auto& pipe = r.pipe(stream);
+  if (!pipe.grown) {
+    pipe.grown = true;
+    ::fcntl(pipe.fd.get(), F_SETPIPE_SZ, 1 << 20);
   }
 }
 
 void LocalExecutor::close_pipe(Running& r, Stream stream)
 {
-  Fd& fd = r.pipe(stream);
-  if (fd) {
+  auto& pipe = r.pipe(stream);
+  if (pipe.fd) {
     // Removed before close(): another thread's spawn may hold a copy of the descriptor, and
     // then close() alone would leave it in the epoll set.
-    m_reactor.remove(fd.get(), stream == Stream::out ? static_cast<Watcher*>(&r.out_watch)
-                                                       : static_cast<Watcher*>(&r.err_watch));
-    fd.reset();
+    m_reactor.remove(pipe.fd.get(), &pipe.watch);
+    pipe.fd.reset();
   }
 }
 
@@ -424,11 +425,10 @@ void LocalExecutor::resume_output(std::uint64_t seq)
     if (r == nullptr || r->item.seq != seq) {
       continue;
     }
-    for (Stream s : {Stream::out, Stream::err}) {
-      if (r->paused(s) && r->pipe(s)) {
-        r->paused(s) = false;
-        m_reactor.modify(r->pipe(s).get(), EPOLLIN,
-                         s == Stream::out ? &r->out_watch : &r->err_watch);
+    for (auto& pipe : r->pipes) {
+      if (pipe.paused && pipe.fd) {
+        pipe.paused = false;
+        m_reactor.modify(pipe.fd.get(), EPOLLIN, &pipe.watch);
       }
     }
   }
@@ -460,14 +460,14 @@ void LocalExecutor::maybe_finish(Running& r)
   if (!r.exited || r.finished) {
     return;
   }
-  if (r.out || r.err) {
+  if (r.pipes_open()) {
     // The process is gone but something it started still holds a pipe. Give it a moment to
     // finish writing, then stop listening instead of waiting for it indefinitely.
     if (r.linger == 0) {
       r.linger = m_reactor.at(Clock::now() + to_duration(m_config.linger), [this, &r] {
         r.linger = 0;
         for (Stream s : {Stream::out, Stream::err}) {
-          if (r.pipe(s) && !r.paused(s)) {
+          if (r.pipe(s).fd && !r.pipe(s).paused) {
             read_pipe(r, s);
           }
           close_pipe(r, s);
