@@ -58,7 +58,7 @@ bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
     return true;
   }
   Flight& f = it->second;
-  Capture& capture = stream == Stream::out ? f.out : f.err;
+  Capture& capture = f.capture(stream);
   if (!f.streaming && may_stream(f)) {
     if (m_options.order == Order::input && seq == m_next_seq && !m_delivery_closed) {
       start_streaming(seq, f); // the head's output goes straight through
@@ -102,7 +102,7 @@ long Engine::take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd)
     return -1;
   }
   Flight& f = it->second;
-  Capture& capture = stream == Stream::out ? f.out : f.err;
+  Capture& capture = f.capture(stream);
   if (f.streaming) {
     // Only raw bytes that nobody keeps, and only when nothing waits before them.
     if (m_checkpoint || m_options.forward.format != Format::raw ||
@@ -173,7 +173,7 @@ void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool
   } else {
     chunk.assign(bytes);
   }
-  auto& tagger = stream == Stream::out ? f.tag_out : f.tag_err;
+  auto& tagger = f.tagger(stream);
   if (m_options.forward.format == Format::tag) {
     if (!tagger) {
       tagger = std::make_unique<LineTagger>(tag_prefix(f.text));
@@ -205,7 +205,7 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
   }
   bool tag = m_options.forward.format == Format::tag;
   for (Stream s : {Stream::out, Stream::err}) {
-    Capture& capture = s == Stream::out ? f.out : f.err;
+    Capture& capture = f.capture(s);
     if (capture.size() == 0) {
       continue;
     }
@@ -219,7 +219,7 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
       held = capture.take_kept();
       uncount(f);
     }
-    auto& tagger = s == Stream::out ? f.tag_out : f.tag_err;
+    auto& tagger = f.tagger(s);
     std::unique_ptr<LineTagger> prefix_tagger;
     if (tag) {
       prefix_tagger = std::make_unique<LineTagger>(tag_prefix(f.text));

@@ -66,6 +66,9 @@ private:
     std::string partial[2];          ///< --line-buffer: the unterminated last line.
     std::size_t counted = 0;         ///< Captured bytes held in memory (in m_buffered).
     std::optional<Result> result;    ///< Set when it ended with a terminal record.
+
+    Capture& capture(Stream s) { return s == Stream::out ? out : err; }
+    std::unique_ptr<LineTagger>& tagger(Stream s) { return s == Stream::out ? tag_out : tag_err; }
   };
   /// A delivered result on its way to the caller: with its batch and checkpoint key.
   struct Delivered {
