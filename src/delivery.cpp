@@ -324,14 +324,15 @@ void Engine::on_written(std::uint64_t seq)
   }
   Delivered d = std::move(it->second);
   m_unwritten.erase(it);
-  if (m_checkpoint && !d.result.replayed) {
-    record(d); // only now: what is recorded was written
-  }
+  record(d); // only now: what is recorded was written
   hand_over(std::move(d));
 }
 
 void Engine::record(const Delivered& d)
 {
+  if (!m_checkpoint || d.result.replayed) {
+    return; // a replayed result is in the checkpoint already
+  }
   try {
     m_checkpoint->record(d.result, d.occurrence);
   } catch (const Error& e) {
@@ -347,13 +348,13 @@ void Engine::hand_over(Delivered d)
   bool is_halt = m_halt_result && m_options.halt.on == Halt::On::fail &&
                  m_halt_result->seq == d.result.seq;
   if (is_halt) {
-    if (m_checkpoint && !m_writer && !d.result.replayed) {
+    if (!m_writer) {
       record(d); // thrown as ItemFailed instead of returned: delivered all the same
     }
     m_halt_result = d.result; // thrown at the end instead of being returned
     return;
   }
-  m_results.emplace_back(std::move(d.result), d.occurrence);
+  m_results.push_back(std::move(d));
 }
 
 void Engine::release(Flight& f)

@@ -148,21 +148,19 @@ std::optional<Result> Engine::next()
 {
   if (m_unrecorded) {
     // The caller asked for more, so it is done with the previous result.
-    if (m_checkpoint) {
-      record(Delivered{std::move(m_unrecorded->first), 0, m_unrecorded->second});
-    }
+    record(*m_unrecorded);
     m_unrecorded.reset();
   }
   while (m_results.empty() && m_phase != Phase::done) {
     step();
   }
   if (!m_results.empty()) {
-    auto [result, occurrence] = std::move(m_results.front());
+    Delivered d = std::move(m_results.front());
     m_results.pop_front();
-    if (!m_writer && !result.replayed) {
-      m_unrecorded.emplace(result, occurrence);
+    if (m_checkpoint && !m_writer && !d.result.replayed) {
+      m_unrecorded = d; // recorded once the caller is done with it (its next call)
     }
-    return std::move(result);
+    return std::move(d.result);
   }
   if (m_error) {
     throw Error(*m_error);

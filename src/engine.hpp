@@ -163,8 +163,8 @@ private:
   std::unordered_set<std::uint64_t> m_paused;
   std::size_t m_buffered = 0; ///< Bytes of captured output held in memory.
 
-  std::deque<std::pair<Result, std::uint64_t>> m_results; ///< For the caller, not yet taken.
-  std::optional<std::pair<Result, std::uint64_t>> m_unrecorded; ///< Taken, to record on next().
+  std::deque<Delivered> m_results;    ///< For the caller, not yet taken.
+  std::optional<Delivered> m_unrecorded; ///< Taken, to record on next().
 
   Phase m_phase = Phase::running;
   bool m_stopping = false;
