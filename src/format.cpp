@@ -89,19 +89,10 @@ class JsonRecordPiece final : public Piece {
 public:
   explicit JsonRecordPiece(const Result& r)
   {
-    std::string head = fmt::format("{{\"seq\":{},\"item\":", r.seq);
-    if (!append_json_string(head, r.item)) {
-      head.append(",\"item_b64\":\"");
-      Base64Encoder b64;
-      b64.feed(r.item, head);
-      b64.finish(head);
-      head.push_back('"');
-    }
-    head += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":", to_string(r.status),
-                        r.exit_code);
-    head += r.signal != 0 ? std::to_string(r.signal) : std::string("null");
-    head += fmt::format(",\"duration_s\":{:.6f},\"attempts\":{},\"replayed\":{}", r.duration,
-                        r.attempts, r.replayed ? "true" : "false");
+    std::string head = "{";
+    append_item_fields(head, r.seq, r.item, r.status, r.exit_code, r.signal, r.duration,
+                       r.attempts);
+    head += r.replayed ? ",\"replayed\":true" : ",\"replayed\":false";
     m_steps.push_back(text(std::move(head)));
     add_stream("stdout", r.out);
     add_stream("stderr", r.err);
@@ -187,6 +178,28 @@ private:
 };
 
 } // namespace
+
+void append_item_fields(std::string& out,
+                        std::uint64_t seq,
+                        std::string_view item,
+                        Status status,
+                        int exit_code,
+                        int signal,
+                        double duration,
+                        unsigned attempts)
+{
+  out += fmt::format("\"seq\":{},\"item\":", seq);
+  if (!append_json_string(out, item)) {
+    out.append(",\"item_b64\":\"");
+    Base64Encoder b64;
+    b64.feed(item, out);
+    b64.finish(out);
+    out.push_back('"');
+  }
+  out += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":", to_string(status), exit_code);
+  out += signal != 0 ? std::to_string(signal) : std::string("null");
+  out += fmt::format(",\"duration_s\":{:.6f},\"attempts\":{}", duration, attempts);
+}
 
 std::unique_ptr<Piece> make_json_record(const Result& result)
 {

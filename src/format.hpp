@@ -74,6 +74,18 @@ private:
 /// (the text fields then carry U+FFFD in place of invalid bytes).
 std::unique_ptr<Piece> make_json_record(const Result& result);
 
+/// The fields every per-item JSON object (a --json record, a --report entry) starts with,
+/// appended after its "{": seq, item (and item_b64 when not UTF-8), status, exit, signal,
+/// duration_s, attempts.
+void append_item_fields(std::string& out,
+                        std::uint64_t seq,
+                        std::string_view item,
+                        Status status,
+                        int exit_code,
+                        int signal,
+                        double duration,
+                        unsigned attempts);
+
 /// The tag prefix for an item: its text and a TAB.
 std::string tag_prefix(std::string_view item);
 

@@ -3,6 +3,7 @@
 
 #include "checkpoint.hpp"
 #include "error.hpp"
+#include "format.hpp"
 #include "json.hpp"
 #include "sqlite.hpp"
 
@@ -49,13 +50,9 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
 
 std::string item_json(const ReportItem& it, bool with_tail)
 {
-  std::string s = fmt::format("{{\"seq\":{},\"item\":", it.seq);
-  append_json_string(s, it.item);
-  s += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":{},\"duration_s\":{:.6f},"
-                   "\"attempts\":{}",
-                   to_string(it.status), it.exit_code,
-                   it.signal != 0 ? std::to_string(it.signal) : std::string("null"), it.duration,
-                   it.attempts);
+  std::string s = "{";
+  append_item_fields(s, it.seq, it.item, it.status, it.exit_code, it.signal, it.duration,
+                     it.attempts);
   if (with_tail) {
     s += ",\"stderr_tail\":";
     append_json_string(s, it.stderr_tail);

@@ -1,5 +1,6 @@
 """Checkpoint and resume: what is recorded, when, replay, refusals, kill -9, --report."""
 
+import base64
 import hashlib
 import json
 import os
@@ -314,6 +315,14 @@ class Report(CheckpointTest):
         self.assertNotIn("\x1b", text)
         # The stderr tail keeps its own lines.
         self.assertIn("two\n", text)
+
+    def test_report_json_keeps_the_exact_bytes_of_an_item(self):
+        p = run(["--checkpoint", self.db, "false"], input=b"caf\xe9\n")
+        self.assertEqual(p.returncode, 1, msg=p.stderr)
+        report = json.loads(run(["--checkpoint", self.db, "--report", "--json"]).stdout)
+        failure = report["failures"][0]
+        self.assertEqual(failure["item"], "caf\ufffd")
+        self.assertEqual(base64.b64decode(failure["item_b64"]), b"caf\xe9")
 
     def test_report_on_bad_files(self):
         p = run(["--checkpoint", self.path("missing.db"), "--report"])
