@@ -56,6 +56,8 @@ struct StdioFd {
   int fd = -1;   ///< The descriptor to use (owned.get() when reopened, else the original).
   Fd owned;      ///< Set when reopened.
   FdKind kind = FdKind::blocking;
+  /// Can wait in epoll for readiness (a socket is used with MSG_DONTWAIT, so it counts).
+  bool can_poll() const { return kind == FdKind::pollable || kind == FdKind::socket; }
 };
 StdioFd make_nonblocking_view(int fd, bool for_write);
 

@@ -195,9 +195,7 @@ public:
 
   int wait_fd() const override
   {
-    // A socket is read with MSG_DONTWAIT, so it says `wait` too and must be polled as well.
-    bool pollable = m_view.kind == FdKind::pollable || m_view.kind == FdKind::socket;
-    return pollable ? m_view.fd : -1;
+    return m_view.can_poll() ? m_view.fd : -1;
   }
 
   std::optional<std::uint64_t> count() override

@@ -141,8 +141,7 @@ bool OutputWriter::send_range(Queue& q, Entry& front)
 
 void OutputWriter::set_polling(Queue& q, bool on)
 {
-  bool pollable = q.fd.kind == FdKind::pollable || q.fd.kind == FdKind::socket;
-  if (q.polling == on || (on && !pollable)) {
+  if (q.polling == on || (on && !q.fd.can_poll())) {
     return;
   }
   if (on) {
@@ -176,27 +175,25 @@ void OutputWriter::fail(Queue& q, int err)
   }
 }
 
-long OutputWriter::write_some(Queue& q, const char* data, std::size_t size)
+long OutputWriter::write_some(Queue& q, const iovec* iov, std::size_t count)
 {
-  for (;;) {
-    ssize_t n = 0;
+  ssize_t n = retry_eintr([&]() -> ssize_t {
     if (q.fd.kind == FdKind::socket) {
-      n = ::send(q.fd.fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
-    } else {
-      n = ::write(q.fd.fd, data, size);
+      return ::send(q.fd.fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
-    if (n >= 0) {
-      return n;
+    if (count == 1) {
+      return ::write(q.fd.fd, iov[0].iov_base, iov[0].iov_len);
     }
-    if (errno == EINTR) {
-      continue;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return 0;
-    }
-    fail(q, errno);
-    return -1;
+    return ::writev(q.fd.fd, iov, static_cast<int>(count));
+  });
+  if (n >= 0) {
+    return n;
   }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    return 0;
+  }
+  fail(q, errno);
+  return -1;
 }
 
 bool OutputWriter::drain(Queue& q)
@@ -241,19 +238,7 @@ bool OutputWriter::drain(Queue& q)
         auto view = b->left_view();
         iov.push_back({const_cast<char*>(view.data()), view.size()});
       }
-      ssize_t n = 0;
-      if (q.fd.kind == FdKind::socket || iov.size() == 1) {
-        n = write_some(q, bytes->left_view().data(), bytes->left());
-      } else {
-        n = retry_eintr([&] { return ::writev(q.fd.fd, iov.data(), static_cast<int>(iov.size())); });
-        if (n < 0) {
-          if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            n = 0;
-          } else {
-            fail(q, errno);
-          }
-        }
-      }
+      long n = write_some(q, iov.data(), iov.size());
       if (n < 0) {
         continue; // the queue was failed; the loop sees the state
       }
@@ -309,9 +294,7 @@ void OutputWriter::pump()
 {
   for (auto& q : m_queues) {
     bool done = drain(q);
-    bool want_poll = !done && m_state == WriteState::ok &&
-                     (q.fd.kind == FdKind::pollable || q.fd.kind == FdKind::socket);
-    set_polling(q, want_poll);
+    set_polling(q, !done && m_state == WriteState::ok); // not if the descriptor cannot poll
   }
   report_marks();
 }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/uio.h>
+
 namespace parmap {
 
 /// A source of bytes to write, produced lazily so that a large spilled output is never held in
@@ -122,8 +124,9 @@ private:
 
   /// Writes as much of q as possible; false when it would block.
   bool drain(Queue& q);
-  /// Writes one buffer; returns bytes written, 0 when it would block, or -1 on error.
-  long write_some(Queue& q, const char* data, std::size_t size);
+  /// Writes what it can of iov[0..count) (a socket: of iov[0] only); 0 when the descriptor
+  /// would block, -1 after failing the queue.
+  long write_some(Queue& q, const iovec* iov, std::size_t count);
   /// Sends (part of) the file range at the front of q; false when it would block.
   bool send_range(Queue& q, Entry& front);
   void report_marks();
