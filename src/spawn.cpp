@@ -143,10 +143,11 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        int err_fd)
 {
   Spawned result;
+  int error = 0; // errno of the failure to start
   const std::string& name = argv.front();
   const Resolved& target = resolve(name);
   if (target.error != 0) {
-    result.error = target.error;
+    error = target.error;
   } else {
     m_argv_ptrs.clear();
     for (const auto& a : argv) {
@@ -158,22 +159,22 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
       m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
     }
     m_env_ptrs.push_back(nullptr);
-    result.error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
-    if (result.error == ENOEXEC) {
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      result.error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
     }
   }
-  if (result.error != 0) {
+  if (error != 0) {
     result.pid = -1;
-    result.exit_code = result.error == ENOENT ? 127 : 126;
-    if (result.error == ENOENT && name.find('/') == std::string::npos) {
+    result.exit_code = error == ENOENT ? 127 : 126;
+    if (error == ENOENT && name.find('/') == std::string::npos) {
       result.message = name + ": command not found";
     } else {
-      result.message = name + ": " + std::strerror(result.error);
+      result.message = name + ": " + std::strerror(error);
     }
   }
   return result;

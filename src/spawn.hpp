@@ -15,7 +15,6 @@ namespace parmap {
 /// A started child, or why it could not start.
 struct Spawned {
   pid_t pid = -1;
-  int error = 0;       ///< errno of the failure; 0 when started.
   std::string message; ///< One line for the item's stderr when it could not start.
   int exit_code = 0;   ///< 127 (not found) or 126 (found but not runnable) when it failed.
 };
