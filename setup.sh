@@ -14,14 +14,14 @@ demo=$(mktemp -d)
 trap 'rm -rf "$demo"' EXIT
 echo "== Count the lines of every source file, 4 at a time, results in input order:"
 echo "   (one word with shell syntax runs through sh; each item is passed as data, never as code)"
-echo "   printf '%s\n' src/*.cpp | parmap -j4 --tag 'wc -l < {}'"
-printf '%s\n' src/*.cpp | "$parmap" -j4 --tag 'wc -l < {}' > "$demo/lines.txt"
+echo "   printf '%s\n' src/*/*.cpp | parmap -j4 --tag 'wc -l < {}'"
+printf '%s\n' src/*/*.cpp | "$parmap" -j4 --tag 'wc -l < {}' > "$demo/lines.txt"
 head -n 6 "$demo/lines.txt"
 echo "   ..."
 echo
 echo "== The same with a checkpoint and a 5 s timeout per item; one item fails on purpose:"
 echo "   parmap --checkpoint run.db --keep-going --timeout 5 --json 'wc -l < {}' :::: files.txt"
-printf '%s\n' src/*.cpp /no/such/file > "$demo/files.txt"
+printf '%s\n' src/*/*.cpp /no/such/file > "$demo/files.txt"
 "$parmap" --checkpoint "$demo/run.db" --keep-going --timeout 5 --json \
   'wc -l < {}' :::: "$demo/files.txt" | tail -n 2 || echo "   (exit status $?: one failure)"
 echo

@@ -1,7 +1,7 @@
 // loop_compare: two ways for a parent to supervise short-lived children.
 //
 //   raw   posix_spawn + a raw epoll loop + pidfd + non-blocking pipes (what parmap's
-//         src/local_executor.cpp does)
+//         src/exec/local/local_executor.cpp does)
 //   bp2   posix_spawn + Boost.Process v2 + asio: bp2::process(io.get_executor(), pid)
 //         async_wait for the exit, asio::readable_pipe async_read_some for the output
 //

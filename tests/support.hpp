@@ -2,8 +2,8 @@
 // that the engine's scheduling can be tested step by step without processes.
 #pragma once
 
-#include "engine.hpp"
-#include "executor.hpp"
+#include "run/engine.hpp"
+#include "exec/executor.hpp"
 
 #include <deque>
 #include <filesystem>

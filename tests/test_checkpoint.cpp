@@ -1,6 +1,6 @@
 // Checkpoint: round trip, keys, replay, refusals that leave the file untouched, damaged files
 // (truncated at every offset, bytes overwritten) giving parmap::Error and never a crash.
-#include "checkpoint.hpp"
+#include "store/checkpoint.hpp"
 #include "parmap/report.hpp"
 #include "support.hpp"
 

@@ -1,6 +1,6 @@
 // Command templates: replacement strings, the item appended, shell detection, quoting checked
 // against a real /bin/sh, display() and text().
-#include "command.hpp"
+#include "exec/command.hpp"
 #include "support.hpp"
 
 #include "parmap/error.hpp"

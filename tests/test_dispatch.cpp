@@ -1,5 +1,5 @@
 // Dispatch rules: BatchSizer (adaptive tail batching) and RuntimeMedian (--timeout N%).
-#include "dispatch.hpp"
+#include "run/dispatch.hpp"
 
 #include <doctest/doctest.h>
 

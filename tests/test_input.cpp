@@ -1,6 +1,6 @@
 // Item sources: the Splitter, count_records, and every kind of Items source pulled through
 // detail::ItemsAccess as the engine pulls them.
-#include "input.hpp"
+#include "input/input.hpp"
 #include "support.hpp"
 
 #include "parmap/error.hpp"

@@ -1,5 +1,5 @@
 // JSON string escaping on arbitrary bytes (invalid UTF-8 becomes U+FFFD) and base64.
-#include "json.hpp"
+#include "output/json.hpp"
 #include "json_check.hpp"
 #include "support.hpp"
 

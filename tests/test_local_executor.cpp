@@ -1,6 +1,6 @@
 // LocalExecutor with real processes: statuses, exit codes, output capture, timeouts that kill
 // whole process groups, cancel, fd-limit sizing, many jobs.
-#include "local_executor.hpp"
+#include "exec/local/local_executor.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // Reactor: timers in order, cancellation, memory after many cancelled timers, descriptors, and
 // watchers unregistered while their events are being dispatched.
-#include "reactor.hpp"
+#include "base/reactor.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,8 @@
 // Captured output (memory, then an unlinked spill file), Output's readers, StoredCursor over a
 // growing capture, LineTagger, and --json records.
-#include "format.hpp"
+#include "output/format.hpp"
 #include "json_check.hpp"
-#include "spill.hpp"
+#include "output/spill.hpp"
 #include "support.hpp"
 
 #include "parmap/error.hpp"

@@ -1,7 +1,7 @@
 // OutputWriter: non-blocking writes to pipes, sockets and files through a Reactor, marks
 // reported only once the bytes before them are written, EPIPE, writev gathering.
 #include "support.hpp"
-#include "writer.hpp"
+#include "output/writer.hpp"
 
 #include <doctest/doctest.h>
 

@@ -2,14 +2,14 @@
 // only files touched live in private temporary directories.
 #include "properties.hpp"
 
-#include "checkpoint.hpp"
+#include "store/checkpoint.hpp"
 #include "cli/cli.hpp"
 #include "cli/report.hpp"
-#include "command.hpp"
-#include "input.hpp"
+#include "exec/command.hpp"
+#include "input/input.hpp"
 #include "parmap/error.hpp"
 #include "parmap/report.hpp"
-#include "spill.hpp"
+#include "output/spill.hpp"
 
 #include <sqlite3.h>
 

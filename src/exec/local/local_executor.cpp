@@ -1,0 +1,596 @@
+#include "exec/local/local_executor.hpp"
+
+#include "base/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace parmap {
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+constexpr std::size_t k_read_size = 128 * 1024;
+// A default pipe holds 64 KiB: a read or splice that took that much found the pipe full.
+constexpr long k_pipe_full = 64 * 1024;
+
+Clock::duration to_duration(double seconds)
+{
+  return std::chrono::duration_cast<Clock::duration>(Seconds(seconds));
+}
+
+/// Collects an exited group leader, which frees its group id.
+void reap(pid_t pid)
+{
+  int status = 0;
+  retry_eintr([&] { return ::waitpid(pid, &status, 0); });
+}
+
+/// Kills what is left of a group, then reaps its leader.
+void kill_and_reap(pid_t pid)
+{
+  ::kill(-pid, SIGKILL);
+  reap(pid);
+}
+
+int pidfd_open(pid_t pid)
+{
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
+
+/// Descriptors open in this process now.
+unsigned open_fd_count()
+{
+  unsigned n = 0;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (::readdir(dir) != nullptr) {
+      ++n;
+    }
+    ::closedir(dir);
+    return n > 3 ? n - 3 : n; // ".", ".." and the directory's own descriptor
+  }
+  return 16;
+}
+
+} // namespace
+
+/// One item's process while it runs: its pid (kept unreaped until the item is finished, so that
+/// its process group id cannot be reused while parmap may still signal it), pidfd and pipes.
+struct LocalExecutor::Running {
+  struct PipeWatch final : Watcher {
+    Running* r = nullptr;
+    Stream stream = Stream::out;
+    void on_ready(std::uint32_t) override { r->owner->read_pipe(*r, stream); }
+  };
+  struct ExitWatch final : Watcher {
+    Running* r = nullptr;
+    void on_ready(std::uint32_t) override { r->owner->on_exit(*r); }
+  };
+
+  /// The read end of the child's stdout or stderr pipe, and its state.
+  struct StreamPipe {
+    Fd fd;
+    PipeWatch watch;
+    bool paused = false; ///< Not read while the engine holds this item's output back.
+    bool grown = false;  ///< Enlarged by grow_pipe().
+  };
+
+  LocalExecutor* owner = nullptr;
+  Slot* slot = nullptr;
+  Item item;
+  pid_t pid = -1;
+  Fd pidfd;
+  StreamPipe pipes[2]; ///< By index_of(Stream).
+  ExitWatch exit_watch;
+  bool exited = false;
+  bool timed_out = false;
+  bool interrupted = false;
+  bool finished = false;
+  int wait_code = 0;   ///< siginfo si_code: CLD_EXITED, CLD_KILLED or CLD_DUMPED.
+  int wait_status = 0; ///< Exit code or signal number.
+  Clock::time_point t0;
+  std::chrono::system_clock::time_point started;
+  Reactor::TimerId deadline = 0;
+  Reactor::TimerId kill_timer = 0;
+  Clock::time_point kill_at; ///< When kill_timer sends SIGKILL.
+  Reactor::TimerId linger = 0;
+  Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
+
+  StreamPipe& pipe(Stream s) { return pipes[index_of(s)]; }
+  /// True while either pipe is open: something may still write output.
+  bool pipes_open() const { return pipes[0].fd || pipes[1].fd; }
+};
+
+unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
+{
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    return wanted;
+  }
+  if (lim.rlim_cur < lim.rlim_max) {
+    // Many jobs need many descriptors; the soft limit is there to be raised by who needs it.
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      lim = raised;
+    }
+  }
+  if (lim.rlim_cur == RLIM_INFINITY) {
+    return wanted;
+  }
+  // Three per running item (two pipes and a pidfd), two more while one spawns, and a reserve
+  // for the checkpoint, the spill file and the input.
+  auto limit = static_cast<long long>(lim.rlim_cur);
+  if (limit >= 3LL * wanted + 1024) {
+    return wanted; // plenty: no need to count what is open
+  }
+  long long free_fds = limit - static_cast<long long>(open_fd_count()) - 2 - 12;
+  long long fit = free_fds / 3;
+  return static_cast<unsigned>(std::clamp<long long>(fit, 1, wanted));
+}
+
+LocalExecutor::LocalExecutor(Reactor& reactor,
+                             const CommandTemplate& command,
+                             OutputListener& listener,
+                             LocalExecutorConfig config)
+    : m_reactor(reactor), m_command(command), m_listener(listener), m_config(config),
+      m_spawner(config.null_stdin, config.reset_sigpipe)
+{
+  m_slots.resize(std::max(1U, config.slots));
+  for (unsigned i = 0; i < m_slots.size(); ++i) {
+    m_slots[i].number = i + 1;
+  }
+  for (auto& e : snapshot_environment()) {
+    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=")) {
+      m_env.push_back(std::move(e));
+    }
+  }
+  m_env.emplace_back();
+  m_env.emplace_back();
+  // Probe pidfd support once; without it exits are polled (kernels before 5.3).
+  Fd probe(pidfd_open(::getpid()));
+  m_use_pidfd = static_cast<bool>(probe);
+}
+
+LocalExecutor::~LocalExecutor()
+{
+  std::vector<pid_t> leaders;
+  for (auto& slot : m_slots) {
+    if (slot.running && slot.running->pid > 0) {
+      leaders.push_back(slot.running->pid);
+    }
+  }
+  for (const auto& [pid, timer] : m_doomed) {
+    m_reactor.cancel(timer);
+    leaders.push_back(pid);
+  }
+  for (pid_t pid : leaders) {
+    kill_and_reap(pid);
+  }
+}
+
+std::size_t LocalExecutor::running() const
+{
+  return static_cast<std::size_t>(std::count_if(
+      m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.running != nullptr; }));
+}
+
+void LocalExecutor::start(unsigned slot_number, Batch batch)
+{
+  Slot& slot = m_slots.at(slot_number - 1);
+  slot.busy = true;
+  for (auto& item : batch.items) {
+    slot.queue.push_back(std::move(item));
+  }
+  start_next(slot);
+}
+
+void LocalExecutor::start_next(Slot& slot)
+{
+  while (!slot.running && slot.delayed == 0) {
+    while (!slot.queue.empty() && slot.queue.front().seq >= m_cancel_from) {
+      drop(slot, std::move(slot.queue.front()));
+      slot.queue.pop_front();
+    }
+    if (slot.queue.empty()) {
+      if (slot.busy) {
+        slot.busy = false;
+        m_events.emplace_back(SlotFree{slot.number});
+      }
+      return;
+    }
+    if (m_config.delay > 0) {
+      auto now = Clock::now();
+      if (now < m_next_start) {
+        slot.delayed = m_reactor.at(m_next_start, [this, &slot] {
+          slot.delayed = 0;
+          start_next(slot);
+        });
+        return;
+      }
+      m_next_start = now + to_duration(m_config.delay);
+    }
+    Item item = std::move(slot.queue.front());
+    slot.queue.pop_front();
+    launch(slot, std::move(item));
+  }
+}
+
+void LocalExecutor::set_env(const Item& item, unsigned slot)
+{
+  m_env[m_env.size() - 2] = "PARMAP_SEQ=" + std::to_string(item.seq);
+  m_env[m_env.size() - 1] = "PARMAP_SLOT=" + std::to_string(slot);
+}
+
+void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
+{
+  m_events.emplace_back(ItemStarted{item.seq, slot.number});
+  std::string line = "parmap: " + message + "\n";
+  m_listener.on_output(item.seq, Stream::err, line);
+  ItemEnded end;
+  end.seq = item.seq;
+  end.slot = slot.number;
+  end.status = Status::failed;
+  end.exit_code = exit_code;
+  end.started = std::chrono::system_clock::now();
+  m_events.emplace_back(std::move(end));
+}
+
+void LocalExecutor::launch(Slot& slot, Item item)
+{
+  RenderContext ctx{item.text, item.seq, slot.number};
+  if (m_config.dry_run) {
+    m_events.emplace_back(ItemStarted{item.seq, slot.number});
+    std::string line = m_command.display(ctx) + "\n";
+    m_listener.on_output(item.seq, Stream::out, line);
+    ItemEnded end;
+    end.seq = item.seq;
+    end.slot = slot.number;
+    end.started = std::chrono::system_clock::now();
+    m_events.emplace_back(std::move(end));
+    return;
+  }
+  if (item.full_size > item.text.size()) {
+    fail_to_start(slot, std::move(item), 126,
+                  "item " + std::to_string(item.seq) + " is " + std::to_string(item.full_size) +
+                      " bytes long; one argument can be at most " +
+                      std::to_string(item.text.size()) + " bytes");
+    return;
+  }
+  if (item.text.find('\0') != std::string::npos) {
+    fail_to_start(slot, std::move(item), 126,
+                  "item " + std::to_string(item.seq) +
+                      " contains a NUL byte, which cannot be passed as an argument "
+                      "(use -0 for NUL-separated input)");
+    return;
+  }
+  m_command.render(ctx, m_argv);
+  set_env(item, slot.number);
+  Pipe out = make_pipe();
+  Pipe err = make_pipe();
+  Spawned child = m_spawner.spawn(m_argv, m_env, out.write.get(), err.write.get());
+  if (child.pid < 0) {
+    fail_to_start(slot, std::move(item), child.exit_code, child.message);
+    return;
+  }
+  auto r = std::make_unique<Running>();
+  r->owner = this;
+  r->slot = &slot;
+  r->item = std::move(item);
+  r->pid = child.pid;
+  r->t0 = Clock::now();
+  r->started = std::chrono::system_clock::now();
+  r->exit_watch.r = r.get();
+  // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
+  out.write.reset();
+  err.write.reset();
+  for (auto [s, pipe] : {std::pair{Stream::out, &out}, std::pair{Stream::err, &err}}) {
+    auto& p = r->pipe(s);
+    p.fd = std::move(pipe->read);
+    p.watch.r = r.get();
+    p.watch.stream = s;
+    m_reactor.add(p.fd.get(), EPOLLIN, &p.watch);
+  }
+  Running& ref = *r;
+  if (m_use_pidfd) {
+    ref.pidfd.reset(pidfd_open(ref.pid));
+  }
+  if (ref.pidfd) {
+    m_reactor.add(ref.pidfd.get(), EPOLLIN, &ref.exit_watch);
+  } else {
+    schedule_exit_poll(ref);
+  }
+  if (ref.item.timeout > 0) {
+    ref.deadline = m_reactor.at(ref.t0 + to_duration(ref.item.timeout), [this, &ref] {
+      ref.deadline = 0;
+      ref.timed_out = true;
+      signal_group(ref, SIGTERM);
+      arm_kill(ref);
+    });
+  }
+  slot.running = std::move(r);
+  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
+}
+
+void LocalExecutor::schedule_exit_poll(Running& r)
+{
+  r.exit_poll = m_reactor.at(Clock::now() + std::chrono::milliseconds(5), [this, &r] {
+    r.exit_poll = 0;
+    on_exit(r);
+    if (!r.exited) {
+      schedule_exit_poll(r);
+    }
+  });
+}
+
+void LocalExecutor::signal_group(Running& r, int signal)
+{
+  // Safe while the item is not finished: its leader is unreaped (alive or a zombie), so the
+  // group id still names this group and no other.
+  if (r.pid > 0) {
+    ::kill(-r.pid, signal);
+  }
+}
+
+void LocalExecutor::arm_kill(Running& r)
+{
+  if (r.kill_timer != 0) {
+    return;
+  }
+  r.kill_at = Clock::now() + to_duration(m_config.kill_grace);
+  r.kill_timer = m_reactor.at(r.kill_at, [this, &r] {
+    r.kill_timer = 0;
+    signal_group(r, SIGKILL);
+  });
+}
+
+void LocalExecutor::read_pipe(Running& r, Stream stream)
+{
+  auto& pipe = r.pipe(stream);
+  Fd& fd = pipe.fd;
+  for (int round = 0; fd && round < 8; ++round) {
+    long took = m_listener.take_from_pipe(r.item.seq, stream, fd.get());
+    if (took > 0) {
+      if (took >= k_pipe_full) {
+        grow_pipe(r, stream);
+      }
+      continue;
+    }
+    if (took == 0) {
+      close_pipe(r, stream);
+      maybe_finish(r);
+      return;
+    }
+    if (!m_read_buf) {
+      m_read_buf.reset(new char[k_read_size]);
+    }
+    ssize_t n = retry_eintr([&] { return ::read(fd.get(), m_read_buf.get(), k_read_size); });
+    if (n > 0) {
+      if (n >= k_pipe_full) {
+        grow_pipe(r, stream);
+      }
+      bool more = m_listener.on_output(
+          r.item.seq, stream, std::string_view(m_read_buf.get(), static_cast<std::size_t>(n)));
+      if (!more) {
+        pipe.paused = true;
+        m_reactor.modify(fd.get(), 0, &pipe.watch);
+        return;
+      }
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;
+    }
+    close_pipe(r, stream); // EOF, or an error that ends the stream all the same
+    maybe_finish(r);
+    return;
+  }
+}
+
+void LocalExecutor::grow_pipe(Running& r, Stream stream)
+{
+  // An item that fills the pipe faster than it is drained writes a lot: a 1 MiB pipe (Linux's
+  // default limit for unprivileged users) costs it and parmap 16 times fewer wake-ups.
+  auto& pipe = r.pipe(stream);
+  if (!pipe.grown) {
+    pipe.grown = true;
+    ::fcntl(pipe.fd.get(), F_SETPIPE_SZ, 1 << 20);
+  }
+}
+
+void LocalExecutor::close_pipe(Running& r, Stream stream)
+{
+  auto& pipe = r.pipe(stream);
+  if (pipe.fd) {
+    // Removed before close(): another thread's spawn may hold a copy of the descriptor, and
+    // then close() alone would leave it in the epoll set.
+    m_reactor.remove(pipe.fd.get(), &pipe.watch);
+    pipe.fd.reset();
+  }
+}
+
+void LocalExecutor::resume_output(std::uint64_t seq)
+{
+  for (auto& slot : m_slots) {
+    Running* r = slot.running.get();
+    if (r == nullptr || r->item.seq != seq) {
+      continue;
+    }
+    for (auto& pipe : r->pipes) {
+      if (pipe.paused && pipe.fd) {
+        pipe.paused = false;
+        m_reactor.modify(pipe.fd.get(), EPOLLIN, &pipe.watch);
+      }
+    }
+  }
+}
+
+void LocalExecutor::on_exit(Running& r)
+{
+  if (r.exited) {
+    return;
+  }
+  siginfo_t info{};
+  // WNOWAIT: learn the status but leave the zombie, which keeps the group id reserved.
+  int rc = retry_eintr([&] { return ::waitid(P_PID, static_cast<id_t>(r.pid), &info, WEXITED | WNOHANG | WNOWAIT); });
+  if (rc < 0 || info.si_pid == 0) {
+    return;
+  }
+  r.exited = true;
+  r.wait_code = info.si_code;
+  r.wait_status = info.si_status;
+  if (r.pidfd) {
+    m_reactor.remove(r.pidfd.get(), &r.exit_watch);
+    r.pidfd.reset();
+  }
+  maybe_finish(r);
+}
+
+void LocalExecutor::maybe_finish(Running& r)
+{
+  if (!r.exited || r.finished) {
+    return;
+  }
+  if (r.pipes_open()) {
+    // The process is gone but something it started still holds a pipe. Give it a moment to
+    // finish writing, then stop listening instead of waiting for it indefinitely.
+    if (r.linger == 0) {
+      r.linger = m_reactor.at(Clock::now() + to_duration(m_config.linger), [this, &r] {
+        r.linger = 0;
+        for (Stream s : {Stream::out, Stream::err}) {
+          if (r.pipe(s).fd && !r.pipe(s).paused) {
+            read_pipe(r, s);
+          }
+          close_pipe(r, s);
+        }
+        finish(r);
+      });
+    }
+    return;
+  }
+  finish(r);
+}
+
+void LocalExecutor::finish(Running& r)
+{
+  if (r.finished) {
+    return;
+  }
+  r.finished = true;
+  for (auto* timer : {&r.deadline, &r.linger, &r.exit_poll}) {
+    if (*timer != 0) {
+      m_reactor.cancel(*timer);
+      *timer = 0;
+    }
+  }
+  close_pipe(r, Stream::out);
+  close_pipe(r, Stream::err);
+  // No pidfd is left to close: only an exited item finishes, and on_exit() closed it.
+  ItemEnded end;
+  end.seq = r.item.seq;
+  end.slot = r.slot->number;
+  end.started = r.started;
+  end.duration = Seconds(Clock::now() - r.t0).count();
+  end.interrupted = r.interrupted;
+  if (r.wait_code == CLD_EXITED) {
+    end.exit_code = r.wait_status;
+    end.status = r.wait_status == 0 ? Status::ok : Status::failed;
+  } else {
+    end.signal = r.wait_status;
+    end.exit_code = 128 + r.wait_status;
+    end.status = Status::signaled;
+  }
+  if (r.timed_out) {
+    end.status = Status::timeout;
+    end.exit_code = 124;
+  }
+  if (r.kill_timer != 0) {
+    // The group was told to terminate and its grace has not run out: keep the leader unreaped
+    // (reserving the group id) until then, so that members ignoring SIGTERM still get SIGKILL.
+    m_reactor.cancel(r.kill_timer);
+    r.kill_timer = 0;
+    pid_t pid = r.pid;
+    m_doomed[pid] = m_reactor.at(r.kill_at, [this, pid] {
+      m_doomed.erase(pid);
+      kill_and_reap(pid);
+    });
+  } else {
+    reap(r.pid);
+  }
+  r.pid = -1;
+  m_events.emplace_back(std::move(end));
+  Slot& slot = *r.slot;
+  m_dead.push_back(std::move(slot.running));
+  start_next(slot);
+}
+
+void LocalExecutor::drop(Slot& slot, Item item)
+{
+  ItemEnded end;
+  end.seq = item.seq;
+  end.slot = slot.number;
+  end.interrupted = true;
+  m_events.emplace_back(std::move(end));
+}
+
+void LocalExecutor::cancel(std::uint64_t from_seq, int signal)
+{
+  m_cancel_from = std::min(m_cancel_from, from_seq);
+  for (auto& slot : m_slots) {
+    while (!slot.queue.empty() && slot.queue.back().seq >= from_seq) {
+      drop(slot, std::move(slot.queue.back()));
+      slot.queue.pop_back();
+    }
+    Running* r = slot.running.get();
+    if (r != nullptr && r->item.seq >= from_seq && signal != 0) {
+      if (!r->exited) {
+        r->interrupted = true; // one that exited on its own before this is a real result
+      }
+      signal_group(*r, signal);
+      arm_kill(*r);
+    }
+    if (slot.delayed != 0 && !slot.running) {
+      m_reactor.cancel(slot.delayed);
+      slot.delayed = 0;
+    }
+    if (!slot.running) {
+      start_next(slot); // drops what is cancelled and frees the slot if nothing is left
+    }
+  }
+}
+
+void LocalExecutor::kill_all()
+{
+  m_cancel_from = 0;
+  for (auto& slot : m_slots) {
+    if (Running* r = slot.running.get()) {
+      if (!r->exited) {
+        r->interrupted = true;
+      }
+      signal_group(*r, SIGKILL);
+    }
+  }
+}
+
+void LocalExecutor::wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events)
+{
+  if (m_events.empty()) {
+    m_reactor.run_once(until);
+  }
+  m_dead.clear();
+  for (auto& e : m_events) {
+    events.push_back(std::move(e));
+  }
+  m_events.clear();
+}
+
+} // namespace parmap

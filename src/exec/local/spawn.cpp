@@ -1,0 +1,183 @@
+#include "exec/local/spawn.hpp"
+
+#include "base/error.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace parmap {
+namespace {
+
+/// Holds posix_spawn's attribute objects for one call.
+struct SpawnSetup {
+  posix_spawn_file_actions_t actions{};
+  posix_spawnattr_t attr{};
+  SpawnSetup()
+  {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  ~SpawnSetup()
+  {
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+bool is_executable_file(const std::string& path, int& error)
+{
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    error = errno;
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    error = EACCES;
+    return false;
+  }
+  if (::access(path.c_str(), X_OK) != 0) {
+    error = errno;
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::vector<std::string> snapshot_environment()
+{
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    env.emplace_back(*e);
+  }
+  return env;
+}
+
+Spawner::Spawner(bool null_stdin, bool reset_sigpipe) : m_null_stdin(null_stdin)
+{
+  if (m_null_stdin) {
+    m_devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!m_devnull) {
+      throw_errno("/dev/null", errno);
+    }
+  }
+  // Children get the signal mask parmap had when the run began. Signals with handlers are
+  // reset by exec on their own; an ignored SIGPIPE would be inherited, so reset it explicitly.
+  pthread_sigmask(SIG_SETMASK, nullptr, &m_mask);
+  sigemptyset(&m_default);
+  if (reset_sigpipe) {
+    sigaddset(&m_default, SIGPIPE);
+  }
+}
+
+const Spawner::Resolved& Spawner::resolve(const std::string& name)
+{
+  auto it = m_paths.find(name);
+  if (it != m_paths.end()) {
+    return it->second;
+  }
+  Resolved r;
+  if (name.find('/') != std::string::npos) {
+    r.path = name;
+  } else {
+    // execvp's search, done once per command name instead of once per item: an executable
+    // regular file wins; a match that cannot be executed is remembered as EACCES.
+    const char* path_env = std::getenv("PATH");
+    std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
+    r.error = ENOENT;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      std::size_t end = path.find(':', start);
+      if (end == std::string::npos) {
+        end = path.size();
+      }
+      std::string dir = path.substr(start, end - start);
+      std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+      int err = 0;
+      if (is_executable_file(candidate, err)) {
+        r.path = std::move(candidate);
+        r.error = 0;
+        break;
+      }
+      if (err == EACCES) {
+        r.error = EACCES;
+      }
+      start = end + 1;
+    }
+  }
+  return m_paths.emplace(name, std::move(r)).first->second;
+}
+
+int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid)
+{
+  SpawnSetup setup;
+  if (m_null_stdin) {
+    posix_spawn_file_actions_adddup2(&setup.actions, m_devnull.get(), STDIN_FILENO);
+  }
+  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, err_fd, STDERR_FILENO);
+  // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
+  // program without it must not reach the child either.
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  posix_spawnattr_setpgroup(&setup.attr, 0);
+  posix_spawnattr_setsigmask(&setup.attr, &m_mask);
+  posix_spawnattr_setsigdefault(&setup.attr, &m_default);
+  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                            POSIX_SPAWN_SETSIGDEF);
+  // posix_spawn returns only after the exec: the group exists, or the error is known.
+  return ::posix_spawn(&pid, path, &setup.actions, &setup.attr, argv, m_env_ptrs.data());
+}
+
+Spawned Spawner::spawn(const std::vector<std::string>& argv,
+                       const std::vector<std::string>& env,
+                       int out_fd,
+                       int err_fd)
+{
+  Spawned result;
+  int error = 0; // errno of the failure to start
+  const std::string& name = argv.front();
+  const Resolved& target = resolve(name);
+  if (target.error != 0) {
+    error = target.error;
+  } else {
+    m_argv_ptrs.clear();
+    for (const auto& a : argv) {
+      m_argv_ptrs.push_back(const_cast<char*>(a.c_str()));
+    }
+    m_argv_ptrs.push_back(nullptr);
+    m_env_ptrs.clear();
+    for (const auto& e : env) {
+      m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
+    }
+    m_env_ptrs.push_back(nullptr);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    if (error == ENOEXEC) {
+      // A script without #!: run it with sh, as execvp does.
+      std::string path = target.path;
+      m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
+      m_argv_ptrs[1] = path.data();
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    }
+  }
+  if (error != 0) {
+    result.pid = -1;
+    result.exit_code = error == ENOENT ? 127 : 126;
+    if (error == ENOENT && name.find('/') == std::string::npos) {
+      result.message = name + ": command not found";
+    } else {
+      result.message = name + ": " + std::strerror(error);
+    }
+  }
+  return result;
+}
+
+} // namespace parmap

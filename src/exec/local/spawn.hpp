@@ -1,0 +1,57 @@
+// Spawner: posix_spawn of one command in its own process group, with PATH lookups cached.
+#pragma once
+
+#include "base/fd.hpp"
+
+#include <csignal>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace parmap {
+
+/// A started child, or why it could not start.
+struct Spawned {
+  pid_t pid = -1;
+  std::string message; ///< One line for the item's stderr when it could not start.
+  int exit_code = 0;   ///< 127 (not found) or 126 (found but not runnable) when it failed.
+};
+
+/// Starts children cheaply: posix_spawn (vfork-like, cost independent of parmap's size),
+/// POSIX_SPAWN_SETPGROUP so each child leads its own group, closefrom(3) so no descriptor of
+/// parmap's leaks in, and signal dispositions parmap changed for itself reset to default.
+class Spawner {
+public:
+  /// `null_stdin`: children read /dev/null instead of parmap's stdin. `reset_sigpipe`: children
+  /// get SIGPIPE's default action (parmap ignores it for itself; its own parent may not have).
+  Spawner(bool null_stdin, bool reset_sigpipe);
+
+  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd.
+  Spawned spawn(const std::vector<std::string>& argv,
+                const std::vector<std::string>& env,
+                int out_fd,
+                int err_fd);
+
+private:
+  struct Resolved {
+    std::string path;
+    int error = 0;
+  };
+  const Resolved& resolve(const std::string& name);
+  int spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid);
+
+  bool m_null_stdin;
+  Fd m_devnull;
+  sigset_t m_mask{};
+  sigset_t m_default{};
+  std::unordered_map<std::string, Resolved> m_paths;
+  std::vector<char*> m_argv_ptrs;
+  std::vector<char*> m_env_ptrs;
+};
+
+/// Environment of parmap at the start of a run, as NAME=VALUE strings.
+std::vector<std::string> snapshot_environment();
+
+} // namespace parmap

@@ -1,0 +1,86 @@
+// Item sources: fixed lists, generators and delimited records read lazily from descriptors.
+#pragma once
+
+#include "base/fd.hpp"
+#include "parmap/items.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace parmap {
+
+/// The longest argument Linux accepts (MAX_ARG_STRLEN less the NUL). Longer items are cut to
+/// this length and fail with exit status 126 instead of running.
+inline constexpr std::size_t k_max_item_bytes = 131071;
+
+/// One item as read from a source.
+struct RawItem {
+  std::string text;
+  /// The item's length in the input; larger than text.size() when the item was cut.
+  std::uint64_t full_size = 0;
+};
+
+namespace detail {
+
+/// One source of items. Pulled by the engine's thread only.
+class ItemSource {
+public:
+  enum class Pull {
+    item, ///< `out` holds the next item.
+    wait, ///< Nothing available yet: wait for wait_fd() to be readable, then pull again.
+    end,  ///< No more items.
+  };
+  virtual ~ItemSource() = default;
+  /// Produces the next item without blocking when the source allows it. Throws parmap::Error on
+  /// a read error, naming the source.
+  virtual Pull next(RawItem& out) = 0;
+  virtual int wait_fd() const { return -1; }
+  /// The number of items this source will still produce, when it can be known without
+  /// consuming it (a list, a regular file). May read the file once.
+  virtual std::optional<std::uint64_t> count() = 0;
+  /// The source's name for messages: "stdin", a path, "arguments".
+  virtual std::string name() const = 0;
+};
+
+struct ItemsAccess {
+  static const std::vector<std::shared_ptr<ItemSource>>& sources(const Items& items)
+  {
+    return items.m_sources;
+  }
+};
+
+} // namespace detail
+
+/// Splits a byte stream into records ended by one delimiter, capping each record's length.
+class Splitter {
+public:
+  explicit Splitter(char delimiter) : m_delimiter(delimiter) {}
+  char delimiter() const { return m_delimiter; }
+  /// Adds bytes read from the stream.
+  void feed(const char* data, std::size_t size);
+  /// Takes the next complete record; false when none is complete yet.
+  bool take(RawItem& out);
+  /// At end of stream: takes the last, unterminated record, if any.
+  bool finish(RawItem& out);
+  /// Bytes held (the bound on a source's memory is this plus one read buffer).
+  std::size_t buffered() const { return m_buf.size() - m_pos; }
+
+private:
+  void emit(std::size_t end, RawItem& out);
+
+  char m_delimiter;
+  std::string m_buf;
+  std::size_t m_pos = 0;
+  /// Bytes of the current record dropped because it passed k_max_item_bytes.
+  std::uint64_t m_dropped = 0;
+};
+
+/// Counts the records in fd from its current offset to its end without moving the offset.
+/// Throws parmap::Error on a read error.
+std::uint64_t count_records(int fd, char delimiter, const std::string& name);
+
+} // namespace parmap

@@ -1,0 +1,451 @@
+#include "run/engine.hpp"
+
+#include "exec/local/local_executor.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+namespace parmap::detail {
+namespace {
+
+using Seconds = std::chrono::duration<double>;
+
+void require(bool ok, const std::string& message)
+{
+  if (!ok) {
+    throw Error(message);
+  }
+}
+
+Options validated(Options o)
+{
+  require(o.batch_size >= 1, "--batch-size must be at least 1");
+  require(o.tail_batches_per_core >= 1, "--tail-batches-per-core must be at least 1");
+  require(o.tail_min_batch_size >= 1, "--tail-min-batch-size must be at least 1");
+  require(o.checkpoint_every >= 1, "--checkpoint-every must be at least 1");
+  require(std::isfinite(o.timeout) && o.timeout >= 0, "--timeout must be a positive number");
+  require(std::isfinite(o.timeout_percent) && o.timeout_percent >= 0,
+          "--timeout N% must be a positive percentage");
+  require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "--kill-grace must not be negative");
+  require(std::isfinite(o.delay) && o.delay >= 0, "--delay must not be negative");
+  require(o.halt.threshold > 0, "--halt needs a count or percentage above 0");
+  require(!o.resume || !o.checkpoint.empty(), "--resume needs --checkpoint");
+  require(!o.retry_failed || o.resume, "--retry-failed needs --resume");
+  require(!o.force || o.resume, "--force needs --resume");
+  require(!(o.dry_run && !o.checkpoint.empty()),
+          "--dry-run runs nothing and cannot be used with --checkpoint");
+  return o;
+}
+
+unsigned resolve_jobs(std::size_t jobs)
+{
+  if (jobs == 0) {
+    jobs = cpu_count();
+  }
+  return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
+}
+
+} // namespace
+
+Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
+    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
+      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+{
+  unsigned jobs = resolve_jobs(m_options.jobs);
+  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
+  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+
+  // The length is known when every source can tell it before the run.
+  std::uint64_t total = 0;
+  bool known = true;
+  for (const auto& source : ItemsAccess::sources(m_items)) {
+    auto n = source->count();
+    known = known && n.has_value();
+    total += n.value_or(0);
+  }
+  m_progress.known_total = known;
+  m_progress.total = total;
+  require(!m_options.halt.percent || known,
+          "--halt with a percentage needs an input of known length (files or :::)");
+  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
+                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
+
+  setup_checkpoint();
+  bool reset_sigpipe = true;
+  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+    m_sigpipe.emplace();
+    reset_sigpipe = !m_sigpipe->was_ignored();
+    m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
+                                              m_options.forward.stderr_fd);
+    m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
+    if (m_slots < jobs) {
+      m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
+                                     "the open-file limit (ulimit -n) allows no more\n",
+                                     m_slots, jobs));
+    }
+  }
+  if (factory) {
+    m_executor = factory(m_reactor, m_command, *this, m_slots);
+  } else {
+    LocalExecutorConfig config;
+    config.slots = m_slots;
+    config.kill_grace = m_options.kill_grace;
+    config.delay = m_options.delay;
+    config.null_stdin = m_options.null_stdin;
+    config.reset_sigpipe = reset_sigpipe;
+    config.dry_run = m_options.dry_run;
+    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
+  }
+  if (m_options.handle_signals) {
+    m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
+  }
+  for (unsigned s = m_slots; s >= 1; --s) {
+    m_free_slots.push_back(s); // the back is the lowest free slot
+  }
+  m_start = Clock::now();
+  m_next_progress = m_start;
+}
+
+Engine::~Engine()
+{
+  try {
+    if (m_phase != Phase::done) {
+      m_abandoned = true;
+      if (!m_stopping) {
+        begin_stop(0, SIGTERM);
+      }
+      while (m_phase != Phase::done) {
+        m_results.clear(); // nobody will take them
+        step();
+      }
+    }
+    if (m_checkpoint) {
+      m_checkpoint->commit();
+    }
+  } catch (...) {
+    // Destructors must not throw; the executor's destructor still kills and reaps.
+  }
+}
+
+void Engine::setup_checkpoint()
+{
+  if (m_options.checkpoint.empty()) {
+    return;
+  }
+  RunRecord run{m_command.text(), m_options.run_options, version()};
+  CheckpointMode mode;
+  mode.resume = m_options.resume;
+  mode.force = m_options.force;
+  mode.retry_failed = m_options.retry_failed;
+  mode.commit_every = m_options.checkpoint_every;
+  m_checkpoint = std::make_unique<Checkpoint>(m_options.checkpoint, run, mode);
+}
+
+std::optional<Result> Engine::next()
+{
+  if (m_unrecorded) {
+    // The caller asked for more, so it is done with the previous result.
+    record(*m_unrecorded);
+    m_unrecorded.reset();
+  }
+  while (m_results.empty() && m_phase != Phase::done) {
+    step();
+  }
+  if (!m_results.empty()) {
+    Delivered d = std::move(m_results.front());
+    m_results.pop_front();
+    if (m_checkpoint && !m_writer && !d.result.replayed) {
+      m_unrecorded = d; // recorded once the caller is done with it (its next call)
+    }
+    return std::move(d.result);
+  }
+  if (m_error) {
+    throw Error(*m_error);
+  }
+  if (m_signal != 0) {
+    throw Interrupted(m_signal);
+  }
+  if (m_halt_result && m_options.halt.on == Halt::On::fail) {
+    throw ItemFailed(*m_halt_result);
+  }
+  return std::nullopt;
+}
+
+Summary Engine::summary() const
+{
+  Summary s;
+  s.counts = m_progress;
+  s.counts.running = m_executor ? m_executor->running() : 0;
+  s.counts.elapsed = Seconds(Clock::now() - m_start).count();
+  s.halted = m_halt_result.has_value();
+  if (m_halt_result) {
+    s.stop_result = *m_halt_result;
+  }
+  s.output_closed = m_output_closed;
+  return s;
+}
+
+bool Engine::finished() const
+{
+  bool writer_done = !m_writer || m_abandoned || m_writer->state() != WriteState::ok ||
+                     (m_writer->idle() && m_unwritten.empty());
+  return (m_input_done || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
+         m_retries.empty() && writer_done;
+}
+
+void Engine::service_writer()
+{
+  if (!m_writer) {
+    return;
+  }
+  m_writer->pump();
+  if (m_writer->state() == WriteState::closed && !m_output_closed) {
+    m_output_closed = true;
+    begin_stop(0, SIGTERM);
+  } else if (m_writer->state() == WriteState::failed && !m_error) {
+    fail_run(m_writer->error());
+  }
+  // Resume paused items whenever the backlog went down, before any wait: once the writer is
+  // idle, nothing else would wake the loop for them.
+  resume_paused();
+}
+
+void Engine::step()
+{
+  dispatch();
+  service_writer();
+  if (finished()) {
+    m_phase = Phase::done;
+    if (m_checkpoint) {
+      m_checkpoint->commit();
+    }
+    if (m_options.on_progress) {
+      m_options.on_progress(summary().counts);
+    }
+    return;
+  }
+  if (!m_results.empty() && !m_abandoned) {
+    return; // the caller has results to take: waiting now could wait for nothing
+  }
+  std::optional<Clock::time_point> until;
+  if (m_options.on_progress) {
+    until = m_next_progress;
+  }
+  if (m_checkpoint) {
+    auto due = m_checkpoint->deadline();
+    if (due && (!until || *due < *until)) {
+      until = due;
+    }
+  }
+  std::vector<ExecutorEvent> events;
+  m_executor->wait(until, events);
+  for (auto& e : events) {
+    handle(e);
+  }
+  service_writer();
+  auto now = Clock::now();
+  if (m_checkpoint) {
+    m_checkpoint->tick(now);
+  }
+  if (m_options.on_progress && now >= m_next_progress) {
+    m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
+                                Seconds(std::max(0.01, m_options.progress_interval)));
+    m_options.on_progress(summary().counts);
+  }
+}
+
+void Engine::handle(ExecutorEvent& event)
+{
+  if (auto* started = std::get_if<ItemStarted>(&event)) {
+    on_started(*started);
+  } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
+    on_ended(*ended);
+  } else if (auto* free = std::get_if<SlotFree>(&event)) {
+    auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
+                                std::greater<>());
+    m_free_slots.insert(pos, free->slot);
+  }
+}
+
+void Engine::on_started(const ItemStarted& e)
+{
+  auto it = m_flights.find(e.seq);
+  if (it == m_flights.end()) {
+    return;
+  }
+  Flight& f = it->second;
+  if (!f.started) {
+    f.started = true;
+    ++m_progress.started;
+  }
+}
+
+double Engine::item_timeout() const
+{
+  if (m_options.timeout_percent > 0) {
+    auto median = m_runtimes.median();
+    return median ? *median * m_options.timeout_percent / 100.0 : 0.0;
+  }
+  return m_options.timeout;
+}
+
+void Engine::on_ended(ItemEnded& e)
+{
+  auto it = m_flights.find(e.seq);
+  if (it == m_flights.end()) {
+    return;
+  }
+  Flight& f = it->second;
+  if (e.interrupted) {
+    f.ended = true;
+    f.interrupted = true;
+    if (m_streamer == e.seq) {
+      m_streamer = 0;
+    }
+    if (m_options.order == Order::as_ready || m_delivery_closed) {
+      release(f); // not a result: it runs again on resume
+      m_flights.erase(it);
+    }
+    try_deliver();
+    return;
+  }
+  if (e.status != Status::ok && f.attempt <= m_options.retries &&
+      (!m_stopping || e.seq < m_stop_from)) {
+    ++f.attempt;
+    uncount(f);
+    f.out.clear();
+    f.err.clear();
+    m_retries.push_back(e.seq);
+    return;
+  }
+  f.result = make_result(f, e.seq, e);
+  f.ended = true;
+  m_runtimes.add(e.duration);
+  ++m_progress.finished;
+  if (!f.result->ok()) {
+    ++m_progress.failed;
+  }
+  if (f.streaming && m_options.forward.line_buffer) {
+    finish_line_buffer(f);
+  }
+  if (m_options.order == Order::input && m_delivery_closed) {
+    check_halt(*f.result);
+    release(f); // past the end of the output: not delivered, not recorded
+    m_flights.erase(it);
+    return;
+  }
+  if (m_options.order == Order::as_ready) {
+    if (f.streaming && m_streamer == e.seq) {
+      m_ready.push_front(e.seq);
+    } else {
+      m_ready.push_back(e.seq);
+    }
+  }
+  // Last: a halt delivers what it can at once, this item included, so `f` may be gone after.
+  check_halt(*f.result);
+  try_deliver();
+}
+
+Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
+{
+  Result r;
+  r.seq = seq;
+  r.item = f.text;
+  r.status = e.status;
+  r.exit_code = e.exit_code;
+  r.signal = e.signal;
+  r.out = f.out.finish();
+  r.err = f.err.finish();
+  r.started = e.started;
+  r.duration = e.duration;
+  r.attempts = f.attempt;
+  r.slot = e.slot;
+  if (m_options.record_command) {
+    r.command = m_command.display(RenderContext{f.text, seq, e.slot});
+  }
+  return r;
+}
+
+void Engine::check_halt(const Result& r)
+{
+  if (r.replayed) {
+    return; // fail-fast is about this run's failures; a resumed run finishes the rest
+  }
+  r.ok() ? ++m_run_ok : ++m_run_failed;
+  const Halt& h = m_options.halt;
+  if (h.when == Halt::When::never) {
+    return;
+  }
+  bool matches = h.on == Halt::On::done || (h.on == Halt::On::fail) == !r.ok();
+  if (!matches) {
+    return;
+  }
+  std::uint64_t count = h.on == Halt::On::fail      ? m_run_failed
+                        : h.on == Halt::On::success ? m_run_ok
+                                                    : m_run_ok + m_run_failed;
+  double threshold =
+      h.percent ? std::ceil(h.threshold / 100.0 * static_cast<double>(m_progress.total)) : h.threshold;
+  if (static_cast<double>(count) < std::max(1.0, threshold)) {
+    return;
+  }
+  bool ordered = m_options.order == Order::input;
+  if (m_halt_result) {
+    // Already halting. In input order an earlier failure takes over: the output must stop there.
+    if (!ordered || h.on != Halt::On::fail || r.seq >= m_halt_result->seq) {
+      return;
+    }
+  }
+  m_halt_result = r;
+  int signal = h.when == Halt::When::now ? SIGTERM : 0;
+  begin_stop(ordered ? r.seq + 1 : 0, signal);
+}
+
+void Engine::begin_stop(std::uint64_t from_seq, int signal)
+{
+  m_stopping = true;
+  m_stop_from = std::min(m_stop_from, from_seq);
+  m_executor->cancel(m_stop_from, signal);
+  // Staged items and retries past the stop point will not run: they end as interrupted.
+  std::vector<std::uint64_t> dropped;
+  std::erase_if(m_retries, [&](std::uint64_t seq) {
+    bool drop = seq >= m_stop_from;
+    if (drop) {
+      dropped.push_back(seq);
+    }
+    return drop;
+  });
+  for (auto& item : m_staged.items) {
+    dropped.push_back(item.seq);
+  }
+  m_staged.items.clear();
+  for (std::uint64_t seq : dropped) {
+    ItemEnded end;
+    end.seq = seq;
+    end.interrupted = true;
+    on_ended(end);
+  }
+  try_deliver();
+}
+
+void Engine::on_signal(int signal)
+{
+  if (++m_signal_count == 1) {
+    m_signal = signal;
+    begin_stop(0, signal); // the items get the same signal, then SIGKILL after the grace
+    return;
+  }
+  m_abandoned = true; // a second signal: do not wait for anything any more
+  m_executor->kill_all();
+}
+
+void Engine::fail_run(std::string message)
+{
+  m_error = std::move(message);
+  m_abandoned = true;
+  begin_stop(0, SIGTERM);
+}
+
+} // namespace parmap::detail

@@ -1,0 +1,173 @@
+// The input side of the engine: pulling items, replaying stored ones, forming and starting
+// batches.
+#include "run/engine.hpp"
+
+#include <sys/epoll.h>
+
+namespace parmap::detail {
+
+void Engine::InputWatch::on_ready(std::uint32_t)
+{
+  engine->m_reactor.remove(fd, this);
+  engine->m_input_waiting = false;
+}
+
+void Engine::dispatch()
+{
+  // Retries go first, each alone; when stopping, those before the stop point still run.
+  while (!m_free_slots.empty() && !m_retries.empty()) {
+    std::uint64_t seq = m_retries.front();
+    m_retries.pop_front();
+    Flight& f = m_flights[seq];
+    Batch batch;
+    batch.items.push_back(Item{seq, f.text, f.full_size, 0});
+    start_batch(std::move(batch));
+  }
+  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+    // The batch's size is decided now, when it goes out, from what is in flight now.
+    std::size_t size = m_sizer.next(busy_slots(), unsent_items());
+    pull_ahead(size);
+    if (m_staged.items.empty()) {
+      return;
+    }
+    // Short of `size` only when the input has nothing more to give now: send what there is
+    // rather than wait for a full batch.
+    Batch batch;
+    std::size_t n = std::min(size, m_staged.items.size());
+    std::uint64_t id = m_next_batch++;
+    for (std::size_t i = 0; i < n; ++i) {
+      Item& item = m_staged.items[i];
+      m_flights[item.seq].batch = id;
+      batch.items.push_back(std::move(item));
+    }
+    m_staged.items.erase(m_staged.items.begin(), m_staged.items.begin() + static_cast<std::ptrdiff_t>(n));
+    m_batch_left[id] = n;
+    ++m_pending;
+    start_batch(std::move(batch));
+  }
+  // No slot is free: read one batch ahead anyway, so that items replayed from the checkpoint
+  // are delivered without waiting for a slot.
+  if (!m_stopping && m_pending < m_max_pending) {
+    pull_ahead(m_sizer.current());
+  }
+}
+
+void Engine::pull_ahead(std::size_t want)
+{
+  // Replayed results are handed over at once and free their pending unit at once, so also stop
+  // while the caller has results to take: otherwise a long run of stored items would all be
+  // replayed into memory before the caller sees the first.
+  while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
+         m_pending < m_max_pending && m_results.size() < m_max_pending) {
+    RawItem raw;
+    if (!pull_item(raw)) {
+      return;
+    }
+    std::uint64_t seq = ++m_read;
+    std::uint64_t occurrence = 0;
+    if (m_checkpoint) {
+      occurrence = m_occurrences.next(raw.text);
+      // Once every stored result has been replayed (or there were none), no lookup can hit.
+      bool may_hit = m_replayed_seen < m_checkpoint->replayable();
+      if (auto stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill)
+                                : std::nullopt) {
+        add_replay(seq, raw, occurrence, std::move(*stored));
+        continue;
+      }
+    }
+    Flight& f = m_flights[seq];
+    f.text = raw.text;
+    f.full_size = raw.full_size;
+    f.occurrence = occurrence;
+    m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0});
+  }
+}
+
+bool Engine::pull_item(RawItem& raw)
+{
+  const auto& sources = ItemsAccess::sources(m_items);
+  try {
+    while (m_source < sources.size()) {
+      auto& source = *sources[m_source];
+      switch (source.next(raw)) {
+      case ItemSource::Pull::item:
+        return true;
+      case ItemSource::Pull::end:
+        ++m_source;
+        continue;
+      case ItemSource::Pull::wait:
+        m_input_waiting = true;
+        m_input_watch.engine = this;
+        m_input_watch.fd = source.wait_fd();
+        m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
+        return false;
+      }
+    }
+  } catch (const Error& e) {
+    m_input_done = true;
+    fail_run(e.what());
+    return false;
+  }
+  m_input_done = true;
+  return false;
+}
+
+void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored)
+{
+  Flight& f = m_flights[seq];
+  f.text = std::move(raw.text);
+  f.occurrence = occurrence;
+  f.batch = m_next_batch++;
+  m_batch_left[f.batch] = 1;
+  ++m_pending;
+  stored.seq = seq;
+  stored.item = f.text;
+  stored.replayed = true;
+  stored.slot = 0;
+  if (m_options.record_command) {
+    stored.command = m_command.display(RenderContext{f.text, seq, 0});
+  }
+  ++m_progress.finished;
+  ++m_progress.replayed;
+  if (!stored.ok()) {
+    ++m_progress.failed;
+  }
+  ++m_replayed_seen;
+  f.result = std::move(stored);
+  f.ended = true;
+  if (m_options.order == Order::as_ready) {
+    m_ready.push_back(seq);
+  }
+  try_deliver();
+}
+
+std::optional<std::uint64_t> Engine::unsent_items() const
+{
+  if (!m_progress.known_total) {
+    return std::nullopt;
+  }
+  // Not yet read, plus read but not yet sent.
+  std::uint64_t total = m_progress.total;
+  std::uint64_t unread = (total > m_read ? total - m_read : 0) + m_staged.items.size();
+  if (m_checkpoint) {
+    // Stored results still to come are replayed, not run: they are not work left.
+    std::uint64_t replays_left = m_checkpoint->replayable() > m_replayed_seen
+                                     ? m_checkpoint->replayable() - m_replayed_seen
+                                     : 0;
+    unread -= std::min(unread, replays_left);
+  }
+  return unread;
+}
+
+void Engine::start_batch(Batch batch)
+{
+  unsigned slot = m_free_slots.back();
+  m_free_slots.pop_back();
+  double timeout = item_timeout();
+  for (auto& item : batch.items) {
+    item.timeout = timeout;
+  }
+  m_executor->start(slot, std::move(batch));
+}
+
+} // namespace parmap::detail
