@@ -150,7 +150,7 @@ void FakeExecutor::finish(std::uint64_t seq, Status status, int exit_code, const
     end.status = status;
     end.exit_code = exit_code;
     end.started = std::chrono::system_clock::now();
-    end.duration = 0.01;
+    end.duration = duration;
     m_events.emplace_back(std::move(end));
     start_next(slot);
     return;

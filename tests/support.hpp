@@ -72,6 +72,8 @@ public:
   std::function<void(FakeExecutor&)> on_wait;
   /// The texts of items, by seq, as dispatched.
   std::map<std::uint64_t, std::string> texts;
+  /// The runtime finish() reports, in seconds.
+  double duration = 0.01;
 
 private:
   struct Slot {

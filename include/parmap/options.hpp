@@ -71,8 +71,8 @@ struct Options {
   std::size_t jobs = 0;
   /// Per-item wall-clock limit in seconds; 0 means none.
   double timeout = 0;
-  /// If > 0, the limit is this percentage of the median runtime of the items finished so far
-  /// (GNU parallel's `--timeout N%`); no limit applies before the first item finishes.
+  /// If > 0, the limit is this percentage of the median runtime of the items that succeeded so
+  /// far (GNU parallel's `--timeout N%`); no limit applies before the first success.
   double timeout_percent = 0;
   /// Seconds between SIGTERM and SIGKILL when an item's process group is terminated.
   double kill_grace = 1.0;

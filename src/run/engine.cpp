@@ -323,7 +323,12 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
-  m_runtimes.add(e.duration);
+  if (e.status == Status::ok) {
+    // Successes only, as GNU parallel does: quick failures would drag the limit down, and a
+    // timed-out item's runtime is the limit itself, so counting it would shrink the limit on
+    // every timeout.
+    m_runtimes.add(e.duration);
+  }
   ++m_progress.finished;
   if (!f.result->ok()) {
     ++m_progress.failed;

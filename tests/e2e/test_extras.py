@@ -1,6 +1,7 @@
 """What users expect around the core: joblog, dry-run, progress on a terminal, --delay, -j forms,
 --timeout N%, --env, --halt forms, --version/--help."""
 
+import json
 import os
 import re
 import shutil
@@ -133,6 +134,28 @@ class Habits(TempDirTest):
                  "sh", ":::", "0.1", "0.1", "0.1", "0.1", "0.1", "3"])
         statuses = re.findall(rb'"status":"(\w+)"', p.stdout)
         self.assertEqual(statuses, [b"ok"] * 5 + [b"timeout"])
+
+    def test_timeout_percent_ignores_quick_failures(self):
+        # Issue 12's reproduction (with `.05`, the text of the items, so that they do fail): the
+        # median is of successes only, so the four quick failures do not set a limit that kills
+        # the normal half-second items, as in GNU parallel.
+        p = run(["-j1", "--keep-going", "--timeout", "300%", "--json", "sh", "-c",
+                 'sleep $1; [ $1 != .05 ]', "sh", ":::",
+                 ".5", ".05", ".05", ".05", ".05", ".5", ".5", ".5"])
+        statuses = re.findall(rb'"status":"(\w+)"', p.stdout)
+        self.assertEqual(statuses, [b"ok"] + [b"failed"] * 4 + [b"ok"] * 3, msg=p.stderr)
+        self.assertEqual(p.returncode, 4)
+
+    def test_timeout_percent_does_not_shrink_with_each_timeout(self):
+        # Equal items at 50%: all but the first time out, each at half the first one's runtime.
+        # Counting timed-out runtimes would halve the limit at every timeout.
+        p = run(["-j1", "--keep-going", "--timeout", "50%", "--json", "sleep", ":::"] +
+                ["0.4"] * 5)
+        records = [json.loads(line) for line in lines(p.stdout)]
+        self.assertEqual([r["status"] for r in records], ["ok"] + ["timeout"] * 4)
+        limit = records[0]["duration_s"] / 2
+        for r in records[1:]:
+            self.assertGreater(r["duration_s"], limit * 0.95, msg=records)
 
     def test_env_is_accepted(self):
         p = run(["--env", "FOO", "sh", "-c", "echo $FOO", ":::", "x"], env={"FOO": "bar"})
