@@ -389,7 +389,14 @@ TEST_CASE("engine: invalid options are refused before anything runs")
   CHECK_THROWS_AS(FakeRun({"echo"}, Items(numbers(1)), o), Error);
   Options r;
   r.resume = true;
-  CHECK_THROWS_WITH_AS(FakeRun({"echo"}, Items(numbers(1)), r), "--resume needs --checkpoint",
-                       Error);
+  // The API's messages name Options members, not command-line flags.
+  CHECK_THROWS_WITH_AS(FakeRun({"echo"}, Items(numbers(1)), r),
+                       "Options::resume needs Options::checkpoint", OptionError);
+  try {
+    FakeRun({"echo"}, Items(numbers(1)), o);
+  } catch (const OptionError& e) {
+    CHECK(e.field() == "batch_size");
+    CHECK(std::string(e.what()) == "Options::batch_size must be at least 1");
+  }
   CHECK_THROWS_AS(FakeRun({}, Items(numbers(1)), Options{}), Error);
 }

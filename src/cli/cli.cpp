@@ -30,6 +30,7 @@ struct Raw {
   bool no_shell = false;
   bool no_adaptive_tail = false;
   bool dump_options = false;
+  const CLI::Option* checkpoint = nullptr; ///< To tell `--checkpoint ''` from no --checkpoint.
 };
 
 unsigned cpus()
@@ -277,7 +278,8 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->group(flow);
 
   const char* checkpoint = "Checkpoint";
-  app.add_option("--checkpoint", o.checkpoint, "Record finished items in this SQLite file")
+  r.checkpoint = app.add_option("--checkpoint", o.checkpoint,
+                                "Record finished items in this SQLite file")
       ->type_name("PATH")
       ->group(checkpoint);
   app.add_flag("--resume", o.resume, "Continue the recorded run: replay finished items")
@@ -411,6 +413,31 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   }
 }
 
+/// The checkpoint flags and how they combine; the library would refuse the same in its own
+/// terms (Options::resume...), so they are checked here, worded for the command line.
+void check_checkpoint_flags(const Raw& r, const Config& c)
+{
+  const Options& o = c.options;
+  if (r.checkpoint->count() > 0 && o.checkpoint.empty()) {
+    bad("--checkpoint: the path is empty (an unset variable?)");
+  }
+  if (c.report && o.checkpoint.empty()) {
+    bad("--report needs --checkpoint PATH");
+  }
+  if (o.resume && o.checkpoint.empty()) {
+    bad("--resume needs --checkpoint");
+  }
+  if (o.retry_failed && !o.resume) {
+    bad("--retry-failed needs --resume");
+  }
+  if (o.force && !o.resume) {
+    bad("--force needs --resume");
+  }
+  if (o.dry_run && !o.checkpoint.empty()) {
+    bad("--dry-run runs nothing and cannot be used with --checkpoint");
+  }
+}
+
 void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
 {
   Options& o = c.options;
@@ -446,14 +473,18 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   if (o.batch_size == 0) {
     bad("--batch-size must be at least 1");
   }
+  if (!std::isfinite(o.kill_grace) || o.kill_grace < 0) {
+    bad("--kill-grace must not be negative");
+  }
+  if (!std::isfinite(o.delay) || o.delay < 0) {
+    bad("--delay must not be negative");
+  }
   if (o.tail_batches_per_core == 0 || o.tail_min_batch_size == 0 || o.checkpoint_every == 0) {
     bad("--tail-batches-per-core, --tail-min-batch-size and --checkpoint-every must be at "
         "least 1");
   }
+  check_checkpoint_flags(r, c);
   if (c.report) {
-    if (o.checkpoint.empty()) {
-      bad("--report needs --checkpoint PATH");
-    }
     return;
   }
   split_command(rest, r, c);

@@ -44,6 +44,28 @@ void report_failure(const Result& r, const char* lead)
                r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
 }
 
+/// The library's message, worded for the command line where it names Options members.
+std::string message_of(const Error& e)
+{
+  if (const auto* conflict = dynamic_cast<const CheckpointConflict*>(&e)) {
+    std::uint64_t n = conflict->finished();
+    if (conflict->kind() == CheckpointConflict::Kind::not_resumed) {
+      return fmt::format("{}: holds {} finished item{} of an earlier run; add --resume to "
+                         "continue it, or remove the file to start over",
+                         conflict->path(), n, n == 1 ? "" : "s");
+    }
+    return fmt::format("{}: recorded for the command {}, not {} (add --force to resume with the "
+                       "new command)",
+                       conflict->path(), conflict->recorded_command(), conflict->command());
+  }
+  const auto* option = dynamic_cast<const OptionError*>(&e);
+  if (option != nullptr && option->field() == "halt") {
+    // The one option check that depends on the input, which only the library sees.
+    return "--halt with a percentage needs an input of known length (::: or regular files)";
+  }
+  return e.what();
+}
+
 [[noreturn]] void die_of(int signal)
 {
   std::fflush(stdout);
@@ -126,7 +148,7 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    std::fprintf(stderr, "parmap: %s\n", e.what());
+    std::fprintf(stderr, "parmap: %s\n", message_of(e).c_str());
     return 255;
   }
 }

@@ -13,30 +13,33 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-void require(bool ok, const std::string& message)
+/// Throws OptionError for `field` unless ok; the message names Options members, not flags.
+void require(bool ok, const char* field, const char* problem)
 {
   if (!ok) {
-    throw Error(message);
+    throw OptionError(field, fmt::format("Options::{} {}", field, problem));
   }
 }
 
 Options validated(Options o)
 {
-  require(o.batch_size >= 1, "--batch-size must be at least 1");
-  require(o.tail_batches_per_core >= 1, "--tail-batches-per-core must be at least 1");
-  require(o.tail_min_batch_size >= 1, "--tail-min-batch-size must be at least 1");
-  require(o.checkpoint_every >= 1, "--checkpoint-every must be at least 1");
-  require(std::isfinite(o.timeout) && o.timeout >= 0, "--timeout must be a positive number");
-  require(std::isfinite(o.timeout_percent) && o.timeout_percent >= 0,
-          "--timeout N% must be a positive percentage");
-  require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "--kill-grace must not be negative");
-  require(std::isfinite(o.delay) && o.delay >= 0, "--delay must not be negative");
-  require(o.halt.threshold > 0, "--halt needs a count or percentage above 0");
-  require(!o.resume || !o.checkpoint.empty(), "--resume needs --checkpoint");
-  require(!o.retry_failed || o.resume, "--retry-failed needs --resume");
-  require(!o.force || o.resume, "--force needs --resume");
-  require(!(o.dry_run && !o.checkpoint.empty()),
-          "--dry-run runs nothing and cannot be used with --checkpoint");
+  require(o.batch_size >= 1, "batch_size", "must be at least 1");
+  require(o.tail_batches_per_core >= 1, "tail_batches_per_core", "must be at least 1");
+  require(o.tail_min_batch_size >= 1, "tail_min_batch_size", "must be at least 1");
+  require(o.checkpoint_every >= 1, "checkpoint_every", "must be at least 1");
+  require(std::isfinite(o.timeout) && o.timeout >= 0, "timeout",
+          "must be a number of seconds, 0 or more");
+  require(std::isfinite(o.timeout_percent) && o.timeout_percent >= 0, "timeout_percent",
+          "must be a percentage, 0 or more");
+  require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "kill_grace",
+          "must not be negative");
+  require(std::isfinite(o.delay) && o.delay >= 0, "delay", "must not be negative");
+  require(o.halt.threshold > 0, "halt", "needs a threshold above 0");
+  require(!o.resume || !o.checkpoint.empty(), "resume", "needs Options::checkpoint");
+  require(!o.retry_failed || o.resume, "retry_failed", "needs Options::resume");
+  require(!o.force || o.resume, "force", "needs Options::resume");
+  require(!(o.dry_run && !o.checkpoint.empty()), "dry_run",
+          "runs nothing and cannot be used with Options::checkpoint");
   return o;
 }
 
@@ -68,8 +71,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_progress.known_total = known;
   m_progress.total = total;
-  require(!m_options.halt.percent || known,
-          "--halt with a percentage needs an input of known length (files or :::)");
+  require(!m_options.halt.percent || known, "halt",
+          "with a percentage needs items whose number is known before the run (a list, a "
+          "regular file, or a generator given its count)");
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
                        m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
 

@@ -69,8 +69,15 @@ void Engine::pull_ahead(std::size_t want)
       occurrence = m_occurrences.next(raw.text);
       // Once every stored result has been replayed (or there were none), no lookup can hit.
       bool may_hit = m_replayed_seen < m_checkpoint->replayable();
-      if (auto stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill)
-                                : std::nullopt) {
+      std::optional<Result> stored;
+      try {
+        stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill) : std::nullopt;
+      } catch (const Error& e) {
+        m_input_done = true; // a checkpoint that fails to read (damaged mid-run) ends the run
+        fail_run(e.what());
+        return;
+      }
+      if (stored) {
         add_replay(seq, raw, occurrence, std::move(*stored));
         continue;
       }

@@ -1,6 +1,7 @@
 #include "store/checkpoint.hpp"
 
 #include "base/error.hpp"
+#include "store/checkpoint_file.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
@@ -16,9 +17,8 @@
 namespace parmap {
 namespace {
 
-constexpr std::int64_t k_schema_version = 1;
-
-constexpr const char* k_schema = R"sql(
+// Schema 1: what parmap 0.1.0 wrote.
+constexpr const char* k_schema_v1 = R"sql(
   CREATE TABLE run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     command TEXT NOT NULL,
@@ -42,15 +42,49 @@ constexpr const char* k_schema = R"sql(
   );
 )sql";
 
+// Schema 2 = schema 1 plus these additions only (new tables, nullable columns, columns with
+// defaults), one block per feature. A new file gets schema 1 then these; a schema 1 file gets
+// these in one transaction, so that 0.1.0 checkpoints still resume.
+constexpr const char* k_schema_v2_additions = R"sql(
+  -- Output chunks: an output larger than CheckpointMode::chunk_bytes (SQLite holds at most
+  -- 1 GB in one value) is stored here in pieces, in rowid order; its column in results is then
+  -- NULL. The trigger drops the chunks with their result (also when INSERT OR REPLACE replaces
+  -- it, which needs recursive_triggers).
+  CREATE TABLE output_chunks (
+    result INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    bytes BLOB NOT NULL
+  );
+  CREATE INDEX output_chunks_of_result ON output_chunks (result, stream);
+  CREATE TRIGGER output_chunks_go_with_their_result AFTER DELETE ON results
+  BEGIN
+    DELETE FROM output_chunks WHERE result = old.rowid;
+  END;
+)sql";
+
+/// output_chunks.stream: which output of a result a chunk belongs to.
+constexpr std::int64_t k_stdout_stream = 1;
+constexpr std::int64_t k_stderr_stream = 2;
+
 double unix_seconds(std::chrono::system_clock::time_point t)
 {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-bool file_exists(const std::string& path)
+Clock::duration seconds(double s)
 {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+using Blob = std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)>;
+
+Blob open_blob(sqlite3* db, const char* table, const char* column, std::int64_t rowid, bool write)
+{
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db, "main", table, column, rowid, write ? 1 : 0, &blob);
+  Blob guard(blob, sqlite3_blob_close);
+  sql::check(rc, db);
+  return guard;
 }
 
 } // namespace
@@ -69,32 +103,54 @@ Status status_from(const std::string& text)
   return Status::failed;
 }
 
+CheckpointConflict::CheckpointConflict(Kind kind, std::string path, std::uint64_t finished,
+                                       std::string recorded_command, std::string command)
+    : Error(kind == Kind::not_resumed
+                ? fmt::format("{}: holds {} finished item{} of an earlier run; set "
+                              "Options::resume to continue it, or remove the file to start over",
+                              path, finished, finished == 1 ? "" : "s")
+                : fmt::format("{}: recorded for the command {}, not {} (set Options::force to "
+                              "resume with the new command)",
+                              path, recorded_command, command)),
+      m_kind(kind), m_path(std::move(path)), m_finished(finished),
+      m_recorded(std::move(recorded_command)), m_command(std::move(command))
+{
+}
+
 struct Checkpoint::Impl {
   sql::Db db;
   Fd lock;
   sql::Statement insert;
   sql::Statement lookup;
+  sql::Statement chunks;
+  sql::Statement add_chunk;
   CheckpointMode mode;
   bool in_transaction = false;
   std::size_t rows = 0;
   Clock::time_point opened{};
+  Clock::time_point last_commit = Clock::now();
 
   void begin()
   {
-    sql::exec(db.get(), "BEGIN IMMEDIATE", "checkpoint");
+    sql::exec(db.get(), "BEGIN IMMEDIATE");
     in_transaction = true;
     rows = 0;
     opened = Clock::now();
   }
+  void prepare();
+  /// True when `out` goes to output_chunks rather than into its results column.
+  bool chunked(const Output& out) const;
   void write_blob(std::int64_t rowid, const char* column, const Output& out);
-  Output read_blob(std::int64_t rowid, const char* column, std::uint64_t size, SpillFactory& spill);
+  void write_chunks(std::int64_t result, std::int64_t stream, const Output& out);
+  Output read_output(std::int64_t rowid, std::int64_t stream, std::uint64_t inline_size,
+                     SpillFactory& spill);
 };
 
 Checkpoint::Checkpoint(const std::string& path, const RunRecord& run, const CheckpointMode& mode)
     : m_impl(std::make_unique<Impl>()), m_path(path)
 {
   m_impl->mode = mode;
-  bool existed = file_exists(path);
+  bool existed = check_writable_path(path);
   if (!existed) {
     // Created here, not by SQLite, to get mode 0600 (SQLite gives its -wal and -shm files the
     // same mode as the database).
@@ -135,52 +191,32 @@ void Checkpoint::open_and_check(const RunRecord& run)
   auto& db = m_impl->db;
   db = sql::open(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
   sqlite3_busy_timeout(db.get(), 5000);
-  std::int64_t app_id = 0;
-  std::int64_t version = 0;
-  std::int64_t tables = 0;
-  try {
-    sql::Statement q(db.get(), "SELECT (SELECT application_id FROM pragma_application_id), "
-                               "(SELECT user_version FROM pragma_user_version), "
-                               "(SELECT count(*) FROM sqlite_master)");
-    q.step();
-    app_id = q.column_int(0);
-    version = q.column_int(1);
-    tables = q.column_int(2);
-  } catch (const Error&) {
-    throw Error(m_path + ": not a parmap checkpoint (not an SQLite database)");
+  // Everything that refuses the file comes before the first write.
+  std::int64_t schema = check_checkpoint(db.get(), m_path);
+  Stored stored = schema > 0 ? check_run(run) : Stored{};
+  sql::exec(db.get(), "PRAGMA journal_mode=WAL");
+  sql::exec(db.get(), "BEGIN IMMEDIATE");
+  if (schema == 0) {
+    sql::exec(db.get(), k_schema_v1);
   }
-  bool empty = app_id == 0 && version == 0 && tables == 0;
-  if (!empty && app_id != k_checkpoint_application_id) {
-    throw Error(m_path + ": not a parmap checkpoint");
+  if (schema < 2) {
+    sql::exec(db.get(), k_schema_v2_additions);
   }
-  if (version > k_schema_version) {
-    throw Error(fmt::format("{}: written by a newer parmap (checkpoint schema {}; this parmap "
-                            "reads schema {} and older)",
-                            m_path, version, k_schema_version));
-  }
-  std::int64_t done = 0;
-  if (empty) {
-    sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
-    sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
-    sql::exec(db.get(), k_schema, m_path);
+  if (schema < k_checkpoint_schema) {
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
-                                    k_checkpoint_application_id, k_schema_version)
-                            .c_str(),
-              m_path);
-    write_run(run);
-    sql::exec(db.get(), "COMMIT", m_path);
-  } else {
-    done = check_run(run);
-    sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
+                                    k_checkpoint_application_id, k_checkpoint_schema)
+                            .c_str());
   }
-  sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
-  sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
-  m_impl->insert = sql::Statement(
-      db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
-  m_impl->lookup = sql::Statement(
-      db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
+  if (stored.finished == 0 || stored.command != run.command) {
+    // A fresh start, or --force: this run's command is the one the results now stand for.
+    write_run(run);
+  }
+  sql::exec(db.get(), "COMMIT");
+  sql::exec(db.get(), "PRAGMA synchronous=NORMAL");
+  sql::exec(db.get(), "PRAGMA journal_size_limit=67108864");
+  sql::exec(db.get(), "PRAGMA recursive_triggers=ON"); // see output_chunks
+  m_impl->prepare();
+  std::int64_t done = stored.finished;
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -188,6 +224,20 @@ void Checkpoint::open_and_check(const RunRecord& run)
     done = ok.column_int(0);
   }
   m_replayable = static_cast<std::uint64_t>(done);
+}
+
+void Checkpoint::Impl::prepare()
+{
+  insert = sql::Statement(
+      db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
+                "started, duration, attempts, stdout, stderr) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  lookup = sql::Statement(
+      db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
+                "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
+  chunks = sql::Statement(db.get(), "SELECT rowid, length(bytes) FROM output_chunks "
+                                    "WHERE result = ? AND stream = ? ORDER BY rowid");
+  add_chunk = sql::Statement(
+      db.get(), "INSERT INTO output_chunks (result, stream, bytes) VALUES (?, ?, zeroblob(?))");
 }
 
 void Checkpoint::write_run(const RunRecord& run)
@@ -201,31 +251,25 @@ void Checkpoint::write_run(const RunRecord& run)
   q.step();
 }
 
-std::int64_t Checkpoint::check_run(const RunRecord& run)
+Checkpoint::Stored Checkpoint::check_run(const RunRecord& run)
 {
   auto* db = m_impl->db.get();
   sql::Statement finished(db, "SELECT count(*) FROM results");
   finished.step();
-  std::int64_t done = finished.column_int(0);
-  sql::Statement stored(db, "SELECT command FROM run WHERE id = 1");
-  std::string command = stored.step() ? stored.column_text(0) : std::string();
+  Stored stored;
+  stored.finished = finished.column_int(0);
+  sql::Statement command(db, "SELECT command FROM run WHERE id = 1");
+  stored.command = command.step() ? command.column_text(0) : std::string();
+  auto done = static_cast<std::uint64_t>(stored.finished);
   if (done > 0 && !m_impl->mode.resume) {
-    throw Error(fmt::format("{}: holds {} finished item{} of an earlier run; add --resume to "
-                            "continue it, or remove the file to start over",
-                            m_path, done, done == 1 ? "" : "s"));
+    throw CheckpointConflict(CheckpointConflict::Kind::not_resumed, m_path, done, stored.command,
+                             run.command);
   }
-  if (done > 0 && command != run.command && !m_impl->mode.force) {
-    throw Error(fmt::format("{}: recorded for the command {}, not {} (add --force to resume "
-                            "with the new command)",
-                            m_path, command, run.command));
+  if (done > 0 && stored.command != run.command && !m_impl->mode.force) {
+    throw CheckpointConflict(CheckpointConflict::Kind::other_command, m_path, done,
+                             stored.command, run.command);
   }
-  if (done == 0 || command != run.command) {
-    // A fresh start, or --force: this run's command is the one the results now stand for.
-    sql::exec(db, "BEGIN IMMEDIATE", m_path);
-    write_run(run);
-    sql::exec(db, "COMMIT", m_path);
-  }
-  return done;
+  return stored;
 }
 
 std::optional<Result> Checkpoint::lookup(std::string_view item,
@@ -264,59 +308,99 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
   q.reset();
-  r.out = m_impl->read_blob(rowid, "stdout", out_size, spill);
-  r.err = m_impl->read_blob(rowid, "stderr", err_size, spill);
+  r.out = m_impl->read_output(rowid, k_stdout_stream, out_size, spill);
+  r.err = m_impl->read_output(rowid, k_stderr_stream, err_size, spill);
   r.replayed = true;
   return r;
 }
 
-Output Checkpoint::Impl::read_blob(std::int64_t rowid,
-                                   const char* column,
-                                   std::uint64_t size,
-                                   SpillFactory& spill)
+Output Checkpoint::Impl::read_output(std::int64_t rowid,
+                                     std::int64_t stream,
+                                     std::uint64_t inline_size,
+                                     SpillFactory& spill)
 {
-  if (size == 0) {
-    return Output{};
-  }
-  sqlite3_blob* blob = nullptr;
-  sql::check(sqlite3_blob_open(db.get(), "main", "results", column, rowid, 0, &blob), db.get(),
-             "checkpoint");
-  std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> guard(blob, sqlite3_blob_close);
   Capture capture;
-  std::string buf;
-  for (std::uint64_t done = 0; done < size;) {
-    auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
-    buf.resize(static_cast<std::size_t>(n));
-    sql::check(sqlite3_blob_read(blob, buf.data(), n, static_cast<int>(done)), db.get(),
-               "checkpoint");
-    capture.append(buf, spill, 64 * 1024);
-    done += static_cast<std::uint64_t>(n);
+  auto read_blob = [&](const char* table, const char* column, std::int64_t id,
+                       std::uint64_t size) {
+    Blob blob = open_blob(db.get(), table, column, id, false);
+    std::string buf;
+    for (std::uint64_t done = 0; done < size;) {
+      auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
+      buf.resize(static_cast<std::size_t>(n));
+      sql::check(sqlite3_blob_read(blob.get(), buf.data(), n, static_cast<int>(done)), db.get());
+      capture.append(buf, spill, 64 * 1024);
+      done += static_cast<std::uint64_t>(n);
+    }
+  };
+  if (inline_size > 0) {
+    read_blob("results", stream == k_stdout_stream ? "stdout" : "stderr", rowid, inline_size);
+    return capture.finish();
+  }
+  // Empty, or stored in chunks.
+  chunks.bind(1, rowid);
+  chunks.bind(2, stream);
+  std::vector<std::pair<std::int64_t, std::uint64_t>> pieces;
+  while (chunks.step()) {
+    pieces.emplace_back(chunks.column_int(0), static_cast<std::uint64_t>(chunks.column_int(1)));
+  }
+  chunks.reset();
+  for (auto [id, size] : pieces) {
+    read_blob("output_chunks", "bytes", id, size);
   }
   return capture.finish();
 }
 
+bool Checkpoint::Impl::chunked(const Output& out) const
+{
+  auto limit = static_cast<std::uint64_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
+  return out.size() > std::min(mode.chunk_bytes, limit);
+}
+
 void Checkpoint::Impl::write_blob(std::int64_t rowid, const char* column, const Output& out)
 {
-  sqlite3_blob* blob = nullptr;
-  sql::check(sqlite3_blob_open(db.get(), "main", "results", column, rowid, 1, &blob), db.get(),
-             "checkpoint");
-  std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> guard(blob, sqlite3_blob_close);
+  Blob blob = open_blob(db.get(), "results", column, rowid, true);
   int offset = 0;
   out.for_each_chunk([&](std::string_view piece) {
-    sql::check(sqlite3_blob_write(blob, piece.data(), static_cast<int>(piece.size()), offset),
-               db.get(), "checkpoint");
+    sql::check(sqlite3_blob_write(blob.get(), piece.data(), static_cast<int>(piece.size()), offset),
+               db.get());
     offset += static_cast<int>(piece.size());
   });
 }
 
-bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
+void Checkpoint::Impl::write_chunks(std::int64_t result, std::int64_t stream, const Output& out)
 {
-  // SQLite cannot hold a value over its length limit (1 GB by default): such a result is not
-  // recorded, and the item runs again on resume.
-  auto limit = static_cast<std::uint64_t>(sqlite3_limit(m_impl->db.get(), SQLITE_LIMIT_LENGTH, -1));
-  if (r.out.size() >= limit || r.err.size() >= limit || r.item.size() >= limit) {
-    return false;
-  }
+  auto limit = static_cast<std::uint64_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
+  std::uint64_t chunk = std::min(mode.chunk_bytes, limit);
+  std::uint64_t left = out.size();
+  Blob blob(nullptr, sqlite3_blob_close);
+  std::uint64_t size = 0; // of the open chunk
+  std::uint64_t room = 0; // what it still takes
+  out.for_each_chunk([&](std::string_view piece) {
+    while (!piece.empty()) {
+      if (room == 0) {
+        size = room = std::min(chunk, left);
+        blob.reset();
+        add_chunk.bind(1, result);
+        add_chunk.bind(2, stream);
+        add_chunk.bind(3, static_cast<std::int64_t>(size));
+        add_chunk.step();
+        add_chunk.reset();
+        blob = open_blob(db.get(), "output_chunks", "bytes", sqlite3_last_insert_rowid(db.get()),
+                         true);
+      }
+      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), room));
+      sql::check(sqlite3_blob_write(blob.get(), piece.data(), static_cast<int>(n),
+                                    static_cast<int>(size - room)),
+                 db.get());
+      piece.remove_prefix(n);
+      room -= n;
+      left -= n;
+    }
+  });
+}
+
+void Checkpoint::record(const Result& r, std::uint64_t occurrence)
+{
   if (!m_impl->in_transaction) {
     m_impl->begin();
   }
@@ -331,35 +415,39 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
-  // the insert. Either way a large output is never in memory whole, nor twice.
+  // the insert, into their column or into chunks. Either way a large output is never in
+  // memory whole, nor twice.
   const Output* outs[2] = {&r.out, &r.err};
-  bool pieces[2] = {false, false};
+  enum class Later { no, blob, chunks } later[2] = {Later::no, Later::no};
   for (int i = 0; i < 2; ++i) {
     const auto& stored = detail::OutputAccess::handle(*outs[i]);
     if (!stored || outs[i]->size() == 0) {
       q.bind_blob(10 + i, std::string_view());
+    } else if (m_impl->chunked(*outs[i])) {
+      q.bind_blob(10 + i, std::string_view()); // NULL: the chunks hold it
+      later[i] = Later::chunks;
     } else if (stored->extents.empty()) {
       q.bind_blob(10 + i, stored->memory);
     } else {
       q.bind_zeroblob(10 + i, outs[i]->size());
-      pieces[i] = true;
+      later[i] = Later::blob;
     }
   }
   q.step();
   q.reset();
-  if (pieces[0] || pieces[1]) {
-    std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
-    if (pieces[0]) {
-      m_impl->write_blob(rowid, "stdout", r.out);
-    }
-    if (pieces[1]) {
-      m_impl->write_blob(rowid, "stderr", r.err);
+  std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
+  const char* columns[2] = {"stdout", "stderr"};
+  const std::int64_t streams[2] = {k_stdout_stream, k_stderr_stream};
+  for (int i = 0; i < 2; ++i) {
+    if (later[i] == Later::blob) {
+      m_impl->write_blob(rowid, columns[i], *outs[i]);
+    } else if (later[i] == Later::chunks) {
+      m_impl->write_chunks(rowid, streams[i], *outs[i]);
     }
   }
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
-  return true;
 }
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
@@ -367,8 +455,9 @@ std::optional<Clock::time_point> Checkpoint::deadline() const
   if (!m_impl || !m_impl->in_transaction) {
     return std::nullopt;
   }
-  return m_impl->opened + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(m_impl->mode.commit_interval));
+  // On a grid from the last commit, so that while results keep coming commits are exactly
+  // commit_interval apart; after a pause longer than that, at once.
+  return std::max(m_impl->opened, m_impl->last_commit + seconds(m_impl->mode.commit_interval));
 }
 
 void Checkpoint::tick(Clock::time_point now)
@@ -385,7 +474,8 @@ void Checkpoint::commit()
     return;
   }
   m_impl->in_transaction = false;
-  sql::exec(m_impl->db.get(), "COMMIT", m_path);
+  m_impl->last_commit = Clock::now();
+  sql::exec(m_impl->db.get(), "COMMIT");
 }
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)

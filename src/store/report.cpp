@@ -2,6 +2,7 @@
 #include "parmap/report.hpp"
 
 #include "store/checkpoint.hpp"
+#include "store/checkpoint_file.hpp"
 #include "base/error.hpp"
 #include "output/format.hpp"
 #include "output/json.hpp"
@@ -10,9 +11,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace parmap {
 namespace {
@@ -90,60 +88,47 @@ std::string to_json(const CheckpointReport& r)
 
 CheckpointReport read_report(const std::string& path, std::size_t top, std::size_t tail_bytes)
 {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw_errno(path, errno);
-  }
-  // Only read, but opened for writing when allowed: the last connection to a WAL database
-  // removes its -wal and -shm files on close, which a read-only one cannot do.
-  bool writable = ::access(path.c_str(), W_OK) == 0;
-  sql::Db db = sql::open(path, (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
-                                   SQLITE_OPEN_NOMUTEX);
-  sqlite3_busy_timeout(db.get(), 5000);
+  ReadableCheckpoint cp = open_for_reading(path);
+  sqlite3* db = cp.db.get();
   CheckpointReport r;
   r.path = path;
-  try {
-    sql::Statement id(db.get(), "SELECT (SELECT application_id FROM pragma_application_id)");
-    id.step();
-    if (id.column_int(0) != k_checkpoint_application_id) {
-      throw Error(path + ": not a parmap checkpoint");
-    }
-    sql::Statement run(db.get(), "SELECT command, options, version, created FROM run");
-    if (run.step()) {
-      r.command = run.column_text(0);
-      r.options = run.column_text(1);
-      r.version = run.column_text(2);
-      r.created = finite(run.column_double(3));
-    }
-    sql::Statement counts(db.get(),
-                          "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
-                          "total(status = 'timeout'), total(status = 'signaled'), "
-                          "total(duration) FROM results");
-    counts.step();
-    r.total = static_cast<std::uint64_t>(counts.column_int(0));
-    r.ok = static_cast<std::uint64_t>(counts.column_double(1));
-    r.failed = static_cast<std::uint64_t>(counts.column_double(2));
-    r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
-    r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
-    r.busy_seconds = finite(counts.column_double(5));
-    // The tail is cut in SQL, so a huge stderr is never read whole.
-    r.slowest = read_items(db.get(),
-                           "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "
-                           "FROM results ORDER BY duration DESC LIMIT ?1",
-                           top, false, tail_bytes);
-    r.failures = read_items(
-        db.get(),
-        "SELECT seq, item, status, exit, signal, duration, attempts, "
-        "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
-        "ORDER BY seq LIMIT ?1",
-        top, true, tail_bytes);
-  } catch (const Error& e) {
-    std::string what = e.what();
-    if (what.starts_with(path)) {
-      throw;
-    }
-    throw Error(path + ": not a parmap checkpoint (" + what + ")");
+  if (cp.schema == 0) {
+    throw Error(path + ": not a parmap checkpoint (it is empty)");
   }
+  sql::Statement run(db, "SELECT command, options, version, created FROM run");
+  if (run.step()) {
+    r.command = run.column_text(0);
+    r.options = run.column_text(1);
+    r.version = run.column_text(2);
+    r.created = finite(run.column_double(3));
+  }
+  sql::Statement counts(db, "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
+                            "total(status = 'timeout'), total(status = 'signaled'), "
+                            "total(duration) FROM results");
+  counts.step();
+  r.total = static_cast<std::uint64_t>(counts.column_int(0));
+  r.ok = static_cast<std::uint64_t>(counts.column_double(1));
+  r.failed = static_cast<std::uint64_t>(counts.column_double(2));
+  r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
+  r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
+  r.busy_seconds = finite(counts.column_double(5));
+  r.slowest = read_items(db,
+                         "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "
+                         "FROM results ORDER BY duration DESC LIMIT ?1",
+                         top, false, tail_bytes);
+  // The tail is cut in SQL. A stderr stored in chunks (schema 2) has its tail in the last one.
+  r.failures = read_items(
+      db,
+      cp.schema >= 2
+          ? "SELECT seq, item, status, exit, signal, duration, attempts, "
+            "coalesce(substr(stderr, max(1, length(stderr) - ?2 + 1)), "
+            "(SELECT substr(bytes, max(1, length(bytes) - ?2 + 1)) FROM output_chunks "
+            "WHERE result = results.rowid AND stream = 2 ORDER BY rowid DESC LIMIT 1)) "
+            "FROM results WHERE status != 'ok' ORDER BY seq LIMIT ?1"
+          : "SELECT seq, item, status, exit, signal, duration, attempts, "
+            "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
+            "ORDER BY seq LIMIT ?1",
+      top, true, tail_bytes);
   return r;
 }
 
