@@ -63,6 +63,12 @@ struct Forward {
   Format format = Format::raw;
   /// Write whole lines as they come, from any running item (GNU parallel's --line-buffer).
   bool line_buffer = false;
+  /// For a status line (a progress bar) on a terminal that also shows the output: called on
+  /// the run's thread with `true` just before output is written to a terminal, and with `false`
+  /// once that output is all written and ended a line. Erase the status line on `true`; draw it
+  /// again only after `false` (Options::on_progress comes on), and output and status never
+  /// share a line.
+  std::function<void(bool writing)> on_terminal_output;
 };
 
 /// Options of one run. The defaults are the command line's.

@@ -105,9 +105,15 @@ int run(Config& c)
     if (!c.joblog.empty()) {
       joblog.emplace(c.joblog);
     }
-    if ((c.bar || c.eta) && (c.progress_always || ::isatty(STDERR_FILENO))) {
-      display.emplace(c.bar, c.eta);
+    bool terminal = ::isatty(STDERR_FILENO) == 1;
+    if ((c.bar || c.eta) && (c.progress_always || terminal)) {
+      display.emplace(c.bar, c.eta, terminal);
       c.options.on_progress = [&display](const Progress& p) { display->draw(p); };
+      if (terminal) {
+        c.options.forward.on_terminal_output = [&display](bool writing) {
+          display->on_terminal_output(writing);
+        };
+      }
     }
     Results results = imap(c.command, c.items, c.options);
     for (const Result& r : results) {

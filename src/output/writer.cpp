@@ -14,6 +14,18 @@
 namespace parmap {
 namespace {
 constexpr std::size_t k_chunk = 128 * 1024;
+
+/// The last of the first n bytes iov holds: the last byte a write of n bytes wrote.
+char last_byte(const std::vector<iovec>& iov, std::size_t n)
+{
+  for (const auto& v : iov) {
+    if (n <= v.iov_len) {
+      return static_cast<const char*>(v.iov_base)[n - 1];
+    }
+    n -= v.iov_len;
+  }
+  return '\n';
+}
 } // namespace
 
 bool BytesPiece::fill(std::string& buf, std::size_t max)
@@ -76,6 +88,42 @@ void OutputWriter::write(int stream, FileRange range)
     return;
   }
   q.entries.push_back(Entry{nullptr, 0, std::move(range)});
+}
+
+void OutputWriter::watch_terminals(std::function<void(bool)> fn)
+{
+  m_on_terminal = std::move(fn);
+  for (auto& q : m_queues) {
+    q.terminal = q.present && ::isatty(q.fd.fd) == 1;
+    if (q.terminal) {
+      q.splice_ok = false;
+      q.sendfile_ok = false;
+    }
+  }
+}
+
+void OutputWriter::before_write(const Queue& q)
+{
+  if (q.terminal && !m_terminal_writing) {
+    m_terminal_writing = true;
+    m_on_terminal(true);
+  }
+}
+
+void OutputWriter::after_pump()
+{
+  if (!m_terminal_writing) {
+    return;
+  }
+  for (const auto& q : m_queues) {
+    bool pending = std::any_of(q.entries.begin(), q.entries.end(),
+                               [](const Entry& e) { return !e.is_mark(); });
+    if (q.terminal && (pending || q.line_open)) {
+      return;
+    }
+  }
+  m_terminal_writing = false;
+  m_on_terminal(false);
 }
 
 int OutputWriter::direct_fd(int stream) const
@@ -238,12 +286,16 @@ bool OutputWriter::drain(Queue& q)
         auto view = b->left_view();
         iov.push_back({const_cast<char*>(view.data()), view.size()});
       }
+      before_write(q);
       long n = write_some(q, iov.data(), iov.size());
       if (n < 0) {
         continue; // the queue was failed; the loop sees the state
       }
       if (n == 0) {
         return false;
+      }
+      if (q.terminal) {
+        q.line_open = last_byte(iov, static_cast<std::size_t>(n)) != '\n';
       }
       auto left = static_cast<std::size_t>(n);
       m_queued -= left;
@@ -297,6 +349,7 @@ void OutputWriter::pump()
     set_polling(q, !done && m_state == WriteState::ok); // not if the descriptor cannot poll
   }
   report_marks();
+  after_pump();
 }
 
 void OutputWriter::flush()

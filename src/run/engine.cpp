@@ -85,6 +85,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
+    if (m_options.forward.on_terminal_output) {
+      m_writer->watch_terminals(m_options.forward.on_terminal_output);
+    }
     if (m_slots < jobs) {
       m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
                                      "the open-file limit (ulimit -n) allows no more\n",

@@ -71,6 +71,29 @@ class DryRun(TempDirTest):
         self.assertFalse(os.path.exists(self.path("x.db")))
 
 
+def terminal_screen(data):
+    """The non-empty lines a terminal shows after `data`, handling what parmap's display and a
+    tty's output processing use: \\r, \\n and ESC[K (erase to the end of the line)."""
+    screen, col, i = [""], 0, 0
+    while i < len(data):
+        if data.startswith("\x1b[K", i):
+            screen[-1] = screen[-1][:col]
+            i += 3
+            continue
+        c = data[i]
+        i += 1
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            screen.append("")
+            col = 0
+        else:
+            line = screen[-1].ljust(col)
+            screen[-1] = line[:col] + c + line[col + 1:]
+            col += 1
+    return [line for line in screen if line]
+
+
 @unittest.skipUnless(shutil.which("script"), "needs script(1) from util-linux")
 class Progress(TempDirTest):
     def on_terminal(self, args, stdin_data=""):
@@ -86,6 +109,36 @@ class Progress(TempDirTest):
         self.assertIn("\r", out)
         self.assertRegex(out, r"100% \[#+\] 12/12")
         self.assertRegex(out, r"\d+% \[#* +\] \d+/12")  # an intermediate state was drawn
+
+    def test_output_on_the_same_terminal_never_shares_the_bar_line(self):
+        # Results and bar on one terminal: the bar is erased before output and drawn again
+        # below it, so each result has its line and no stale bar stays above (as pv, cargo).
+        out = self.on_terminal(["--bar", "-j2", "sh", "-c", "sleep 0.15; echo result-$1", "sh",
+                                ":::"] + [str(i) for i in range(10)])
+        screen = terminal_screen(out)
+        self.assertEqual([line for line in screen if "result-" in line],
+                         [f"result-{i}" for i in range(10)], msg=screen)
+        self.assertEqual(screen[:-1], [f"result-{i}" for i in range(10)], msg=screen)
+        self.assertRegex(screen[-1], r"^parmap: 100% \[#+\] 10/10")
+
+    def test_a_line_left_open_by_the_output_is_not_erased(self):
+        # The running item printed half a line: the bar waits for the newline.
+        out = self.on_terminal(["--bar", "-j1", "sh", "-c", "printf part-$1; sleep 0.4; echo",
+                                "sh", ":::", "1", "2"])
+        screen = terminal_screen(out)
+        self.assertEqual(screen[:2], ["part-1", "part-2"], msg=screen)
+        self.assertRegex(screen[-1], r"^parmap: 100% .* 2/2")
+
+    def test_progress_always_into_a_file_writes_plain_lines(self):
+        p = run(["--bar", "--progress-always", "-j1", "sleep", ":::"] + ["0.4"] * 4)
+        self.assertOk(p)
+        self.assertNotIn(b"\r", p.stderr)
+        self.assertNotIn(b"\x1b", p.stderr)
+        progress = lines(p.stderr)
+        self.assertTrue(all(line.startswith("parmap: ") for line in progress), msg=progress)
+        self.assertRegex(progress[-1], r"100% \[#+\] 4/4")
+        self.assertGreaterEqual(len(progress), 2)
+        self.assertLessEqual(len(progress), 5, msg=progress)  # at most one a second
 
     def test_eta_is_drawn(self):
         out = self.on_terminal(["--eta", "sh", "-c", "sleep 0.05", "sh", ":::", "1", "2", "3"])
