@@ -99,7 +99,8 @@ struct Options {
   /// Seconds to wait between starting two items (GNU parallel's --delay).
   double delay = 0;
 
-  /// SQLite checkpoint file; empty means none.
+  /// SQLite checkpoint file; empty means none. A regular file, or nothing yet, in a directory
+  /// this process can write (SQLite's WAL mode keeps PATH-wal and PATH-shm beside it).
   std::string checkpoint;
   bool resume = false;
   bool retry_failed = false;

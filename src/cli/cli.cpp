@@ -301,7 +301,7 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_flag("--eta", c.eta, "Show the estimated time left on stderr (when a terminal)")
       ->group(progress);
   app.add_flag("--progress-always", c.progress_always,
-               "Draw --bar / --eta even when stderr is not a terminal")
+               "Draw --bar / --eta even when stderr is not a terminal (plain lines)")
       ->group(progress);
   app.add_option("--joblog", c.joblog, "Log each finished item, GNU parallel's columns")
       ->type_name("FILE")
