@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -65,6 +66,12 @@ constexpr const char* k_schema_v2_additions = R"sql(
 /// output_chunks.stream: which output of a result a chunk belongs to.
 constexpr std::int64_t k_stdout_stream = 1;
 constexpr std::int64_t k_stderr_stream = 2;
+
+/// The results column of a stream.
+const char* column_of(std::int64_t stream)
+{
+  return stream == k_stdout_stream ? "stdout" : "stderr";
+}
 
 double unix_seconds(std::chrono::system_clock::time_point t)
 {
@@ -138,12 +145,25 @@ struct Checkpoint::Impl {
     opened = Clock::now();
   }
   void prepare();
-  /// True when `out` goes to output_chunks rather than into its results column.
-  bool chunked(const Output& out) const;
-  void write_blob(std::int64_t rowid, const char* column, const Output& out);
-  void write_chunks(std::int64_t result, std::int64_t stream, const Output& out);
+
+  /// Where an output goes: bound to the insert as it is (in memory, or empty), written into
+  /// its results column after the insert (spilled), or into output_chunks (too large).
+  enum class Placement { bound, column, chunks };
+  /// The largest output stored in its results column.
+  std::uint64_t max_inline() const;
+  Placement bind_output(int index, const Output& out);
+  void write_output(std::int64_t rowid, std::int64_t stream, const Output& out, Placement where);
+  /// Writes `out` piece by piece into blobs of at most `limit` bytes, each opened by
+  /// `next_blob(size)`: never in memory whole.
+  void write_pieces(const Output& out, std::uint64_t limit,
+                    const std::function<Blob(std::uint64_t)>& next_blob);
+  /// A new output_chunks row of `size` zero bytes, open for writing.
+  Blob add_chunk_row(std::int64_t result, std::int64_t stream, std::uint64_t size);
   Output read_output(std::int64_t rowid, std::int64_t stream, std::uint64_t inline_size,
                      SpillFactory& spill);
+  /// Appends the `size` bytes of a blob to `capture`, a megabyte at a time.
+  void read_blob(Capture& capture, const char* table, const char* column, std::int64_t rowid,
+                 std::uint64_t size, SpillFactory& spill);
 };
 
 Checkpoint::Checkpoint(const std::string& path, const RunRecord& run, const CheckpointMode& mode)
@@ -320,20 +340,8 @@ Output Checkpoint::Impl::read_output(std::int64_t rowid,
                                      SpillFactory& spill)
 {
   Capture capture;
-  auto read_blob = [&](const char* table, const char* column, std::int64_t id,
-                       std::uint64_t size) {
-    Blob blob = open_blob(db.get(), table, column, id, false);
-    std::string buf;
-    for (std::uint64_t done = 0; done < size;) {
-      auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
-      buf.resize(static_cast<std::size_t>(n));
-      sql::check(sqlite3_blob_read(blob.get(), buf.data(), n, static_cast<int>(done)), db.get());
-      capture.append(buf, spill, 64 * 1024);
-      done += static_cast<std::uint64_t>(n);
-    }
-  };
   if (inline_size > 0) {
-    read_blob("results", stream == k_stdout_stream ? "stdout" : "stderr", rowid, inline_size);
+    read_blob(capture, "results", column_of(stream), rowid, inline_size, spill);
     return capture.finish();
   }
   // Empty, or stored in chunks.
@@ -345,48 +353,76 @@ Output Checkpoint::Impl::read_output(std::int64_t rowid,
   }
   chunks.reset();
   for (auto [id, size] : pieces) {
-    read_blob("output_chunks", "bytes", id, size);
+    read_blob(capture, "output_chunks", "bytes", id, size, spill);
   }
   return capture.finish();
 }
 
-bool Checkpoint::Impl::chunked(const Output& out) const
+void Checkpoint::Impl::read_blob(Capture& capture, const char* table, const char* column,
+                                 std::int64_t rowid, std::uint64_t size, SpillFactory& spill)
 {
-  auto limit = static_cast<std::uint64_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
-  return out.size() > std::min(mode.chunk_bytes, limit);
+  Blob blob = open_blob(db.get(), table, column, rowid, false);
+  std::string buf;
+  for (std::uint64_t done = 0; done < size;) {
+    auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
+    buf.resize(static_cast<std::size_t>(n));
+    sql::check(sqlite3_blob_read(blob.get(), buf.data(), n, static_cast<int>(done)), db.get());
+    capture.append(buf, spill, 64 * 1024);
+    done += static_cast<std::uint64_t>(n);
+  }
 }
 
-void Checkpoint::Impl::write_blob(std::int64_t rowid, const char* column, const Output& out)
-{
-  Blob blob = open_blob(db.get(), "results", column, rowid, true);
-  int offset = 0;
-  out.for_each_chunk([&](std::string_view piece) {
-    sql::check(sqlite3_blob_write(blob.get(), piece.data(), static_cast<int>(piece.size()), offset),
-               db.get());
-    offset += static_cast<int>(piece.size());
-  });
-}
-
-void Checkpoint::Impl::write_chunks(std::int64_t result, std::int64_t stream, const Output& out)
+std::uint64_t Checkpoint::Impl::max_inline() const
 {
   auto limit = static_cast<std::uint64_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
-  std::uint64_t chunk = std::min(mode.chunk_bytes, limit);
+  return std::min(mode.chunk_bytes, limit);
+}
+
+Checkpoint::Impl::Placement Checkpoint::Impl::bind_output(int index, const Output& out)
+{
+  const auto& stored = detail::OutputAccess::handle(out);
+  if (!stored || out.size() == 0) {
+    insert.bind_blob(index, std::string_view()); // NULL
+    return Placement::bound;
+  }
+  if (out.size() > max_inline()) {
+    insert.bind_blob(index, std::string_view()); // NULL: the chunks hold it
+    return Placement::chunks;
+  }
+  if (stored->extents.empty()) {
+    insert.bind_blob(index, stored->memory);
+    return Placement::bound;
+  }
+  insert.bind_zeroblob(index, out.size());
+  return Placement::column;
+}
+
+void Checkpoint::Impl::write_output(std::int64_t rowid, std::int64_t stream, const Output& out,
+                                    Placement where)
+{
+  if (where == Placement::column) {
+    write_pieces(out, out.size(), [&](std::uint64_t) {
+      return open_blob(db.get(), "results", column_of(stream), rowid, true);
+    });
+  } else if (where == Placement::chunks) {
+    write_pieces(out, max_inline(),
+                 [&](std::uint64_t size) { return add_chunk_row(rowid, stream, size); });
+  }
+}
+
+void Checkpoint::Impl::write_pieces(const Output& out, std::uint64_t limit,
+                                    const std::function<Blob(std::uint64_t)>& next_blob)
+{
   std::uint64_t left = out.size();
   Blob blob(nullptr, sqlite3_blob_close);
-  std::uint64_t size = 0; // of the open chunk
+  std::uint64_t size = 0; // of the open blob
   std::uint64_t room = 0; // what it still takes
   out.for_each_chunk([&](std::string_view piece) {
     while (!piece.empty()) {
       if (room == 0) {
-        size = room = std::min(chunk, left);
         blob.reset();
-        add_chunk.bind(1, result);
-        add_chunk.bind(2, stream);
-        add_chunk.bind(3, static_cast<std::int64_t>(size));
-        add_chunk.step();
-        add_chunk.reset();
-        blob = open_blob(db.get(), "output_chunks", "bytes", sqlite3_last_insert_rowid(db.get()),
-                         true);
+        size = room = std::min(limit, left);
+        blob = next_blob(size);
       }
       auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), room));
       sql::check(sqlite3_blob_write(blob.get(), piece.data(), static_cast<int>(n),
@@ -397,6 +433,16 @@ void Checkpoint::Impl::write_chunks(std::int64_t result, std::int64_t stream, co
       left -= n;
     }
   });
+}
+
+Blob Checkpoint::Impl::add_chunk_row(std::int64_t result, std::int64_t stream, std::uint64_t size)
+{
+  add_chunk.bind(1, result);
+  add_chunk.bind(2, stream);
+  add_chunk.bind(3, static_cast<std::int64_t>(size));
+  add_chunk.step();
+  add_chunk.reset();
+  return open_blob(db.get(), "output_chunks", "bytes", sqlite3_last_insert_rowid(db.get()), true);
 }
 
 void Checkpoint::record(const Result& r, std::uint64_t occurrence)
@@ -415,36 +461,14 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
-  // the insert, into their column or into chunks. Either way a large output is never in
-  // memory whole, nor twice.
-  const Output* outs[2] = {&r.out, &r.err};
-  enum class Later { no, blob, chunks } later[2] = {Later::no, Later::no};
-  for (int i = 0; i < 2; ++i) {
-    const auto& stored = detail::OutputAccess::handle(*outs[i]);
-    if (!stored || outs[i]->size() == 0) {
-      q.bind_blob(10 + i, std::string_view());
-    } else if (m_impl->chunked(*outs[i])) {
-      q.bind_blob(10 + i, std::string_view()); // NULL: the chunks hold it
-      later[i] = Later::chunks;
-    } else if (stored->extents.empty()) {
-      q.bind_blob(10 + i, stored->memory);
-    } else {
-      q.bind_zeroblob(10 + i, outs[i]->size());
-      later[i] = Later::blob;
-    }
-  }
+  // the insert. Either way a large output is never in memory whole, nor twice.
+  auto out = m_impl->bind_output(10, r.out);
+  auto err = m_impl->bind_output(11, r.err);
   q.step();
   q.reset();
   std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
-  const char* columns[2] = {"stdout", "stderr"};
-  const std::int64_t streams[2] = {k_stdout_stream, k_stderr_stream};
-  for (int i = 0; i < 2; ++i) {
-    if (later[i] == Later::blob) {
-      m_impl->write_blob(rowid, columns[i], *outs[i]);
-    } else if (later[i] == Later::chunks) {
-      m_impl->write_chunks(rowid, streams[i], *outs[i]);
-    }
-  }
+  m_impl->write_output(rowid, k_stdout_stream, r.out, out);
+  m_impl->write_output(rowid, k_stderr_stream, r.err, err);
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
