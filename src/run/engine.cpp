@@ -97,7 +97,7 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     config.null_stdin = m_options.null_stdin;
     config.reset_sigpipe = reset_sigpipe;
     config.dry_run = m_options.dry_run;
-    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
+    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
   }
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });

@@ -6,6 +6,7 @@
 #include "exec/command.hpp"
 #include "run/dispatch.hpp"
 #include "exec/executor.hpp"
+#include "exec/launch.hpp"
 #include "output/format.hpp"
 #include "input/input.hpp"
 #include "parmap/parmap.hpp"
@@ -122,6 +123,7 @@ private:
 
   Options m_options;
   CommandTemplate m_command;
+  TemplateLaunch m_launch{m_command};
   Items m_items;
   std::size_t m_source = 0;
   bool m_input_done = false;

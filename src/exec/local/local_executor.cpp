@@ -139,23 +139,16 @@ unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
 }
 
 LocalExecutor::LocalExecutor(Reactor& reactor,
-                             const CommandTemplate& command,
+                             const LaunchBuilder& launch,
                              OutputListener& listener,
                              LocalExecutorConfig config)
-    : m_reactor(reactor), m_command(command), m_listener(listener), m_config(config),
-      m_spawner(config.null_stdin, config.reset_sigpipe)
+    : m_reactor(reactor), m_launch_builder(launch), m_listener(listener), m_config(config),
+      m_spawner(config.null_stdin, config.reset_sigpipe), m_env(snapshot_environment())
 {
   m_slots.resize(std::max(1U, config.slots));
   for (unsigned i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].number = i + 1;
+    m_slots[i].number = config.first_slot + i;
   }
-  for (auto& e : snapshot_environment()) {
-    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=")) {
-      m_env.push_back(std::move(e));
-    }
-  }
-  m_env.emplace_back();
-  m_env.emplace_back();
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
   Fd probe(pidfd_open(::getpid()));
   m_use_pidfd = static_cast<bool>(probe);
@@ -186,7 +179,7 @@ std::size_t LocalExecutor::running() const
 
 void LocalExecutor::start(unsigned slot_number, Batch batch)
 {
-  Slot& slot = m_slots.at(slot_number - 1);
+  Slot& slot = m_slots.at(slot_number - m_config.first_slot);
   slot.busy = true;
   for (auto& item : batch.items) {
     slot.queue.push_back(std::move(item));
@@ -225,12 +218,6 @@ void LocalExecutor::start_next(Slot& slot)
   }
 }
 
-void LocalExecutor::set_env(const Item& item, unsigned slot)
-{
-  m_env[m_env.size() - 2] = "PARMAP_SEQ=" + std::to_string(item.seq);
-  m_env[m_env.size() - 1] = "PARMAP_SLOT=" + std::to_string(slot);
-}
-
 void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
 {
   m_events.emplace_back(ItemStarted{item.seq, slot.number});
@@ -247,10 +234,9 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
 
 void LocalExecutor::launch(Slot& slot, Item item)
 {
-  RenderContext ctx{item.text, item.seq, slot.number};
   if (m_config.dry_run) {
     m_events.emplace_back(ItemStarted{item.seq, slot.number});
-    std::string line = m_command.display(ctx) + "\n";
+    std::string line = m_launch_builder.display(item, slot.number) + "\n";
     m_listener.on_output(item.seq, Stream::out, line);
     ItemEnded end;
     end.seq = item.seq;
@@ -259,25 +245,15 @@ void LocalExecutor::launch(Slot& slot, Item item)
     m_events.emplace_back(std::move(end));
     return;
   }
-  if (item.full_size > item.text.size()) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) + " is " + std::to_string(item.full_size) +
-                      " bytes long; one argument can be at most " +
-                      std::to_string(item.text.size()) + " bytes");
+  if (auto why = unrunnable(item)) {
+    fail_to_start(slot, std::move(item), 126, *why);
     return;
   }
-  if (item.text.find('\0') != std::string::npos) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) +
-                      " contains a NUL byte, which cannot be passed as an argument "
-                      "(use -0 for NUL-separated input)");
-    return;
-  }
-  m_command.render(ctx, m_argv);
-  set_env(item, slot.number);
+  m_launch_builder.build(item, slot.number, m_launch);
   Pipe out = make_pipe();
   Pipe err = make_pipe();
-  Spawned child = m_spawner.spawn(m_argv, m_env, out.write.get(), err.write.get());
+  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env,
+                                  Spawner::Stdio{out.write.get(), err.write.get(), -1});
   if (child.pid < 0) {
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -117,14 +118,16 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 
-int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid)
+int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid)
 {
   SpawnSetup setup;
-  if (m_null_stdin) {
+  if (stdio.in >= 0) {
+    posix_spawn_file_actions_adddup2(&setup.actions, stdio.in, STDIN_FILENO);
+  } else if (m_null_stdin) {
     posix_spawn_file_actions_adddup2(&setup.actions, m_devnull.get(), STDIN_FILENO);
   }
-  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, err_fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.out, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.err, STDERR_FILENO);
   // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
   // program without it must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
@@ -137,10 +140,29 @@ int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err
   return ::posix_spawn(&pid, path, &setup.actions, &setup.attr, argv, m_env_ptrs.data());
 }
 
+void Spawner::set_env(const std::vector<std::string>& env,
+                      const std::vector<std::string>& overrides)
+{
+  m_env_ptrs.clear();
+  for (const auto& e : env) {
+    bool replaced = std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) {
+      auto eq = o.find('=');
+      return eq != std::string::npos && e.size() > eq && e.compare(0, eq + 1, o, 0, eq + 1) == 0;
+    });
+    if (!replaced) {
+      m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
+    }
+  }
+  for (const auto& o : overrides) {
+    m_env_ptrs.push_back(const_cast<char*>(o.c_str()));
+  }
+  m_env_ptrs.push_back(nullptr);
+}
+
 Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env,
-                       int out_fd,
-                       int err_fd)
+                       const std::vector<std::string>& overrides,
+                       Stdio stdio)
 {
   Spawned result;
   int error = 0; // errno of the failure to start
@@ -154,18 +176,14 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
       m_argv_ptrs.push_back(const_cast<char*>(a.c_str()));
     }
     m_argv_ptrs.push_back(nullptr);
-    m_env_ptrs.clear();
-    for (const auto& e : env) {
-      m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
-    }
-    m_env_ptrs.push_back(nullptr);
-    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    set_env(env, overrides);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), stdio, result.pid);
     if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), stdio, result.pid);
     }
   }
   if (error != 0) {
