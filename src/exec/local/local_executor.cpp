@@ -145,6 +145,7 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
     : m_reactor(reactor), m_launch_builder(launch), m_listener(listener), m_config(config),
       m_spawner(config.null_stdin, config.reset_sigpipe), m_env(snapshot_environment())
 {
+  override_env(m_env, m_config.env);
   m_slots.resize(std::max(1U, config.slots));
   for (unsigned i = 0; i < m_slots.size(); ++i) {
     m_slots[i].number = config.first_slot + i;

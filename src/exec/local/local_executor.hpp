@@ -25,6 +25,8 @@ struct LocalExecutorConfig {
   /// Seconds between two starts (--delay).
   double delay = 0;
   bool null_stdin = false;
+  /// NAME=VALUE set for every item, over the inherited environment.
+  std::vector<std::string> env;
   bool reset_sigpipe = true;
   /// Print the commands instead of running them.
   bool dry_run = false;

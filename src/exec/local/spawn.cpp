@@ -63,6 +63,21 @@ std::vector<std::string> snapshot_environment()
   return env;
 }
 
+bool same_variable(const std::string& entry, const std::string& assignment)
+{
+  auto eq = assignment.find('=');
+  return eq != std::string::npos && entry.size() > eq &&
+         entry.compare(0, eq + 1, assignment, 0, eq + 1) == 0;
+}
+
+void override_env(std::vector<std::string>& env, const std::vector<std::string>& assignments)
+{
+  for (const auto& a : assignments) {
+    std::erase_if(env, [&](const std::string& e) { return same_variable(e, a); });
+    env.push_back(a);
+  }
+}
+
 Spawner::Spawner(bool null_stdin, bool reset_sigpipe) : m_null_stdin(null_stdin)
 {
   if (m_null_stdin) {
@@ -145,10 +160,8 @@ void Spawner::set_env(const std::vector<std::string>& env,
 {
   m_env_ptrs.clear();
   for (const auto& e : env) {
-    bool replaced = std::any_of(overrides.begin(), overrides.end(), [&](const std::string& o) {
-      auto eq = o.find('=');
-      return eq != std::string::npos && e.size() > eq && e.compare(0, eq + 1, o, 0, eq + 1) == 0;
-    });
+    bool replaced = std::any_of(overrides.begin(), overrides.end(),
+                                [&](const std::string& o) { return same_variable(e, o); });
     if (!replaced) {
       m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
     }

@@ -63,4 +63,9 @@ private:
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
 
+/// True when `entry` (NAME=VALUE) sets the variable `assignment` (NAME=...) sets.
+bool same_variable(const std::string& entry, const std::string& assignment);
+/// Replaces (or adds) each of `assignments` in `env`.
+void override_env(std::vector<std::string>& env, const std::vector<std::string>& assignments);
+
 } // namespace parmap
