@@ -1,6 +1,7 @@
 #include "run/engine.hpp"
 
 #include "exec/local/local_executor.hpp"
+#include "exec/ssh/ssh_executor.hpp"
 
 #include <fmt/format.h>
 
@@ -55,8 +56,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   unsigned jobs = resolve_jobs(m_options.jobs);
-  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
-  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
 
   // The length is known when every source can tell it before the run.
   std::uint64_t total = 0;
@@ -70,8 +69,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_progress.total = total;
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
-  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
-                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
 
   setup_checkpoint();
   bool reset_sigpipe = true;
@@ -81,24 +78,11 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
-    if (m_slots < jobs) {
-      m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                     "the open-file limit (ulimit -n) allows no more\n",
-                                     m_slots, jobs));
-    }
   }
-  if (factory) {
-    m_executor = factory(m_reactor, m_command, *this, m_slots);
-  } else {
-    LocalExecutorConfig config;
-    config.slots = m_slots;
-    config.kill_grace = m_options.kill_grace;
-    config.delay = m_options.delay;
-    config.null_stdin = m_options.null_stdin;
-    config.reset_sigpipe = reset_sigpipe;
-    config.dry_run = m_options.dry_run;
-    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
-  }
+  make_executor(std::move(factory), jobs, reset_sigpipe);
+  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
+                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
   }
@@ -127,6 +111,37 @@ Engine::~Engine()
     }
   } catch (...) {
     // Destructors must not throw; the executor's destructor still kills and reaps.
+  }
+}
+
+void Engine::make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe)
+{
+  if (factory) {
+    m_slots = jobs;
+    m_executor = factory(m_reactor, m_command, *this, m_slots);
+    return;
+  }
+  LocalExecutorConfig config;
+  config.kill_grace = m_options.kill_grace;
+  config.delay = m_options.delay;
+  config.null_stdin = m_options.null_stdin;
+  config.reset_sigpipe = reset_sigpipe;
+  config.dry_run = m_options.dry_run;
+  if (!m_options.remote.sshlogins.empty() && !m_options.dry_run) {
+    // -j means slots per host there, and each host's CPU count when not given.
+    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
+                                  m_options.jobs > 0 ? jobs : 0, config);
+    m_executor = std::move(made.executor);
+    m_slots = made.slots;
+    return;
+  }
+  m_slots = LocalExecutor::fd_limited_slots(jobs);
+  config.slots = m_slots;
+  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
+  if (m_slots < jobs && m_writer) {
+    m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
+                                   "the open-file limit (ulimit -n) allows no more\n",
+                                   m_slots, jobs));
   }
 }
 
@@ -266,7 +281,20 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
     auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
                                 std::greater<>());
-    m_free_slots.insert(pos, free->slot);
+    if (free->gone) {
+      --m_slots; // its host was given up
+      if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
+        m_free_slots.erase(pos - 1);
+      }
+    } else {
+      m_free_slots.insert(pos, free->slot);
+    }
+  } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
+    if (notice->fatal) {
+      fail_run(notice->message);
+    } else if (m_writer) {
+      m_writer->write(1, "parmap: " + notice->message + "\n");
+    }
   }
 }
 
@@ -277,6 +305,7 @@ void Engine::on_started(const ItemStarted& e)
     return;
   }
   Flight& f = it->second;
+  f.host = e.host;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
@@ -299,7 +328,15 @@ void Engine::on_ended(ItemEnded& e)
     return;
   }
   Flight& f = it->second;
-  if (e.interrupted) {
+  if (e.lost && (!m_stopping || e.seq < m_stop_from)) {
+    // Its host went away: not an attempt, not a result; it runs again, first in line.
+    uncount(f);
+    f.out.clear();
+    f.err.clear();
+    m_retries.push_front(e.seq);
+    return;
+  }
+  if (e.interrupted || e.lost) {
     f.ended = true;
     f.interrupted = true;
     if (m_streamer == e.seq) {
@@ -363,6 +400,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.duration = e.duration;
   r.attempts = f.attempt;
   r.slot = e.slot;
+  r.host = e.host;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.text, seq, e.slot});
   }

@@ -62,6 +62,7 @@ private:
     bool ended = false;
     bool interrupted = false;
     bool streaming = false;         ///< Output goes to the writer as it arrives.
+    std::string host;               ///< The remote host running it; empty: this machine.
     std::unique_ptr<LineTagger> tag_out; ///< --tag state while streaming.
     std::unique_ptr<LineTagger> tag_err;
     std::string partial[2];          ///< --line-buffer: the unterminated last line.
@@ -79,6 +80,9 @@ private:
   };
   enum class Phase { running, done };
 
+  /// Makes the executor (a test's, the ssh one for --sshlogin, else the local one) and sets
+  /// the number of slots.
+  void make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe);
   void setup_checkpoint();
   void step();
   void service_writer();

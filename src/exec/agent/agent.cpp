@@ -4,6 +4,7 @@
 #include "base/reactor.hpp"
 #include "base/signals.hpp"
 #include "exec/agent/connection.hpp"
+#include "exec/agent/incoming_file.hpp"
 #include "exec/local/local_executor.hpp"
 #include "parmap/agent.hpp"
 #include "parmap/parmap.hpp"
@@ -31,15 +32,6 @@ std::string host_name()
   ::gethostname(name, sizeof name - 1);
   return name;
 }
-
-/// A file being received: written under a temporary name beside its target, renamed into place
-/// when complete, so that a half-transferred file is never seen under its name.
-struct IncomingFile {
-  FileBegin header;
-  std::string temp;
-  Fd fd;
-  std::string error;
-};
 
 class Agent final : public Connection::Handler, public OutputListener, public LaunchBuilder {
 public:
@@ -197,37 +189,14 @@ private:
 
   void receive(FileBegin& header)
   {
-    m_file.emplace();
-    m_file->header = std::move(header);
-    const std::string& path = m_file->header.path;
-    std::filesystem::path target(path);
-    std::error_code ec;
-    if (target.has_parent_path()) {
-      std::filesystem::create_directories(target.parent_path(), ec);
-    }
-    m_file->temp = path + ".parmap-part";
-    m_file->fd.reset(::open(m_file->temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                            0600));
-    if (!m_file->fd) {
-      m_file->error = std::strerror(errno);
-    }
+    m_file_seq = header.seq;
+    m_file = std::make_unique<IncomingFile>(std::move(header.path), header.mode);
   }
 
   void receive(FileData& data)
   {
-    if (!m_file || !m_file->fd) {
-      return;
-    }
-    std::string_view left = data.bytes;
-    while (!left.empty()) {
-      ssize_t n = retry_eintr([&] { return ::write(m_file->fd.get(), left.data(), left.size()); });
-      if (n < 0) {
-        m_file->error = std::strerror(errno);
-        m_file->fd.reset();
-        ::unlink(m_file->temp.c_str());
-        return;
-      }
-      left.remove_prefix(static_cast<std::size_t>(n));
+    if (m_file) {
+      m_file->write(data.bytes);
     }
   }
 
@@ -236,26 +205,14 @@ private:
     if (!m_file) {
       return;
     }
-    IncomingFile file = std::move(*m_file);
-    m_file.reset();
-    std::string error = !end.error.empty() ? end.error : file.error;
-    if (file.fd) {
-      ::fchmod(file.fd.get(), file.header.mode & 07777);
-      file.fd.reset();
-      if (error.empty() && ::rename(file.temp.c_str(), file.header.path.c_str()) != 0) {
-        error = std::strerror(errno);
-      }
-      if (!error.empty()) {
-        ::unlink(file.temp.c_str());
-      }
-    }
+    std::string error = m_file->finish(end.error);
     if (!error.empty()) {
-      std::string line = fmt::format("parmap: {}: cannot transfer {}: {}\n", host_name(),
-                                     file.header.path, error);
-      m_transfer_errors[file.header.seq] += line;
-    } else if (file.header.seq == 0) {
-      m_basefiles.push_back(file.header.path);
+      m_transfer_errors[m_file_seq] += fmt::format("parmap: {}: cannot transfer {}: {}\n",
+                                                   host_name(), m_file->path(), error);
+    } else if (m_file_seq == 0) {
+      m_basefiles.push_back(m_file->path());
     }
+    m_file.reset();
   }
 
   // Agent-to-controller messages arriving here are a confused controller: ignored.
@@ -324,9 +281,7 @@ private:
         ::unlink(path.c_str());
       }
     }
-    if (m_file) {
-      ::unlink(m_file->temp.c_str());
-    }
+    m_file.reset();
     if (!m_tempdir.empty()) {
       std::error_code ec;
       std::filesystem::current_path("/", ec);
@@ -343,7 +298,8 @@ private:
   unsigned m_slots = 1;
   std::unordered_map<std::uint64_t, Run> m_runs;
   std::unordered_map<std::uint64_t, std::string> m_transfer_errors;
-  std::optional<IncomingFile> m_file;
+  std::unique_ptr<IncomingFile> m_file; ///< The transfer being received.
+  std::uint64_t m_file_seq = 0;
   std::vector<std::string> m_basefiles;
   std::string m_tempdir;
   bool m_cleanup = false;

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,11 +39,6 @@ void kill_and_reap(pid_t pid)
 {
   ::kill(-pid, SIGKILL);
   reap(pid);
-}
-
-int pidfd_open(pid_t pid)
-{
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 /// Descriptors open in this process now.
@@ -151,7 +145,7 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
     m_slots[i].number = config.first_slot + i;
   }
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
-  Fd probe(pidfd_open(::getpid()));
+  Fd probe = open_pidfd(::getpid());
   m_use_pidfd = static_cast<bool>(probe);
 }
 
@@ -221,7 +215,7 @@ void LocalExecutor::start_next(Slot& slot)
 
 void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot.number});
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
   std::string line = "parmap: " + message + "\n";
   m_listener.on_output(item.seq, Stream::err, line);
   ItemEnded end;
@@ -236,7 +230,7 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
 void LocalExecutor::launch(Slot& slot, Item item)
 {
   if (m_config.dry_run) {
-    m_events.emplace_back(ItemStarted{item.seq, slot.number});
+    m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
     std::string line = m_launch_builder.display(item, slot.number) + "\n";
     m_listener.on_output(item.seq, Stream::out, line);
     ItemEnded end;
@@ -279,7 +273,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   Running& ref = *r;
   if (m_use_pidfd) {
-    ref.pidfd.reset(pidfd_open(ref.pid));
+    ref.pidfd = open_pidfd(ref.pid);
   }
   if (ref.pidfd) {
     m_reactor.add(ref.pidfd.get(), EPOLLIN, &ref.exit_watch);
@@ -295,7 +289,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
     });
   }
   slot.running = std::move(r);
-  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
+  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}});
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)

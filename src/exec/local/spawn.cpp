@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -61,6 +62,11 @@ std::vector<std::string> snapshot_environment()
     env.emplace_back(*e);
   }
   return env;
+}
+
+Fd open_pidfd(pid_t pid)
+{
+  return Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
 }
 
 bool same_variable(const std::string& entry, const std::string& assignment)

@@ -60,6 +60,9 @@ private:
   std::vector<char*> m_env_ptrs;
 };
 
+/// A pidfd for `pid` (invalid where the kernel has none: before Linux 5.3).
+Fd open_pidfd(pid_t pid);
+
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
 
