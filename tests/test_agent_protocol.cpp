@@ -7,6 +7,8 @@
 #include "exec/agent/protocol.hpp"
 #include "support.hpp"
 
+#include "parmap/parmap.hpp"
+
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -125,11 +127,16 @@ TEST_CASE("agent protocol: the greeting is found after a login script's lines")
 {
   FrameReader reader(true);
   reader.feed("Welcome!\nPARMAP-AGENTX 1\nPARMAP-AGENT 7 9.9.9-rc1\n");
-  CHECK_FALSE(reader.next());
+  CHECK_THROWS_AS(reader.next(), VersionMismatch); // another protocol: nothing more is read
+  CHECK_THROWS_AS(reader.next(), VersionMismatch);
   REQUIRE(reader.greeting());
   CHECK(reader.greeting()->protocol == 7);
   CHECK(reader.greeting()->version == "9.9.9-rc1");
   CHECK(reader.preamble() == "Welcome!\nPARMAP-AGENTX 1\n");
+  FrameReader same(true);
+  same.feed("Welcome!\n" + greeting());
+  CHECK_FALSE(same.next());
+  CHECK(same.greeting()->version == version());
 }
 
 TEST_CASE("agent protocol: garbage is refused, not guessed at")

@@ -64,7 +64,8 @@ struct ItemEnded {
 /// A slot finished its batch (or dropped it when stopping) and can take another.
 struct SlotFree {
   unsigned slot = 0;
-  /// The slot is gone for good (its host was given up): the run has one slot less.
+  /// The slot is gone (its host was lost): the run has one slot less, until a SlotFree without
+  /// `gone` for it brings it back.
   bool gone = false;
 };
 

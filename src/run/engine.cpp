@@ -282,13 +282,18 @@ void Engine::handle(ExecutorEvent& event)
     auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
                                 std::greater<>());
     if (free->gone) {
-      --m_slots; // its host was given up
-      if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
-        m_free_slots.erase(pos - 1);
+      if (m_gone_slots.insert(free->slot).second) {
+        --m_slots; // its host is away: the run goes on without it
+        if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
+          m_free_slots.erase(pos - 1);
+        }
       }
-    } else {
-      m_free_slots.insert(pos, free->slot);
+      return;
     }
+    if (m_gone_slots.erase(free->slot) > 0) {
+      ++m_slots; // back with its host
+    }
+    m_free_slots.insert(pos, free->slot);
   } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
     if (notice->fatal) {
       fail_run(notice->message);

@@ -156,6 +156,7 @@ private:
   std::unordered_map<std::uint64_t, std::size_t> m_batch_left; ///< Undelivered items per batch.
   std::uint64_t m_next_batch = 1;
   std::vector<unsigned> m_free_slots;
+  std::unordered_set<unsigned> m_gone_slots; ///< Slots whose host is away (not counted).
   std::deque<std::uint64_t> m_retries;
   Batch m_staged; ///< Items read and not yet sent (at most about one batch).
   std::uint64_t m_replayed_seen = 0;

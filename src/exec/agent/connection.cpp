@@ -145,6 +145,7 @@ void Connection::read_ready()
   }
   if (n <= 0) {
     // Frames that arrived before the end are still handled.
+    m_peer_closed = n == 0;
     handle_frames();
     close(n == 0 ? "the connection closed" : fmt::format("cannot read: {}", std::strerror(errno)));
     return;

@@ -51,6 +51,8 @@ public:
 
   const FrameReader& reader() const { return m_reader; }
   bool closed() const { return m_closed; }
+  /// The peer ended the stream (as opposed to this side giving up on it).
+  bool peer_closed() const { return m_peer_closed; }
   /// Bytes queued in memory to send.
   std::size_t queued() const { return m_outbox.memory_bytes(); }
 
@@ -79,6 +81,7 @@ private:
   bool m_out_polled = false;
   bool m_paused = false;
   bool m_closed = false;
+  bool m_peer_closed = false;
   Reactor::TimerId m_flush_timer = 0;
   Reactor::TimerId m_beat_timer = 0;
   double m_interval = 0;

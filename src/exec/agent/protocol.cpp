@@ -246,12 +246,19 @@ bool FrameReader::read_greeting()
     g.version = rest.empty() ? "?" : std::string(rest.substr(1));
     m_greeting = std::move(g);
     m_greeting_pending = false;
+    if (m_greeting->protocol != k_protocol_version) {
+      throw VersionMismatch(fmt::format("the agent speaks protocol {}, not {}",
+                                        m_greeting->protocol, k_protocol_version));
+    }
     return true;
   }
 }
 
 std::optional<std::string_view> FrameReader::next()
 {
+  if (m_greeting && m_greeting->protocol != k_protocol_version) {
+    throw VersionMismatch("the agent speaks another protocol");
+  }
   if (m_greeting_pending && !read_greeting()) {
     return std::nullopt;
   }

@@ -130,6 +130,12 @@ struct Greeting {
   std::string version;
 };
 
+/// The agent greeted with another protocol version: nothing after its greeting can be read.
+class VersionMismatch : public ProtocolError {
+public:
+  using ProtocolError::ProtocolError;
+};
+
 /// Cuts a byte stream into frames. On the controller's side it first looks for the greeting,
 /// skipping up to k_max_preamble bytes of other lines.
 class FrameReader {
@@ -142,7 +148,8 @@ public:
   /// The greeting, once it has been read (it is read by next()).
   const std::optional<Greeting>& greeting() const { return m_greeting; }
   /// The next whole frame (type byte and payload), valid until the next call to feed() or
-  /// next(); nothing when more bytes are needed. Throws ProtocolError on garbage.
+  /// next(); nothing when more bytes are needed. Throws ProtocolError on garbage, and
+  /// VersionMismatch after a greeting of another protocol version.
   std::optional<std::string_view> next();
   /// Lines skipped before the greeting (to show what a login script printed).
   const std::string& preamble() const { return m_preamble; }

@@ -108,7 +108,11 @@ struct RemoteExecutor::Host final : Connection::Handler {
     closed = true;
     close_why = why;
     if (!exited) {
-      // The transport ends once its connection does; one that lingers is stopped.
+      // The transport ends once the agent's side closed; when this side gave up (garbage,
+      // another protocol, silence) it is told to, and one that lingers is killed.
+      if (!connection->peer_closed()) {
+        ::kill(-pid, SIGTERM);
+      }
       timer = owner->m_reactor.at(Clock::now() + std::chrono::seconds(2), [this] {
         timer = 0;
         ::kill(-pid, SIGKILL);
@@ -243,6 +247,8 @@ RemoteExecutor::RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch,
   for (auto& host : m_hosts) {
     if (host->state == Host::State::ready) {
       on_hello(*host, host->cpus); // now that its slots are known
+    } else {
+      set_away(*host, true); // until it greets
     }
   }
 }
@@ -325,15 +331,6 @@ void RemoteExecutor::connect(Host& host)
 void RemoteExecutor::handle(Host& host, Message& message)
 {
   if (auto* hello = std::get_if<Hello>(&message)) {
-    const auto& greeting = *host.connection->reader().greeting();
-    if (greeting.protocol != k_protocol_version) {
-      host.permanent = true;
-      host.problem = mismatch(greeting);
-      if (host.pid > 0) {
-        ::kill(-host.pid, SIGTERM);
-      }
-      return;
-    }
     host.cpus = hello->cpus;
     if (host.count > 0) {
       on_hello(host, hello->cpus); // a reconnection, or a late greeting: slots are fixed
@@ -388,9 +385,18 @@ void RemoteExecutor::on_hello(Host& host, unsigned cpus)
     host.connection->send_file(FileBegin{0, remote_path(path), st.st_mode & 07777}, std::move(fd),
                                error);
   }
-  // Slots the engine handed out while the host was away wait no longer.
+  set_away(host, false);
+}
+
+void RemoteExecutor::set_away(Host& host, bool away)
+{
   for (unsigned s = host.first; s < host.first + host.count; ++s) {
-    free_if_idle(s);
+    SlotState& state = slot_state(s);
+    if (state.away != away) {
+      state.away = away;
+      state.busy = false;
+      m_events.emplace_back(SlotFree{s, away});
+    }
   }
 }
 
@@ -458,7 +464,7 @@ void RemoteExecutor::on_down(Host& host)
   bool was_ready = host.state == Host::State::ready;
   if (host.connection) {
     const auto& greeting = host.connection->reader().greeting();
-    if (!was_ready && host.problem.empty() && greeting && greeting->protocol != k_protocol_version) {
+    if (greeting && greeting->protocol != k_protocol_version) {
       host.permanent = true;
       host.problem = mismatch(*greeting);
     }
@@ -481,6 +487,7 @@ void RemoteExecutor::on_down(Host& host)
     notice(fmt::format("{}: {}; {} item{} will run again elsewhere", host.endpoint.name,
                        host.problem, lost, lost == 1 ? "" : "s"));
     lose_items(host);
+    set_away(host, true);
   }
   host.state = Host::State::down;
   ++host.failures;
@@ -525,9 +532,7 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
     if (!m_stopping) {
       notice(fmt::format("{}: giving up on it: {}", host.endpoint.name, why));
     }
-    for (unsigned s = host.first; s < host.first + host.count; ++s) {
-      m_events.emplace_back(SlotFree{s, true});
-    }
+    set_away(host, true);
   }
   bool none_left = std::all_of(m_hosts.begin(), m_hosts.end(), [](const auto& h) {
     return h->state == Host::State::gone;
@@ -541,7 +546,7 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
 void RemoteExecutor::free_if_idle(unsigned slot)
 {
   SlotState& s = slot_state(slot);
-  if (s.busy && s.outstanding == 0 && s.host->state == Host::State::ready) {
+  if (s.busy && s.outstanding == 0 && !s.away && s.host->state == Host::State::ready) {
     s.busy = false;
     m_events.emplace_back(SlotFree{slot, false});
   }
@@ -571,7 +576,7 @@ void RemoteExecutor::start(unsigned slot, Batch batch)
   state.busy = true;
   Host& host = *state.host;
   for (const Item& item : batch.items) {
-    if (host.state != Host::State::ready) {
+    if (host.state != Host::State::ready || state.away) {
       ItemEnded end; // not run: it goes back to the queue; the slot waits for its host
       end.seq = item.seq;
       end.slot = slot;

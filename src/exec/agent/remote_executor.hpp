@@ -83,6 +83,7 @@ private:
     Host* host = nullptr;
     unsigned outstanding = 0; ///< Items sent to its agent that have not ended.
     bool busy = false;        ///< Given a batch by the engine and not freed since.
+    bool away = false;        ///< Reported gone to the engine while its host is away.
   };
 
   void connect(Host& host);
@@ -93,6 +94,8 @@ private:
   void on_down(Host& host);
   void give_up(Host& host, const std::string& why);
   void lose_items(Host& host);
+  /// Takes the host's slots out of the run (its host is away), or brings them back.
+  void set_away(Host& host, bool away);
   void free_if_idle(unsigned slot);
   void send_item(Host& host, unsigned slot, const Item& item);
   void fail_item(unsigned slot, const Item& item, const std::string& message);
