@@ -134,6 +134,8 @@ _parmap()
         local opts='-h --help --version
             -a --arg-file -0 --null -d --delimiter
             -j --jobs --timeout --kill-grace --delay --shell --no-shell --env --dry-run
+            -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
+            --transfer --return --cleanup --trc --basefile --bf --workdir --wd
             --keep-going --safe --retries --halt
             -k --keep-order --as-ready --tag --json --line-buffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
