@@ -242,7 +242,7 @@ private:
     m_runs.erase(it);
     if (!e.interrupted) {
       for (const auto& path : run.returns) {
-        send_back(e.seq, path);
+        m_connection.send_path(FileBegin{e.seq, path, 0}, path);
       }
     }
     for (const auto& path : run.remove) {
@@ -257,21 +257,6 @@ private:
     out.duration = e.duration;
     out.interrupted = e.interrupted;
     m_connection.send(out);
-  }
-
-  void send_back(std::uint64_t seq, const std::string& path)
-  {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st {};
-    std::string error;
-    if (!fd) {
-      error = std::strerror(errno);
-    } else if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      error = "not a regular file";
-      fd.reset();
-    }
-    m_connection.send_file(FileBegin{seq, path, static_cast<std::uint32_t>(st.st_mode & 07777)},
-                           std::move(fd), error);
   }
 
   void clean_up()

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -78,6 +79,21 @@ void Connection::send_file(FileBegin header, Fd file, std::string error)
 {
   m_outbox.push_file(std::move(header), std::move(file), std::move(error));
   flush_soon();
+}
+
+void Connection::send_path(FileBegin header, const std::string& local)
+{
+  Fd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  std::string error;
+  if (!fd) {
+    error = std::strerror(errno);
+  } else if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = "not a regular file";
+    fd.reset();
+  }
+  header.mode = st.st_mode & 07777;
+  send_file(std::move(header), std::move(fd), std::move(error));
 }
 
 void Connection::send_raw(std::string bytes)

@@ -39,6 +39,9 @@ public:
   void send(const Message& message);
   void send_output(std::uint64_t seq, Stream stream, std::string_view bytes);
   void send_file(FileBegin header, Fd file, std::string error = {});
+  /// Sends the regular file at `local` as `header` says (its mode taken from the file); one
+  /// that cannot be opened goes as an error the receiver reports.
+  void send_path(FileBegin header, const std::string& local);
   /// Queues bytes as they are (the greeting).
   void send_raw(std::string bytes);
   /// Pings after `interval` seconds without sending; gives up on a peer silent for `limit`

@@ -376,14 +376,7 @@ void RemoteExecutor::on_hello(Host& host, unsigned cpus)
   (void)cpus;
   host.connection->send(setup);
   for (const auto& path : m_config.basefiles) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st {};
-    std::string error = fd ? "" : std::strerror(errno);
-    if (fd) {
-      ::fstat(fd.get(), &st);
-    }
-    host.connection->send_file(FileBegin{0, remote_path(path), st.st_mode & 07777}, std::move(fd),
-                               error);
+    host.connection->send_path(FileBegin{0, remote_path(path), 0}, path);
   }
   set_away(host, false);
 }
@@ -610,17 +603,7 @@ void RemoteExecutor::send_item(Host& host, unsigned slot, const Item& item)
   for (const auto& t : m_transfers) {
     std::string local = render_path(t, item, slot, scratch);
     std::string remote = remote_path(local);
-    Fd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC));
-    struct stat st {};
-    std::string error;
-    if (!fd) {
-      error = std::strerror(errno);
-    } else if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      error = "not a regular file";
-      fd.reset();
-    }
-    host.connection->send_file(FileBegin{item.seq, remote, st.st_mode & 07777}, std::move(fd),
-                               error);
+    host.connection->send_path(FileBegin{item.seq, remote, 0}, local);
     if (m_config.cleanup) {
       run.remove.push_back(remote);
     }
