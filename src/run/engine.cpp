@@ -37,16 +37,19 @@ Options validated(Options o)
   require(!o.force || o.resume, "--force needs --resume");
   require(!(o.dry_run && !o.checkpoint.empty()),
           "--dry-run runs nothing and cannot be used with --checkpoint");
+  bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
+  require(!(o.forward.ungroup && captures),
+          "Options::forward.ungroup captures no output: it goes with Format::raw only, without "
+          "line_buffer or results");
+  require(!(o.forward.ungroup && o.forward.stdout_fd < 0),
+          "Options::forward.ungroup needs forward.stdout_fd and forward.stderr_fd");
+  // The command is shown in the joblog and the --results records.
+  o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
-unsigned resolve_jobs(std::size_t jobs)
-{
-  if (jobs == 0) {
-    jobs = cpu_count();
-  }
-  return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
-}
+/// The most slots a run has, whatever -j asks.
+constexpr std::size_t k_max_slots = 100000;
 
 } // namespace
 
@@ -54,8 +57,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
       m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
-  unsigned jobs = resolve_jobs(m_options.jobs);
-  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
+  m_local = !factory;
+  std::string fewer;
+  m_slots = slots_for(m_options.jobs, fewer);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
 
   // The length is known when every source can tell it before the run.
@@ -81,12 +85,20 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
-    if (m_slots < jobs) {
-      m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                     "the open-file limit (ulimit -n) allows no more\n",
-                                     m_slots, jobs));
-    }
   }
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
+  if (!m_options.forward.tag_string.empty()) {
+    m_tag_string.emplace(m_options.forward.tag_string);
+  }
+  TextTemplate results_name(m_options.results);
+  if (results_name.has_replacement()) {
+    m_results_name.emplace(std::move(results_name));
+  }
+  m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
+                                                   m_writer.get());
+  m_result_writer->start();
   if (factory) {
     m_executor = factory(m_reactor, m_command, *this, m_slots);
   } else {
@@ -97,6 +109,14 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     config.null_stdin = m_options.null_stdin;
     config.reset_sigpipe = reset_sigpipe;
     config.dry_run = m_options.dry_run;
+    config.verbose = m_options.verbose;
+    if (m_options.forward.ungroup) {
+      config.direct_out = m_options.forward.stdout_fd;
+      config.direct_err = m_options.forward.stderr_fd;
+    }
+    config.nice = m_options.nice;
+    config.work_dir = m_options.work_dir;
+    config.temp_dir = m_options.temp_dir;
     m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
   }
   if (m_options.handle_signals) {
@@ -107,6 +127,62 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_start = Clock::now();
   m_next_progress = m_start;
+  m_next_jobs_poll = m_start + std::chrono::seconds(1);
+}
+
+unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
+{
+  std::size_t wanted = asked == 0 ? cpu_count() : asked;
+  auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
+  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped) : capped;
+  if (fit < wanted) {
+    // What was asked, not what was left of it after the cap.
+    fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
+                        fit < capped ? "the open-file limit (ulimit -n) allows no more"
+                                     : fmt::format("parmap runs at most {}", k_max_slots));
+  }
+  return fit;
+}
+
+void Engine::set_slots(unsigned slots)
+{
+  for (unsigned s = m_slots + 1; s <= slots; ++s) {
+    if (!m_busy.contains(s)) {
+      m_free_slots.insert(m_free_slots.begin(), s); // the highest goes first
+    }
+  }
+  // Fewer: free slots above the count go now, busy ones when their batch is done.
+  std::erase_if(m_free_slots, [slots](unsigned s) { return s > slots; });
+  m_slots = slots;
+  m_sizer.set_jobs(slots);
+  if (m_options.max_pending == 0) {
+    m_max_pending = slots + 16;
+  }
+}
+
+void Engine::poll_jobs()
+{
+  try {
+    auto asked = m_options.jobs_update();
+    if (!asked) {
+      return;
+    }
+    std::string fewer;
+    unsigned slots = slots_for(*asked, fewer);
+    if (!fewer.empty()) {
+      warn(fewer);
+    }
+    set_slots(slots);
+  } catch (const Error& e) {
+    warn(fmt::format("{}; still running {} jobs at a time", e.what(), m_slots));
+  }
+}
+
+void Engine::warn(const std::string& message)
+{
+  if (m_writer && m_options.forward.stderr_fd >= 0) {
+    m_writer->write(1, "parmap: warning: " + message + "\n");
+  }
 }
 
 Engine::~Engine()
@@ -184,6 +260,8 @@ Summary Engine::summary() const
   if (m_halt_result) {
     s.stop_result = *m_halt_result;
   }
+  s.halt = m_options.halt;
+  s.failed_at_halt = m_failed_at_halt;
   s.output_closed = m_output_closed;
   return s;
 }
@@ -240,6 +318,9 @@ void Engine::step()
       until = due;
     }
   }
+  if (m_options.jobs_update && (!until || m_next_jobs_poll < *until)) {
+    until = m_next_jobs_poll;
+  }
   std::vector<ExecutorEvent> events;
   m_executor->wait(until, events);
   for (auto& e : events) {
@@ -249,6 +330,10 @@ void Engine::step()
   auto now = Clock::now();
   if (m_checkpoint) {
     m_checkpoint->tick(now);
+  }
+  if (m_options.jobs_update && now >= m_next_jobs_poll) {
+    m_next_jobs_poll = now + std::chrono::seconds(1); // GNU parallel looks once a second too
+    poll_jobs();
   }
   if (m_options.on_progress && now >= m_next_progress) {
     m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
@@ -264,9 +349,12 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
     on_ended(*ended);
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
-    auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
-                                std::greater<>());
-    m_free_slots.insert(pos, free->slot);
+    m_busy.erase(free->slot);
+    if (free->slot <= m_slots) {
+      auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
+                                  std::greater<>());
+      m_free_slots.insert(pos, free->slot);
+    }
   }
 }
 
@@ -277,6 +365,7 @@ void Engine::on_started(const ItemStarted& e)
     return;
   }
   Flight& f = it->second;
+  f.slot = e.slot;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
@@ -329,7 +418,7 @@ void Engine::on_ended(ItemEnded& e)
     ++m_progress.failed;
   }
   if (f.streaming && m_options.forward.line_buffer) {
-    finish_line_buffer(f);
+    finish_line_buffer(e.seq, f);
   }
   if (m_options.order == Order::input && m_delivery_closed) {
     check_halt(*f.result);
@@ -397,6 +486,9 @@ void Engine::check_halt(const Result& r)
     if (!ordered || h.on != Halt::On::fail || r.seq >= m_halt_result->seq) {
       return;
     }
+  }
+  if (!m_halt_result) {
+    m_failed_at_halt = m_run_failed;
   }
   m_halt_result = r;
   int signal = h.when == Halt::When::now ? SIGTERM : 0;

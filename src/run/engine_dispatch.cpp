@@ -15,7 +15,7 @@ void Engine::InputWatch::on_ready(std::uint32_t)
 void Engine::dispatch()
 {
   // Retries go first, each alone; when stopping, those before the stop point still run.
-  while (!m_free_slots.empty() && !m_retries.empty()) {
+  while (can_start() && !m_retries.empty()) {
     std::uint64_t seq = m_retries.front();
     m_retries.pop_front();
     Flight& f = m_flights[seq];
@@ -23,7 +23,7 @@ void Engine::dispatch()
     batch.items.push_back(Item{seq, f.text, f.full_size, 0});
     start_batch(std::move(batch));
   }
-  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+  while (!m_stopping && can_start() && m_pending < m_max_pending) {
     // The batch's size is decided now, when it goes out, from what is in flight now.
     std::size_t size = m_sizer.next(busy_slots(), unsent_items());
     pull_ahead(size);
@@ -163,6 +163,7 @@ void Engine::start_batch(Batch batch)
 {
   unsigned slot = m_free_slots.back();
   m_free_slots.pop_back();
+  m_busy.insert(slot);
   double timeout = item_timeout();
   for (auto& item : batch.items) {
     item.timeout = timeout;

@@ -7,9 +7,11 @@
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,6 +63,33 @@ unsigned open_fd_count()
   return 16;
 }
 
+/// A directory made for one item (--wd ...), removed with everything in it once the item is
+/// gone.
+class OwnedDir {
+public:
+  OwnedDir() = default;
+  explicit OwnedDir(std::string path) : m_path(std::move(path)) {}
+  OwnedDir(OwnedDir&& other) noexcept : m_path(std::exchange(other.m_path, {})) {}
+  OwnedDir& operator=(OwnedDir&& other) noexcept
+  {
+    std::swap(m_path, other.m_path);
+    return *this;
+  }
+  OwnedDir(const OwnedDir&) = delete;
+  OwnedDir& operator=(const OwnedDir&) = delete;
+  ~OwnedDir()
+  {
+    if (!m_path.empty()) {
+      std::error_code ignored; // best effort: a leftover temporary directory harms nobody
+      std::filesystem::remove_all(m_path, ignored);
+    }
+  }
+  const std::string& path() const { return m_path; }
+
+private:
+  std::string m_path;
+};
+
 } // namespace
 
 /// One item's process while it runs: its pid (kept unreaped until the item is finished, so that
@@ -89,8 +118,9 @@ struct LocalExecutor::Running {
   Item item;
   pid_t pid = -1;
   Fd pidfd;
-  StreamPipe pipes[2]; ///< By index_of(Stream).
+  StreamPipe pipes[2]; ///< By index_of(Stream); closed with -u (the item writes directly).
   ExitWatch exit_watch;
+  OwnedDir work_dir; ///< The item's own directory (--wd ...), if it has one.
   bool exited = false;
   bool timed_out = false;
   bool interrupted = false;
@@ -145,17 +175,22 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
     : m_reactor(reactor), m_command(command), m_listener(listener), m_config(config),
       m_spawner(config.null_stdin, config.reset_sigpipe)
 {
-  m_slots.resize(std::max(1U, config.slots));
-  for (unsigned i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].number = i + 1;
-  }
+  slot_at(std::max(1U, config.slots));
   for (auto& e : snapshot_environment()) {
-    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=")) {
+    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=") &&
+        !e.starts_with("PARALLEL_SEQ=") && !e.starts_with("PARALLEL_JOBSLOT=")) {
       m_env.push_back(std::move(e));
     }
   }
-  m_env.emplace_back();
-  m_env.emplace_back();
+  m_env.resize(m_env.size() + 4); // filled in per item by set_env()
+  if (!config.work_dir.empty() && config.work_dir != "...") {
+    m_work_dir.emplace(config.work_dir);
+  }
+  if (config.nice != 0) {
+    errno = 0;
+    int own = ::getpriority(PRIO_PROCESS, 0); // -1 is a valid niceness: errno tells
+    m_nice = std::clamp((errno == 0 ? own : 0) + config.nice, -20, 19);
+  }
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
   Fd probe(pidfd_open(::getpid()));
   m_use_pidfd = static_cast<bool>(probe);
@@ -184,9 +219,19 @@ std::size_t LocalExecutor::running() const
       m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.running != nullptr; }));
 }
 
+LocalExecutor::Slot& LocalExecutor::slot_at(unsigned number)
+{
+  // Slots are numbered from 1; a number not seen yet adds slots (the engine may grow a run).
+  while (m_slots.size() < number) {
+    auto next = static_cast<unsigned>(m_slots.size()) + 1;
+    m_slots.emplace_back().number = next;
+  }
+  return m_slots[number - 1];
+}
+
 void LocalExecutor::start(unsigned slot_number, Batch batch)
 {
-  Slot& slot = m_slots.at(slot_number - 1);
+  Slot& slot = slot_at(slot_number);
   slot.busy = true;
   for (auto& item : batch.items) {
     slot.queue.push_back(std::move(item));
@@ -227,8 +272,11 @@ void LocalExecutor::start_next(Slot& slot)
 
 void LocalExecutor::set_env(const Item& item, unsigned slot)
 {
-  m_env[m_env.size() - 2] = "PARMAP_SEQ=" + std::to_string(item.seq);
-  m_env[m_env.size() - 1] = "PARMAP_SLOT=" + std::to_string(slot);
+  // parmap's names, and GNU parallel's (GPU pinning recipes read PARALLEL_JOBSLOT).
+  m_env[m_env.size() - 4] = "PARMAP_SEQ=" + std::to_string(item.seq);
+  m_env[m_env.size() - 3] = "PARMAP_SLOT=" + std::to_string(slot);
+  m_env[m_env.size() - 2] = "PARALLEL_SEQ=" + std::to_string(item.seq);
+  m_env[m_env.size() - 1] = "PARALLEL_JOBSLOT=" + std::to_string(slot);
 }
 
 void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
@@ -273,14 +321,29 @@ void LocalExecutor::launch(Slot& slot, Item item)
                       "(use -0 for NUL-separated input)");
     return;
   }
+  std::string dir;
+  if (!choose_work_dir(slot, item, ctx, dir)) {
+    return;
+  }
+  OwnedDir fresh(m_config.work_dir == "..." ? dir : std::string());
+  if (m_config.verbose) {
+    announce(item, ctx);
+  }
   m_command.render(ctx, m_argv);
   set_env(item, slot.number);
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
-  Spawned child = m_spawner.spawn(m_argv, m_env, out.write.get(), err.write.get());
+  bool direct = m_config.direct_out >= 0;
+  Pipe out = direct ? Pipe{} : make_pipe();
+  Pipe err = direct ? Pipe{} : make_pipe();
+  Spawned child = m_spawner.spawn(m_argv, m_env, direct ? m_config.direct_out : out.write.get(),
+                                  direct ? m_config.direct_err : err.write.get(), dir);
   if (child.pid < 0) {
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;
+  }
+  if (m_nice != 0) {
+    // The whole group, in case the item started children already; best effort (a lower
+    // niceness needs privileges).
+    ::setpriority(PRIO_PGRP, static_cast<id_t>(child.pid), m_nice);
   }
   auto r = std::make_unique<Running>();
   r->owner = this;
@@ -290,10 +353,14 @@ void LocalExecutor::launch(Slot& slot, Item item)
   r->t0 = Clock::now();
   r->started = std::chrono::system_clock::now();
   r->exit_watch.r = r.get();
+  r->work_dir = std::move(fresh);
   // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
   out.write.reset();
   err.write.reset();
   for (auto [s, pipe] : {std::pair{Stream::out, &out}, std::pair{Stream::err, &err}}) {
+    if (!pipe->read) {
+      continue; // -u: the item writes straight to parmap's stdout and stderr
+    }
     auto& p = r->pipe(s);
     p.fd = std::move(pipe->read);
     p.watch.r = r.get();
@@ -319,6 +386,45 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   slot.running = std::move(r);
   m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
+}
+
+bool LocalExecutor::choose_work_dir(Slot& slot, Item& item, const RenderContext& ctx,
+                                    std::string& dir)
+{
+  if (m_config.work_dir == "...") {
+    dir = temp_directory(m_config.temp_dir) + "/parmap-wd-XXXXXX";
+    if (::mkdtemp(dir.data()) == nullptr) {
+      fail_to_start(slot, std::move(item), 126,
+                    "--wd ...: cannot make a directory in " + temp_directory(m_config.temp_dir) +
+                        ": " + std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  if (!m_work_dir) {
+    return true;
+  }
+  dir = m_work_dir->render(ctx);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    fail_to_start(slot, std::move(item), 126, "--wd " + dir + ": not a directory");
+    return false;
+  }
+  return true;
+}
+
+void LocalExecutor::announce(const Item& item, const RenderContext& ctx)
+{
+  std::string line = m_command.display(ctx) + "\n";
+  if (m_config.direct_out < 0) {
+    m_listener.on_output(item.seq, Stream::out, line);
+    return;
+  }
+  try {
+    write_all(m_config.direct_out, line, "stdout");
+  } catch (const Error&) {
+    // The item writes to the same place and meets the same error: its result tells.
+  }
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)

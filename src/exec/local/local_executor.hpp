@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +27,17 @@ struct LocalExecutorConfig {
   bool reset_sigpipe = true;
   /// Print the commands instead of running them.
   bool dry_run = false;
+  /// Each item's stdout starts with its command line (-v).
+  bool verbose = false;
+  /// When >= 0 (-u): items write straight to these descriptors; no pipes, nothing is read.
+  int direct_out = -1;
+  int direct_err = -1;
+  /// Items run at parmap's niceness plus this.
+  int nice = 0;
+  /// Where items run: replacement strings filled in per item; "..." makes a fresh directory
+  /// in `temp_dir` for each item, removed when it ends. Empty: parmap's own directory.
+  std::string work_dir;
+  std::string temp_dir; ///< Empty: $TMPDIR or /tmp.
   /// How long to wait for the pipes to close after the item's own process exited (a background
   /// grandchild may hold them) before the item is finished without the rest of its output.
   double linger = 0.5;
@@ -63,6 +75,7 @@ private:
     Reactor::TimerId delayed = 0; ///< Pending --delay start, 0 if none.
   };
 
+  Slot& slot_at(unsigned number);
   void start_next(Slot& slot);
   void drop(Slot& slot, Item item);
   void launch(Slot& slot, Item item);
@@ -76,6 +89,11 @@ private:
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);
+  /// The directory `item` runs in ("" for parmap's own), made when it is a fresh one. False
+  /// when it cannot run there: the item has then failed to start.
+  bool choose_work_dir(Slot& slot, Item& item, const RenderContext& ctx, std::string& dir);
+  /// Writes -v's command line where the item's stdout goes, before it runs.
+  void announce(const Item& item, const RenderContext& ctx);
   void schedule_exit_poll(Running& r);
 
   Reactor& m_reactor;
@@ -83,7 +101,7 @@ private:
   OutputListener& m_listener;
   LocalExecutorConfig m_config;
   Spawner m_spawner;
-  std::vector<Slot> m_slots;
+  std::deque<Slot> m_slots; ///< A deque: slots are added during a run, and referred to.
   std::vector<ExecutorEvent> m_events;
   /// Finished items, destroyed after the reactor returns (their watchers may still be on the
   /// stack of the current dispatch).
@@ -92,6 +110,8 @@ private:
   std::unordered_map<pid_t, Reactor::TimerId> m_doomed;
   std::vector<std::string> m_env;
   std::vector<std::string> m_argv;
+  std::optional<TextTemplate> m_work_dir; ///< Set when config.work_dir names a directory.
+  int m_nice = 0; ///< The niceness items get (parmap's own + config.nice).
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).

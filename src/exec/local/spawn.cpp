@@ -117,7 +117,12 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 
-int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid)
+int Spawner::spawn_path(const char* path,
+                        char* const* argv,
+                        int out_fd,
+                        int err_fd,
+                        const std::string& work_dir,
+                        pid_t& pid)
 {
   SpawnSetup setup;
   if (m_null_stdin) {
@@ -128,6 +133,9 @@ int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err
   // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
   // program without it must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (!work_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&setup.actions, work_dir.c_str());
+  }
   posix_spawnattr_setpgroup(&setup.attr, 0);
   posix_spawnattr_setsigmask(&setup.attr, &m_mask);
   posix_spawnattr_setsigdefault(&setup.attr, &m_default);
@@ -140,7 +148,8 @@ int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err
 Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env,
                        int out_fd,
-                       int err_fd)
+                       int err_fd,
+                       const std::string& work_dir)
 {
   Spawned result;
   int error = 0; // errno of the failure to start
@@ -159,13 +168,14 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
       m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
     }
     m_env_ptrs.push_back(nullptr);
-    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, work_dir,
+                       result.pid);
     if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, work_dir, result.pid);
     }
   }
   if (error != 0) {

@@ -28,11 +28,13 @@ public:
   /// get SIGPIPE's default action (parmap ignores it for itself; its own parent may not have).
   Spawner(bool null_stdin, bool reset_sigpipe);
 
-  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd.
+  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd, in
+  /// directory `work_dir` (parmap's own when empty; the caller checks that it exists).
   Spawned spawn(const std::vector<std::string>& argv,
                 const std::vector<std::string>& env,
                 int out_fd,
-                int err_fd);
+                int err_fd,
+                const std::string& work_dir = {});
 
 private:
   struct Resolved {
@@ -40,7 +42,12 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
-  int spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid);
+  int spawn_path(const char* path,
+                 char* const* argv,
+                 int out_fd,
+                 int err_fd,
+                 const std::string& work_dir,
+                 pid_t& pid);
 
   bool m_null_stdin;
   Fd m_devnull;
