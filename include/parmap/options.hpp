@@ -68,7 +68,8 @@ struct Forward {
   /// Write whole lines as they come, from any running item (GNU parallel's --line-buffer).
   bool line_buffer = false;
   /// Format::tag's prefix: this text, with replacement strings filled in per item, and a TAB
-  /// (`--tagstring`). Empty: the item and a TAB.
+  /// (`--tagstring`). Empty: the item and a TAB. With Format::files, the file names get this
+  /// prefix when it is set.
   std::string tag_string;
   /// Items write to stdout_fd and stderr_fd themselves, as they go: nothing is captured, the
   /// output of items running at once may mix (`-u`). The fastest way; results then hold no

@@ -515,6 +515,9 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
   o.order = r.as_ready ? Order::as_ready : Order::input;
   bool tag = r.tag || !o.forward.tag_string.empty();
+  if (r.files && r.tag && o.forward.tag_string.empty()) {
+    o.forward.tag_string = "{}"; // --files --tag: each file name after its item and a TAB
+  }
   o.forward.format = r.json ? Format::json : r.files ? Format::files : tag ? Format::tag
                                                                           : Format::raw;
   o.adaptive_tail = !r.no_adaptive_tail;

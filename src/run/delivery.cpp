@@ -296,9 +296,10 @@ void Engine::deliver(std::uint64_t seq, Flight& f)
 ResultLabels Engine::labels(const Result& r) const
 {
   ResultLabels l;
-  Format format = m_options.forward.format;
-  if (format == Format::tag || format == Format::files) {
+  if (m_options.forward.format == Format::tag) {
     l.tag = tag_of(r.item, r.seq, r.slot);
+  } else if (m_options.forward.format == Format::files && m_tag_string) {
+    l.tag = tag_of(r.item, r.seq, r.slot); // --files --tag: the name is tagged
   }
   l.args = {r.item};
   if (m_results_name) {

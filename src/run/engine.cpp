@@ -72,6 +72,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_progress.known_total = known;
   m_progress.total = total;
+  if (m_options.shuffle || (m_options.read_ahead && !known)) {
+    m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
+  }
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
@@ -311,6 +314,9 @@ void Engine::step()
   std::optional<Clock::time_point> until;
   if (m_options.on_progress) {
     until = m_next_progress;
+  }
+  if (m_spool && fill_spool()) {
+    until = Clock::now(); // more input is there to read: look, but do not wait
   }
   if (m_checkpoint) {
     auto due = m_checkpoint->deadline();

@@ -9,6 +9,7 @@
 #include "output/format.hpp"
 #include "output/result_writer.hpp"
 #include "input/input.hpp"
+#include "input/spool.hpp"
 #include "parmap/parmap.hpp"
 #include "base/reactor.hpp"
 #include "base/signals.hpp"
@@ -87,7 +88,13 @@ private:
   bool finished() const;
   void dispatch();
   void pull_ahead(std::size_t want);
+  /// The next item to run, from the spool when there is one; false when none is there now.
   bool pull_item(RawItem& raw);
+  /// The next item from the sources, in input order.
+  ItemSource::Pull pull_source(RawItem& raw);
+  /// Reads the input ahead into the spool, a bounded number of items; true when more could
+  /// be read at once (the loop must not wait).
+  bool fill_spool();
   void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
@@ -145,6 +152,8 @@ private:
   CommandTemplate m_command;
   Items m_items;
   std::size_t m_source = 0;
+  /// Items read ahead of dispatch (Options::read_ahead on input of unknown length, shuffle).
+  std::unique_ptr<ItemSpool> m_spool;
   bool m_input_done = false;
   bool m_input_waiting = false; ///< A source would block; its descriptor is in the reactor.
   struct InputWatch final : Watcher {

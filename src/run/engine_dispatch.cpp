@@ -57,7 +57,7 @@ void Engine::pull_ahead(std::size_t want)
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
-  while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
+  while (m_staged.items.size() < want && !m_input_done && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
     RawItem raw;
     if (!pull_item(raw)) {
@@ -85,13 +85,38 @@ void Engine::pull_ahead(std::size_t want)
 
 bool Engine::pull_item(RawItem& raw)
 {
+  if (m_spool) {
+    fill_spool();
+    if (m_spool->take(raw)) {
+      return true;
+    }
+    m_input_done = m_spool->input_ended();
+    return false;
+  }
+  switch (pull_source(raw)) {
+  case ItemSource::Pull::item:
+    return true;
+  case ItemSource::Pull::end:
+    m_input_done = true;
+    return false;
+  case ItemSource::Pull::wait:
+    return false;
+  }
+  return false;
+}
+
+ItemSource::Pull Engine::pull_source(RawItem& raw)
+{
+  if (m_input_waiting) {
+    return ItemSource::Pull::wait; // until the reactor says the descriptor is readable
+  }
   const auto& sources = ItemsAccess::sources(m_items);
   try {
     while (m_source < sources.size()) {
       auto& source = *sources[m_source];
       switch (source.next(raw)) {
       case ItemSource::Pull::item:
-        return true;
+        return ItemSource::Pull::item;
       case ItemSource::Pull::end:
         ++m_source;
         continue;
@@ -100,16 +125,36 @@ bool Engine::pull_item(RawItem& raw)
         m_input_watch.engine = this;
         m_input_watch.fd = source.wait_fd();
         m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
-        return false;
+        return ItemSource::Pull::wait;
       }
     }
   } catch (const Error& e) {
-    m_input_done = true;
     fail_run(e.what());
-    return false;
   }
-  m_input_done = true;
-  return false;
+  return ItemSource::Pull::end;
+}
+
+bool Engine::fill_spool()
+{
+  // A bounded number per step, so that a long input does not hold up the items running.
+  constexpr int k_items_per_step = 4096;
+  RawItem raw;
+  for (int n = 0; n < k_items_per_step && !m_spool->input_ended() && !m_stopping; ++n) {
+    switch (pull_source(raw)) {
+    case ItemSource::Pull::item:
+      m_spool->put(raw);
+      continue;
+    case ItemSource::Pull::wait:
+      return false;
+    case ItemSource::Pull::end:
+      m_spool->end_of_input();
+      // Now the total is known: progress shows it, and the adaptive tail can start.
+      m_progress.known_total = true;
+      m_progress.total = m_spool->count();
+      return false;
+    }
+  }
+  return !m_spool->input_ended() && !m_stopping;
 }
 
 void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored)
