@@ -48,9 +48,6 @@ Options validated(Options o)
   return o;
 }
 
-/// The most slots a run has, whatever -j asks.
-constexpr std::size_t k_max_slots = 100000;
-
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
@@ -131,54 +128,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_start = Clock::now();
   m_next_progress = m_start;
   m_next_jobs_poll = m_start + std::chrono::seconds(1);
-}
-
-unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
-{
-  std::size_t wanted = asked == 0 ? cpu_count() : asked;
-  auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
-  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped) : capped;
-  if (fit < wanted) {
-    // What was asked, not what was left of it after the cap.
-    fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
-                        fit < capped ? "the open-file limit (ulimit -n) allows no more"
-                                     : fmt::format("parmap runs at most {}", k_max_slots));
-  }
-  return fit;
-}
-
-void Engine::set_slots(unsigned slots)
-{
-  for (unsigned s = m_slots + 1; s <= slots; ++s) {
-    if (!m_busy.contains(s)) {
-      m_free_slots.insert(m_free_slots.begin(), s); // the highest goes first
-    }
-  }
-  // Fewer: free slots above the count go now, busy ones when their batch is done.
-  std::erase_if(m_free_slots, [slots](unsigned s) { return s > slots; });
-  m_slots = slots;
-  m_sizer.set_jobs(slots);
-  if (m_options.max_pending == 0) {
-    m_max_pending = slots + 16;
-  }
-}
-
-void Engine::poll_jobs()
-{
-  try {
-    auto asked = m_options.jobs_update();
-    if (!asked) {
-      return;
-    }
-    std::string fewer;
-    unsigned slots = slots_for(*asked, fewer);
-    if (!fewer.empty()) {
-      warn(fewer);
-    }
-    set_slots(slots);
-  } catch (const Error& e) {
-    warn(fmt::format("{}; still running {} jobs at a time", e.what(), m_slots));
-  }
 }
 
 void Engine::warn(const std::string& message)

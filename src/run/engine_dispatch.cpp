@@ -1,10 +1,20 @@
-// The input side of the engine: pulling items, replaying stored ones, forming and starting
-// batches.
+// The input side of the engine: pulling items (or reading them ahead into the spool), replaying
+// stored ones, forming batches and starting them on slots, whose number may change mid-run.
 #include "run/engine.hpp"
+
+#include "exec/local/local_executor.hpp"
+
+#include <fmt/format.h>
 
 #include <sys/epoll.h>
 
 namespace parmap::detail {
+namespace {
+
+/// The most slots a run has, whatever -j asks.
+constexpr std::size_t k_max_slots = 100000;
+
+} // namespace
 
 void Engine::InputWatch::on_ready(std::uint32_t)
 {
@@ -214,6 +224,54 @@ void Engine::start_batch(Batch batch)
     item.timeout = timeout;
   }
   m_executor->start(slot, std::move(batch));
+}
+
+unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
+{
+  std::size_t wanted = asked == 0 ? cpu_count() : asked;
+  auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
+  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped) : capped;
+  if (fit < wanted) {
+    // What was asked, not what was left of it after the cap.
+    fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
+                        fit < capped ? "the open-file limit (ulimit -n) allows no more"
+                                     : fmt::format("parmap runs at most {}", k_max_slots));
+  }
+  return fit;
+}
+
+void Engine::set_slots(unsigned slots)
+{
+  for (unsigned s = m_slots + 1; s <= slots; ++s) {
+    if (!m_busy.contains(s)) {
+      m_free_slots.insert(m_free_slots.begin(), s); // the highest goes first
+    }
+  }
+  // Fewer: free slots above the count go now, busy ones when their batch is done.
+  std::erase_if(m_free_slots, [slots](unsigned s) { return s > slots; });
+  m_slots = slots;
+  m_sizer.set_jobs(slots);
+  if (m_options.max_pending == 0) {
+    m_max_pending = slots + 16;
+  }
+}
+
+void Engine::poll_jobs()
+{
+  try {
+    auto asked = m_options.jobs_update();
+    if (!asked) {
+      return;
+    }
+    std::string fewer;
+    unsigned slots = slots_for(*asked, fewer);
+    if (!fewer.empty()) {
+      warn(fewer);
+    }
+    set_slots(slots);
+  } catch (const Error& e) {
+    warn(fmt::format("{}; still running {} jobs at a time", e.what(), m_slots));
+  }
 }
 
 } // namespace parmap::detail

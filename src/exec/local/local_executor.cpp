@@ -7,11 +7,9 @@
 #include <csignal>
 #include <cstring>
 #include <dirent.h>
-#include <filesystem>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,33 +61,6 @@ unsigned open_fd_count()
   return 16;
 }
 
-/// A directory made for one item (--wd ...), removed with everything in it once the item is
-/// gone.
-class OwnedDir {
-public:
-  OwnedDir() = default;
-  explicit OwnedDir(std::string path) : m_path(std::move(path)) {}
-  OwnedDir(OwnedDir&& other) noexcept : m_path(std::exchange(other.m_path, {})) {}
-  OwnedDir& operator=(OwnedDir&& other) noexcept
-  {
-    std::swap(m_path, other.m_path);
-    return *this;
-  }
-  OwnedDir(const OwnedDir&) = delete;
-  OwnedDir& operator=(const OwnedDir&) = delete;
-  ~OwnedDir()
-  {
-    if (!m_path.empty()) {
-      std::error_code ignored; // best effort: a leftover temporary directory harms nobody
-      std::filesystem::remove_all(m_path, ignored);
-    }
-  }
-  const std::string& path() const { return m_path; }
-
-private:
-  std::string m_path;
-};
-
 } // namespace
 
 /// One item's process while it runs: its pid (kept unreaped until the item is finished, so that
@@ -120,7 +91,7 @@ struct LocalExecutor::Running {
   Fd pidfd;
   StreamPipe pipes[2]; ///< By index_of(Stream); closed with -u (the item writes directly).
   ExitWatch exit_watch;
-  OwnedDir work_dir; ///< The item's own directory (--wd ...), if it has one.
+  ItemDir work_dir; ///< Where it runs (--wd); a fresh one goes with the Running.
   bool exited = false;
   bool timed_out = false;
   bool interrupted = false;
@@ -173,7 +144,8 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
                              OutputListener& listener,
                              LocalExecutorConfig config)
     : m_reactor(reactor), m_command(command), m_listener(listener), m_config(config),
-      m_spawner(config.null_stdin, config.reset_sigpipe)
+      m_spawner(config.null_stdin, config.reset_sigpipe),
+      m_work_dirs(config.work_dir, config.temp_dir)
 {
   slot_at(std::max(1U, config.slots));
   for (auto& e : snapshot_environment()) {
@@ -183,9 +155,6 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
     }
   }
   m_env.resize(m_env.size() + 4); // filled in per item by set_env()
-  if (!config.work_dir.empty() && config.work_dir != "...") {
-    m_work_dir.emplace(config.work_dir);
-  }
   if (config.nice != 0) {
     errno = 0;
     int own = ::getpriority(PRIO_PROCESS, 0); // -1 is a valid niceness: errno tells
@@ -293,39 +262,44 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
   m_events.emplace_back(std::move(end));
 }
 
+namespace {
+
+/// Why an item cannot be passed to a command at all, or "".
+std::string unpassable(const Item& item)
+{
+  if (item.full_size > item.text.size()) {
+    return "item " + std::to_string(item.seq) + " is " + std::to_string(item.full_size) +
+           " bytes long; one argument can be at most " + std::to_string(item.text.size()) +
+           " bytes";
+  }
+  if (item.text.find('\0') != std::string::npos) {
+    return "item " + std::to_string(item.seq) +
+           " contains a NUL byte, which cannot be passed as an argument (use -0 for "
+           "NUL-separated input)";
+  }
+  return "";
+}
+
+} // namespace
+
 void LocalExecutor::launch(Slot& slot, Item item)
 {
   RenderContext ctx{item.text, item.seq, slot.number};
   if (m_config.dry_run) {
-    m_events.emplace_back(ItemStarted{item.seq, slot.number});
-    std::string line = m_command.display(ctx) + "\n";
-    m_listener.on_output(item.seq, Stream::out, line);
-    ItemEnded end;
-    end.seq = item.seq;
-    end.slot = slot.number;
-    end.started = std::chrono::system_clock::now();
-    m_events.emplace_back(std::move(end));
+    pretend(slot, item, ctx);
     return;
   }
-  if (item.full_size > item.text.size()) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) + " is " + std::to_string(item.full_size) +
-                      " bytes long; one argument can be at most " +
-                      std::to_string(item.text.size()) + " bytes");
+  if (std::string why = unpassable(item); !why.empty()) {
+    fail_to_start(slot, std::move(item), 126, why);
     return;
   }
-  if (item.text.find('\0') != std::string::npos) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) +
-                      " contains a NUL byte, which cannot be passed as an argument "
-                      "(use -0 for NUL-separated input)");
+  ItemDir dir;
+  try {
+    dir = m_work_dirs.for_item(ctx);
+  } catch (const Error& e) {
+    fail_to_start(slot, std::move(item), 126, e.what());
     return;
   }
-  std::string dir;
-  if (!choose_work_dir(slot, item, ctx, dir)) {
-    return;
-  }
-  OwnedDir fresh(m_config.work_dir == "..." ? dir : std::string());
   if (m_config.verbose) {
     announce(item, ctx);
   }
@@ -335,7 +309,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
   Pipe out = direct ? Pipe{} : make_pipe();
   Pipe err = direct ? Pipe{} : make_pipe();
   Spawned child = m_spawner.spawn(m_argv, m_env, direct ? m_config.direct_out : out.write.get(),
-                                  direct ? m_config.direct_err : err.write.get(), dir);
+                                  direct ? m_config.direct_err : err.write.get(), dir.path());
   if (child.pid < 0) {
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;
@@ -345,15 +319,32 @@ void LocalExecutor::launch(Slot& slot, Item item)
     // niceness needs privileges).
     ::setpriority(PRIO_PGRP, static_cast<id_t>(child.pid), m_nice);
   }
+  watch(slot, std::move(item), child.pid, out, err, std::move(dir));
+}
+
+void LocalExecutor::pretend(Slot& slot, const Item& item, const RenderContext& ctx)
+{
+  m_events.emplace_back(ItemStarted{item.seq, slot.number});
+  std::string line = m_command.display(ctx) + "\n";
+  m_listener.on_output(item.seq, Stream::out, line);
+  ItemEnded end;
+  end.seq = item.seq;
+  end.slot = slot.number;
+  end.started = std::chrono::system_clock::now();
+  m_events.emplace_back(std::move(end));
+}
+
+void LocalExecutor::watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err, ItemDir dir)
+{
   auto r = std::make_unique<Running>();
   r->owner = this;
   r->slot = &slot;
   r->item = std::move(item);
-  r->pid = child.pid;
+  r->pid = pid;
   r->t0 = Clock::now();
   r->started = std::chrono::system_clock::now();
   r->exit_watch.r = r.get();
-  r->work_dir = std::move(fresh);
+  r->work_dir = std::move(dir);
   // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
   out.write.reset();
   err.write.reset();
@@ -386,31 +377,6 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   slot.running = std::move(r);
   m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
-}
-
-bool LocalExecutor::choose_work_dir(Slot& slot, Item& item, const RenderContext& ctx,
-                                    std::string& dir)
-{
-  if (m_config.work_dir == "...") {
-    dir = temp_directory(m_config.temp_dir) + "/parmap-wd-XXXXXX";
-    if (::mkdtemp(dir.data()) == nullptr) {
-      fail_to_start(slot, std::move(item), 126,
-                    "--wd ...: cannot make a directory in " + temp_directory(m_config.temp_dir) +
-                        ": " + std::strerror(errno));
-      return false;
-    }
-    return true;
-  }
-  if (!m_work_dir) {
-    return true;
-  }
-  dir = m_work_dir->render(ctx);
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    fail_to_start(slot, std::move(item), 126, "--wd " + dir + ": not a directory");
-    return false;
-  }
-  return true;
 }
 
 void LocalExecutor::announce(const Item& item, const RenderContext& ctx)

@@ -7,11 +7,11 @@
 #include "base/fd.hpp"
 #include "base/reactor.hpp"
 #include "exec/local/spawn.hpp"
+#include "exec/local/work_dir.hpp"
 
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -79,6 +79,10 @@ private:
   void start_next(Slot& slot);
   void drop(Slot& slot, Item item);
   void launch(Slot& slot, Item item);
+  /// --dry-run: the item "runs" by printing its command.
+  void pretend(Slot& slot, const Item& item, const RenderContext& ctx);
+  /// Watches a started item: its pipes (unless -u), its exit and its deadline.
+  void watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err, ItemDir dir);
   void fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message);
   void read_pipe(Running& r, Stream stream);
   void on_exit(Running& r);
@@ -89,9 +93,6 @@ private:
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);
-  /// The directory `item` runs in ("" for parmap's own), made when it is a fresh one. False
-  /// when it cannot run there: the item has then failed to start.
-  bool choose_work_dir(Slot& slot, Item& item, const RenderContext& ctx, std::string& dir);
   /// Writes -v's command line where the item's stdout goes, before it runs.
   void announce(const Item& item, const RenderContext& ctx);
   void schedule_exit_poll(Running& r);
@@ -101,6 +102,7 @@ private:
   OutputListener& m_listener;
   LocalExecutorConfig m_config;
   Spawner m_spawner;
+  WorkDirs m_work_dirs;
   std::deque<Slot> m_slots; ///< A deque: slots are added during a run, and referred to.
   std::vector<ExecutorEvent> m_events;
   /// Finished items, destroyed after the reactor returns (their watchers may still be on the
@@ -110,7 +112,6 @@ private:
   std::unordered_map<pid_t, Reactor::TimerId> m_doomed;
   std::vector<std::string> m_env;
   std::vector<std::string> m_argv;
-  std::optional<TextTemplate> m_work_dir; ///< Set when config.work_dir names a directory.
   int m_nice = 0; ///< The niceness items get (parmap's own + config.nice).
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
   Clock::time_point m_next_start{};
