@@ -358,7 +358,7 @@ void append_value(std::string& out, Field field, const RenderContext& ctx)
 
 } // namespace
 
-void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out) const
+void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out)
 {
   for (const auto& t : word) {
     if (t.field == Field::literal) {
@@ -414,6 +414,19 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
     append_shell_quoted(line, argv[i]);
   }
   return line;
+}
+
+bool TextTemplate::has_replacement() const
+{
+  return std::any_of(m_word.begin(), m_word.end(),
+                     [](const auto& t) { return t.field != Field::literal; });
+}
+
+std::string TextTemplate::render(const RenderContext& ctx) const
+{
+  std::string out;
+  CommandTemplate::render_word(m_word, ctx, out);
+  return out;
 }
 
 std::string CommandTemplate::text() const

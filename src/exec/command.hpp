@@ -2,6 +2,7 @@
 #pragma once
 
 #include "parmap/options.hpp"
+#include "parmap/parmap.hpp"
 
 #include <cstdint>
 #include <string>
@@ -54,6 +55,7 @@ public:
   std::string text() const;
 
 private:
+  friend class TextTemplate;
   struct Token {
     Field field;
     std::string text; ///< The literal text, for Field::literal.
@@ -61,7 +63,7 @@ private:
   using Word = std::vector<Token>;
 
   static Word parse_word(std::string_view word);
-  void render_word(const Word& word, const RenderContext& ctx, std::string& out) const;
+  static void render_word(const Word& word, const RenderContext& ctx, std::string& out);
   void build_script();
 
   std::vector<std::string> m_words;
@@ -75,10 +77,19 @@ private:
   bool m_has_replacement = false;
 };
 
-/// Quotes `s` for POSIX sh so that it is one word with exactly these bytes. Strings made only of
-/// safe characters are returned as they are.
-std::string shell_quote(std::string_view s);
-/// Appends shell_quote(s) to out.
+/// A text with replacement strings, for options that name things per item (--tagstring,
+/// --wd, --results): parsed once, rendered per item, nothing appended, nothing quoted.
+class TextTemplate {
+public:
+  explicit TextTemplate(std::string_view text) : m_word(CommandTemplate::parse_word(text)) {}
+  bool has_replacement() const;
+  std::string render(const RenderContext& ctx) const;
+
+private:
+  CommandTemplate::Word m_word;
+};
+
+/// Appends shell_quote(s) (parmap/parmap.hpp) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
 
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
