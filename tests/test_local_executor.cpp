@@ -14,6 +14,17 @@ using namespace parmap;
 
 namespace {
 
+/// An item by its fields (Item grows fields other tests need not name).
+Item make_item(std::uint64_t seq, std::string text, std::uint64_t full_size, double timeout = 0)
+{
+  Item item;
+  item.seq = seq;
+  item.text = std::move(text);
+  item.full_size = full_size;
+  item.timeout = timeout;
+  return item;
+}
+
 struct Collect final : OutputListener {
   std::map<std::uint64_t, std::string> out, err;
   bool on_output(std::uint64_t seq, Stream stream, std::string_view bytes) override
@@ -67,7 +78,7 @@ struct Harness {
     Batch batch;
     std::uint64_t seq = first;
     for (auto& [text, timeout] : items) {
-      batch.items.push_back(Item{seq++, text, text.size(), timeout});
+      batch.items.push_back(make_item(seq++, text, text.size(), timeout));
     }
     executor.start(slot, std::move(batch));
   }
@@ -151,8 +162,8 @@ TEST_CASE("local executor: a command that cannot start")
   {
     Harness h({"echo"}, 1);
     Batch batch;
-    batch.items.push_back(Item{1, std::string("a\0b", 3), 3, 0});
-    batch.items.push_back(Item{2, std::string(10, 'x'), 200000, 0});
+    batch.items.push_back(make_item(1, std::string("a\0b", 3), 3));
+    batch.items.push_back(make_item(2, std::string(10, 'x'), 200000));
     h.executor.start(1, std::move(batch));
     h.pump();
     CHECK(h.ended[1].exit_code == 126);

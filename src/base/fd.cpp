@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -28,6 +29,24 @@ Pipe make_pipe(bool nonblocking_write)
     check_errno(::fcntl(p.read.get(), F_SETFL, O_NONBLOCK), "fcntl");
   }
   return p;
+}
+
+Pipe make_feed_pipe()
+{
+  int fds[2];
+  check_errno(::pipe2(fds, O_CLOEXEC), "cannot create a pipe");
+  Pipe p{Fd(fds[0]), Fd(fds[1])};
+  check_errno(::fcntl(p.write.get(), F_SETFL, O_NONBLOCK), "fcntl");
+  return p;
+}
+
+std::string temp_dir_or_default(const std::string& dir)
+{
+  if (!dir.empty()) {
+    return dir;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
 }
 
 bool is_regular_file(int fd)

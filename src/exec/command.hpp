@@ -32,8 +32,10 @@ struct RenderContext {
 /// A parsed command template. Immutable after construction; cheap to render.
 class CommandTemplate {
 public:
-  /// Throws parmap::Error when `words` is empty or the first word is empty.
-  CommandTemplate(std::vector<std::string> words, Shell shell);
+  /// Throws parmap::Error when `words` is empty or the first word is empty. Without a
+  /// replacement string the item is appended, unless `append_item` is false (--pipe: the
+  /// block goes to stdin, and there is no argument).
+  CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item = true);
 
   /// True when rendered commands run as `/bin/sh -c LINE`.
   bool uses_shell() const { return m_shell; }
@@ -73,6 +75,7 @@ private:
   std::vector<Field> m_params;
   bool m_shell = false;
   bool m_has_replacement = false;
+  bool m_append = false; ///< The item follows the words (no replacement string names it).
 };
 
 /// Quotes `s` for POSIX sh so that it is one word with exactly these bytes. Strings made only of

@@ -2,24 +2,10 @@
 
 #include "base/error.hpp"
 
-#include <cstdlib>
 #include <fcntl.h>
 #include <unistd.h>
 
 namespace parmap {
-namespace {
-
-std::string temp_dir_or_default(const std::string& dir)
-{
-  if (!dir.empty()) {
-    return dir;
-  }
-  const char* env = std::getenv("TMPDIR");
-  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
-}
-
-} // namespace
-
 SpillFile::SpillFile(const std::string& dir) : m_dir(temp_dir_or_default(dir))
 {
   // O_TMPFILE: the file never has a name, so no exit path (kill -9 included) leaves it behind.

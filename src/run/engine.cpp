@@ -37,7 +37,25 @@ Options validated(Options o)
   require(!o.force || o.resume, "--force needs --resume");
   require(!(o.dry_run && !o.checkpoint.empty()),
           "--dry-run runs nothing and cannot be used with --checkpoint");
+  // A --round-robin job reads whatever blocks come when it is ready: no block is its own.
+  require(!o.round_robin || o.checkpoint.empty(),
+          "--round-robin cannot be used with --checkpoint: its jobs do not get given blocks");
+  require(!o.round_robin || o.retries == 0,
+          "--round-robin cannot be used with --retries: its jobs do not get given blocks");
+  require(!o.round_robin || o.block_input != BlockInput::file,
+          "--round-robin cannot be used with --cat: a job's input ends only with the run's");
   return o;
+}
+
+/// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
+bool gives_blocks(const Items& items)
+{
+  const auto& sources = ItemsAccess::sources(items);
+  auto blocks = [](const auto& source) { return source->gives_blocks(); };
+  bool any = std::any_of(sources.begin(), sources.end(), blocks);
+  require(!any || std::all_of(sources.begin(), sources.end(), blocks),
+          "blocks of input (--pipe, --pipepart) cannot be mixed with items");
+  return any;
 }
 
 unsigned resolve_jobs(std::size_t jobs)
@@ -51,17 +69,26 @@ unsigned resolve_jobs(std::size_t jobs)
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
-    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
-      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+    : m_options(validated(std::move(options))),
+      // A block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument.
+      m_command(std::move(command), m_options.shell,
+                !gives_blocks(items) || m_options.block_input != BlockInput::pipe),
+      m_items(std::move(items)), m_blocks(gives_blocks(m_items)), m_spill(m_options.temp_dir),
+      m_sizer(1, false, 1, 1, 1)
 {
+  require(!m_options.round_robin || m_blocks, "--round-robin needs blocks of input (--pipe)");
   unsigned jobs = resolve_jobs(m_options.jobs);
-  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
+  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs, m_blocks);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+  if (m_options.round_robin) {
+    m_round_robin = std::make_shared<BlockQueue>();
+  }
 
   // The length is known when every source can tell it before the run.
   std::uint64_t total = 0;
   bool known = true;
   for (const auto& source : ItemsAccess::sources(m_items)) {
+    source->use_slots(m_slots);
     auto n = source->count();
     known = known && n.has_value();
     total += n.value_or(0);
@@ -75,9 +102,13 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
 
   setup_checkpoint();
   bool reset_sigpipe = true;
-  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+  bool forward = m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0;
+  if (forward || m_blocks) {
+    // Writing to a pipe whose reader is gone (stdout, a job's stdin) must be EPIPE, not death.
     m_sigpipe.emplace();
     reset_sigpipe = !m_sigpipe->was_ignored();
+  }
+  if (forward) {
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
@@ -97,6 +128,8 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     config.null_stdin = m_options.null_stdin;
     config.reset_sigpipe = reset_sigpipe;
     config.dry_run = m_options.dry_run;
+    config.block_input = m_options.block_input;
+    config.temp_dir = m_options.temp_dir;
     m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
   }
   if (m_options.handle_signals) {
@@ -323,6 +356,7 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
+  f.block.reset(); // final: no retry needs it again
   m_runtimes.add(e.duration);
   ++m_progress.finished;
   if (!f.result->ok()) {
@@ -407,6 +441,9 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 {
   m_stopping = true;
   m_stop_from = std::min(m_stop_from, from_seq);
+  if (m_round_robin) {
+    m_round_robin->close(); // jobs still running (--halt soon) see the end of their input
+  }
   m_executor->cancel(m_stop_from, signal);
   // Staged items and retries past the stop point will not run: they end as interrupted.
   std::vector<std::uint64_t> dropped;

@@ -6,6 +6,7 @@
 #include "exec/executor.hpp"
 #include "base/fd.hpp"
 #include "base/reactor.hpp"
+#include "exec/local/block_files.hpp"
 #include "exec/local/spawn.hpp"
 
 #include <cstdint>
@@ -26,6 +27,10 @@ struct LocalExecutorConfig {
   bool reset_sigpipe = true;
   /// Print the commands instead of running them.
   bool dry_run = false;
+  /// How an item's block reaches its process: its stdin, or a file or FIFO named by {}.
+  BlockInput block_input = BlockInput::pipe;
+  /// Where --cat files and --fifo FIFOs go; empty means $TMPDIR or /tmp.
+  std::string temp_dir;
   /// How long to wait for the pipes to close after the item's own process exited (a background
   /// grandchild may hold them) before the item is finished without the rest of its output.
   double linger = 0.5;
@@ -50,8 +55,9 @@ public:
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 
-  /// The number of slots the open-file limit allows (three descriptors per running item).
-  static unsigned fd_limited_slots(unsigned wanted);
+  /// The number of slots the open-file limit allows (three descriptors per running item, four
+  /// when items get blocks on stdin).
+  static unsigned fd_limited_slots(unsigned wanted, bool feeds_stdin = false);
 
 private:
   struct Running;
@@ -63,6 +69,7 @@ private:
     Reactor::TimerId delayed = 0; ///< Pending --delay start, 0 if none.
   };
 
+  struct BlockStdin;
   void start_next(Slot& slot);
   void drop(Slot& slot, Item item);
   void launch(Slot& slot, Item item);
@@ -76,6 +83,8 @@ private:
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);
+  BlockStdin block_stdin(const Item& item, const std::string& path);
+  int null_input();
   void schedule_exit_poll(Running& r);
 
   Reactor& m_reactor;
@@ -93,6 +102,8 @@ private:
   std::vector<std::string> m_env;
   std::vector<std::string> m_argv;
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
+  BlockFiles m_block_files;
+  Fd m_devnull; ///< stdin of --cat and --fifo items; opened at first use.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).
   std::uint64_t m_cancel_from = UINT64_MAX;

@@ -117,14 +117,16 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 
-int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid)
+int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid)
 {
   SpawnSetup setup;
-  if (m_null_stdin) {
+  if (stdio.in >= 0) {
+    posix_spawn_file_actions_adddup2(&setup.actions, stdio.in, STDIN_FILENO);
+  } else if (m_null_stdin) {
     posix_spawn_file_actions_adddup2(&setup.actions, m_devnull.get(), STDIN_FILENO);
   }
-  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, err_fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.out, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.err, STDERR_FILENO);
   // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
   // program without it must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
@@ -139,8 +141,7 @@ int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err
 
 Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env,
-                       int out_fd,
-                       int err_fd)
+                       Stdio stdio)
 {
   Spawned result;
   int error = 0; // errno of the failure to start
@@ -159,13 +160,13 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
       m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
     }
     m_env_ptrs.push_back(nullptr);
-    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), stdio, result.pid);
     if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), stdio, result.pid);
     }
   }
   if (error != 0) {

@@ -28,11 +28,17 @@ public:
   /// get SIGPIPE's default action (parmap ignores it for itself; its own parent may not have).
   Spawner(bool null_stdin, bool reset_sigpipe);
 
-  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd.
+  /// The descriptors a child gets: stdout and stderr, and stdin when `in` is not -1 (else
+  /// parmap's own stdin, or /dev/null with `null_stdin`).
+  struct Stdio {
+    int out = -1;
+    int err = -1;
+    int in = -1;
+  };
+  /// Spawns argv with `env` as its whole environment and the descriptors `stdio`.
   Spawned spawn(const std::vector<std::string>& argv,
                 const std::vector<std::string>& env,
-                int out_fd,
-                int err_fd);
+                Stdio stdio);
 
 private:
   struct Resolved {
@@ -40,7 +46,7 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
-  int spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid);
+  int spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid);
 
   bool m_null_stdin;
   Fd m_devnull;
