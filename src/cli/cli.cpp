@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include "pipe_options.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -30,6 +32,7 @@ struct Raw {
   bool no_shell = false;
   bool no_adaptive_tail = false;
   bool dump_options = false;
+  PipeArgs pipe;
 };
 
 unsigned cpus()
@@ -305,6 +308,8 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->type_name("FILE")
       ->group(progress);
 
+  add_pipe_options(app, r.pipe);
+
   app.add_flag("--dump-options", r.dump_options, "List every long option (for the docs test)")
       ->group("");
 }
@@ -318,6 +323,8 @@ public:
        parmap [OPTIONS] COMMAND [ARG...] ::: ITEM...
        parmap [OPTIONS] COMMAND [ARG...] :::: FILE...
        parmap [OPTIONS] -a FILE COMMAND [ARG...]
+       parmap [OPTIONS] --pipe COMMAND [ARG...] < INPUT  blocks of stdin on the jobs' stdin
+       parmap [OPTIONS] --pipepart -a FILE COMMAND [ARG...]
 )";
   }
 };
@@ -354,6 +361,23 @@ void dump_options(const CLI::App& app)
   }
 }
 
+/// Pipe mode: the files named by -a or after ::::, whose blocks the jobs get.
+std::vector<std::string> pipe_files(std::vector<std::string>::const_iterator sep,
+                                    std::vector<std::string>::const_iterator end,
+                                    const std::vector<std::string>& arg_files)
+{
+  if (sep == end) {
+    return arg_files;
+  }
+  if (*sep == ":::" || std::find(sep + 1, end, ":::") != end) {
+    bad("--pipe and --pipepart take no ::: arguments: their input is stdin, or -a FILE");
+  }
+  std::vector<std::string> files = arg_files;
+  std::copy_if(sep + 1, end, std::back_inserter(files),
+               [](const std::string& w) { return w != "::::"; });
+  return files;
+}
+
 /// Splits what follows the options into the command and at most one ::: or :::: group.
 void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
 {
@@ -369,6 +393,11 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   if (c.command.empty()) {
     bad("no command given (to run each input line as a shell command, use: parmap sh -c {})");
   }
+  if (pipe_mode(r.pipe)) {
+    apply_pipe_options(r.pipe, pipe_files(sep, rest.end(), r.arg_files), c);
+    return;
+  }
+  reject_pipe_options(r.pipe);
   char delim = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
   bool have_items = false;
   // :::: FILE... and -a FILE: each file's items in turn; "-" is stdin.
@@ -457,9 +486,12 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
     return;
   }
   split_command(rest, r, c);
-  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
                               o.batch_size, r.timeout.empty() ? "none" : r.timeout,
-                              r.json ? " json" : r.tag ? " tag" : "");
+                              r.json ? " json" : r.tag ? " tag" : "",
+                              !pipe_mode(r.pipe) ? ""
+                              : r.pipe.pipepart  ? " pipepart"
+                                                 : " pipe");
   o.forward.stdout_fd = STDOUT_FILENO;
   o.forward.stderr_fd = STDERR_FILENO;
   o.handle_signals = true;
