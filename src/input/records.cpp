@@ -70,10 +70,10 @@ std::optional<std::size_t> RecordBoundary::last(std::string_view buf, std::size_
 
 std::size_t RecordBoundary::resume_from(std::size_t searched) const
 {
-  if (m_regex) {
+  if (m_regex || searched == 0) {
     return 0;
   }
-  return searched >= m_separator.size() ? searched - m_separator.size() + 1 : 0;
+  return searched + 1 >= m_separator.size() ? searched + 1 - m_separator.size() : 0;
 }
 
 HeaderPattern::HeaderPattern(const std::string& spec)
