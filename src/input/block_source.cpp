@@ -177,7 +177,8 @@ Items Items::file_blocks(const std::string& path, BlockFormat format)
   if (format.size == 0) {
     throw Error("--block must not be 0");
   }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: opening a FIFO would wait for a writer before it could be refused.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd) {
     throw_errno(path, errno);
   }
@@ -189,6 +190,7 @@ Items Items::file_blocks(const std::string& path, BlockFormat format)
     throw Error(path + ": --pipepart needs a regular file or a block device (it reads ranges of "
                        "it by offset); use --pipe for a stream");
   }
+  ::fcntl(fd.get(), F_SETFL, 0); // a file's reads may wait for the disk
   off_t size = ::lseek(fd.get(), 0, SEEK_END); // a block device's st_size is 0
   if (size < 0) {
     throw_errno(path, errno);
