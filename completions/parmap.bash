@@ -9,7 +9,8 @@ _parmap_takes_value()
         -a | --arg-file | -d | --delimiter | -j | --jobs | --timeout | --kill-grace | --delay | \
             --env | --retries | --halt | -b | --batch-size | --max-pending | \
             --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
-            --checkpoint-every | --joblog)
+            --checkpoint-every | --joblog | --block | --block-size | --blocksize | --recend | \
+            --recstart | -N | --max-replace-args | -L | --header)
             return 0
             ;;
     esac
@@ -122,8 +123,21 @@ _parmap()
             return
             ;;
         --retries | -b | --batch-size | --max-pending | --tail-batches-per-core | \
-            --tail-min-batch-size | --checkpoint-every)
+            --tail-min-batch-size | --checkpoint-every | -N | --max-replace-args | -L)
             return # a number
+            ;;
+        --block | --block-size | --blocksize)
+            _parmap_compgen -W '1M 10M 100M 1G 100k -1 -10' -- "$cur"
+            return
+            ;;
+        --recend | --recstart)
+            # As typed on the command line: \\n reaches parmap as \n.
+            _parmap_compgen -W '\\\\n \\\\0' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ': 1 2' -- "$cur"
+            return
             ;;
     esac
 
@@ -136,7 +150,10 @@ _parmap()
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
             --tail-min-batch-size
             --checkpoint --resume --retry-failed --force --checkpoint-every --report
-            --bar --eta --progress-always --joblog'
+            --bar --eta --progress-always --joblog
+            --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize
+            --recend --recstart --regexp -N --max-replace-args -L --header
+            --round-robin --round --cat --fifo'
         _parmap_compgen -W "$opts" -- "$cur"
         return
     fi

@@ -6,7 +6,8 @@
 function __parmap_takes_value
     contains -- $argv[1] -a --arg-file -d --delimiter -j --jobs --timeout --kill-grace --delay \
         --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
-        --tail-min-batch-size --checkpoint --checkpoint-every --joblog
+        --tail-min-batch-size --checkpoint --checkpoint-every --joblog --block --block-size \
+        --blocksize --recend --recstart -N --max-replace-args -L --header
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -126,3 +127,21 @@ complete -c parmap $opt -l bar -d 'Show a progress bar on stderr'
 complete -c parmap $opt -l eta -d 'Show the estimated time left on stderr'
 complete -c parmap $opt -l progress-always -d 'Draw --bar / --eta even when stderr is not a terminal'
 complete -c parmap $opt -l joblog -r -F -d "Log each finished item, GNU parallel's columns"
+
+# Pipe mode
+complete -c parmap $opt -l pipe -d "Cut stdin into blocks of whole records for the jobs' stdin"
+complete -c parmap $opt -l spreadstdin -d 'Cut stdin into blocks (= --pipe)'
+complete -c parmap $opt -l pipepart -d 'Cut the file given with -a into blocks; jobs read their ranges'
+complete -c parmap $opt -l pipe-part -d 'Cut the file given with -a into blocks (= --pipepart)'
+complete -c parmap $opt -l block -l block-size -l blocksize -x -a '1M 10M 100M 1G 100k -1 -10' \
+    -d 'Block size: k=1000, K=1024, M...; --pipepart: -N blocks per slot'
+complete -c parmap $opt -l recend -x -d 'A record ends with STR (\\n)'
+complete -c parmap $opt -l recstart -x -d 'A record starts with STR'
+complete -c parmap $opt -l regexp -d '--recend and --recstart are regular expressions'
+complete -c parmap $opt -s N -l max-replace-args -x -d 'With --pipe: exactly N records per block'
+complete -c parmap $opt -s L -x -d 'With --pipe: a record is N lines'
+complete -c parmap $opt -l header -x -a ':\t"the first line" 1 2' \
+    -d 'Given before every block: the first line, N lines, or a regexp'
+complete -c parmap $opt -l round-robin -l round -d 'One job per slot, each taking blocks as it is ready'
+complete -c parmap $opt -l cat -d '{} is the block as a temporary file'
+complete -c parmap $opt -l fifo -d '{} is a named pipe the job reads its block from'
