@@ -284,7 +284,7 @@ LocalExecutor::BlockStdin LocalExecutor::block_stdin(const Item& item, const std
   }
   Pipe pipe = make_feed_pipe();
   if (item.block_queue || item.block->header_size() + item.block->body_size() > k_pipe_full) {
-    // A large block goes 16 times faster through a 1 MiB pipe (fewer wake-ups on both sides).
+    // A large block goes through a 1 MiB pipe with 16 times fewer wake-ups on both sides.
     ::fcntl(pipe.write.get(), F_SETPIPE_SZ, 1 << 20);
   }
   in.child_fd = pipe.read.get();
