@@ -12,7 +12,9 @@ _parmap_takes_value()
             --checkpoint | --checkpoint-every | --joblog | --jl | --arg-sep | --argsep | \
             --arg-file-sep | --argfilesep | --nice | --wd | --workdir | --tmpdir | --tagstring | \
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
-            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf)
+            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
+            --block | --block-size | --blocksize | --recend | --recstart | -N | \
+            --max-replace-args | -L | --header)
             return 0
             ;;
     esac
@@ -138,8 +140,21 @@ _parmap()
             return
             ;;
         --retries | -b | --batch-size | --max-pending | --tail-batches-per-core | \
-            --tail-min-batch-size | --checkpoint-every)
+            --tail-min-batch-size | --checkpoint-every | -N | --max-replace-args | -L)
             return # a number
+            ;;
+        --block | --block-size | --blocksize)
+            _parmap_compgen -W '1M 10M 100M 1G 100k -1 -10' -- "$cur"
+            return
+            ;;
+        --recend | --recstart)
+            # As typed on the command line: \\n reaches parmap as \n.
+            _parmap_compgen -W '\\\\n \\\\0' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ': 1 2' -- "$cur"
+            return
             ;;
     esac
 
@@ -160,7 +175,10 @@ _parmap()
             --checkpoint --resume --retry-failed --resume-failed --force --checkpoint-every
             --report
             --bar --eta --progress-always --joblog --jl
-            --number-of-cores --number-of-cpus --shellquote --shell-quote'
+            --number-of-cores --number-of-cpus --shellquote --shell-quote
+            --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize
+            --recend --recstart --regexp -N --max-replace-args -L --header
+            --round-robin --round --cat --fifo'
         _parmap_compgen -W "$opts" -- "$cur"
         return
     fi

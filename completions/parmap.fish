@@ -9,7 +9,8 @@ function __parmap_takes_value
         --max-pending --tail-batches-per-core --tail-min-batch-size --checkpoint \
         --checkpoint-every --joblog --jl --arg-sep --argsep --arg-file-sep --argfilesep --nice \
         --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
-        --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf
+        --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf --block \
+        --block-size --blocksize --recend --recstart -N --max-replace-args -L --header
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -165,3 +166,21 @@ complete -c parmap $opt -l joblog -l jl -r -F -d "Log each finished item, GNU pa
 # Information
 complete -c parmap $opt -l number-of-cores -l number-of-cpus -d 'Print the number of physical CPU cores and exit'
 complete -c parmap $opt -l shellquote -l shell-quote -d 'Print the items quoted for the shell; run nothing'
+
+# Pipe mode
+complete -c parmap $opt -l pipe -d "Cut stdin into blocks of whole records for the jobs' stdin"
+complete -c parmap $opt -l spreadstdin -d 'Cut stdin into blocks (= --pipe)'
+complete -c parmap $opt -l pipepart -d 'Cut the file given with -a into blocks; jobs read their ranges'
+complete -c parmap $opt -l pipe-part -d 'Cut the file given with -a into blocks (= --pipepart)'
+complete -c parmap $opt -l block -l block-size -l blocksize -x -a '1M 10M 100M 1G 100k -1 -10' \
+    -d 'Block size: k=1000, K=1024, M...; --pipepart: -N blocks per slot'
+complete -c parmap $opt -l recend -x -d 'A record ends with STR (\\n)'
+complete -c parmap $opt -l recstart -x -d 'A record starts with STR'
+complete -c parmap $opt -l regexp -d '--recend and --recstart are regular expressions'
+complete -c parmap $opt -s N -l max-replace-args -x -d 'With --pipe: exactly N records per block'
+complete -c parmap $opt -s L -x -d 'With --pipe: a record is N lines'
+complete -c parmap $opt -l header -x -a ':\t"the first line" 1 2' \
+    -d 'Given before every block: the first line, N lines, or a regexp'
+complete -c parmap $opt -l round-robin -l round -d 'One job per slot, each taking blocks as it is ready'
+complete -c parmap $opt -l cat -d '{} is the block as a temporary file'
+complete -c parmap $opt -l fifo -d '{} is a named pipe the job reads its block from'

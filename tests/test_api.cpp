@@ -984,6 +984,34 @@ TEST_CASE("api: two forwarding runs at once: a closed output is EPIPE, not a SIG
 
 // --- Items ----------------------------------------------------------------------------------
 
+TEST_CASE("api: Items::blocks: blocks on the commands' stdin; one left unread is no SIGPIPE death")
+{
+  pid_t child = ::fork(); // a SIGPIPE would kill the process: let it be another one
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 1;
+    try {
+      auto dir = scratch("api-blocks");
+      std::ofstream(dir / "in") << std::string(4 << 20, 'x') + "\n" + "a\nb\nc\n";
+      int fd = ::open((dir / "in").c_str(), O_RDONLY | O_CLOEXEC);
+      BlockFormat format;
+      format.records = 1;
+      // Block 1 is a 4 MB line its command never reads; the others are one line each.
+      auto results = map({"sh", "-c", "[ $PARMAP_SEQ = 1 ] && exit; cat"},
+                         Items::blocks(fd, format), jobs(1));
+      code = results.size() == 4 && results[3].out.str() == "c\n" ? 0 : 2;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK_FALSE(WIFSIGNALED(status));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
 TEST_CASE("api: Items::from_range over containers and views")
 {
   Options o = jobs(2);

@@ -34,6 +34,13 @@ enum class Format {
   files,
 };
 
+/// How a block of input (Items::blocks, Items::file_blocks) reaches its command.
+enum class BlockInput {
+  pipe, ///< On its stdin (the default).
+  file, ///< As a temporary file, named by {} and removed after the item (--cat).
+  fifo, ///< As a named pipe the command must open, named by {} (--fifo).
+};
+
 /// When the run stops early (GNU parallel's `--halt`). The default is fail-fast: the first
 /// failure stops dispatching and terminates running items.
 struct Halt {
@@ -119,6 +126,12 @@ struct Options {
   bool null_stdin = false;
   /// Seconds to wait between starting two items (GNU parallel's --delay).
   double delay = 0;
+  /// With blocks of input (--pipe, --pipepart): how each reaches its command.
+  BlockInput block_input = BlockInput::pipe;
+  /// With blocks from a stream (--round-robin): instead of one job per block, at most one job
+  /// per slot, each reading block after block on its stdin (the next block goes to the first
+  /// job ready for one); a job is one result. Not with a checkpoint, retries or --cat.
+  bool round_robin = false;
 
   /// SQLite checkpoint file; empty means none.
   std::string checkpoint;

@@ -1,6 +1,7 @@
 #include "cli.hpp"
 
 #include "apply.hpp"
+#include "pipe_options.hpp"
 #include "printable.hpp"
 #include "raw_options.hpp"
 #include "remote_options.hpp"
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <memory>
 #include <unistd.h>
@@ -219,6 +221,8 @@ public:
        parmap [OPTIONS] COMMAND [ARG...] ::: ITEM...
        parmap [OPTIONS] COMMAND [ARG...] :::: FILE...
        parmap [OPTIONS] -a FILE COMMAND [ARG...]
+       parmap [OPTIONS] --pipe COMMAND [ARG...] < INPUT  blocks of stdin on the jobs' stdin
+       parmap [OPTIONS] --pipepart -a FILE COMMAND [ARG...]
 )";
   }
 };
@@ -291,6 +295,23 @@ bool is_separator(const std::string& w, const Raw& r)
   return w == r.arg_sep || w == r.arg_file_sep;
 }
 
+/// Pipe mode: the files named by -a or after ::::, whose blocks the jobs get.
+std::vector<std::string> pipe_files(std::vector<std::string>::const_iterator sep,
+                                    std::vector<std::string>::const_iterator end, const Raw& r)
+{
+  if (sep == end) {
+    return r.arg_files;
+  }
+  if (*sep == r.arg_sep || std::find(sep + 1, end, r.arg_sep) != end) {
+    bad(fmt::format("--pipe and --pipepart take no {} arguments: their input is stdin, or -a FILE",
+                    r.arg_sep));
+  }
+  std::vector<std::string> files = r.arg_files;
+  std::copy_if(sep + 1, end, std::back_inserter(files),
+               [&](const std::string& w) { return w != r.arg_file_sep; });
+  return files;
+}
+
 /// Splits what follows the options into the command and at most one ::: or :::: group.
 void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool need_command)
 {
@@ -307,6 +328,11 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool 
     bad("no command given (to run each input line as a shell command, use: parmap sh -c {})",
         true);
   }
+  if (pipe_mode(r.pipe)) {
+    apply_pipe_options(r.pipe, pipe_files(sep, rest.end(), r), c);
+    return;
+  }
+  reject_pipe_options(r.pipe);
   char delim = r.null ? '\0' : r.delimiter ? parse_delimiter(*r.delimiter) : '\n';
   bool have_items = false;
   // :::: FILE... and -a FILE: each file's items in turn; "-" is stdin.
@@ -361,10 +387,12 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   }
   finish_remote(r, o);
   split_command(rest, r, c, c.shellquote == 0);
-  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}",
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}",
                               r.shell ? "always" : r.no_shell ? "never" : "auto", o.batch_size,
-                              r.timeout.value_or("none"),
-                              r.json ? " json" : r.tag ? " tag" : "");
+                              r.timeout.value_or("none"), r.json ? " json" : r.tag ? " tag" : "",
+                              !pipe_mode(r.pipe) ? ""
+                              : r.pipe.pipepart  ? " pipepart"
+                                                 : " pipe");
   o.forward.stdout_fd = STDOUT_FILENO;
   o.forward.stderr_fd = STDERR_FILENO;
   o.handle_signals = true;
@@ -431,6 +459,7 @@ std::variant<Config, Outcome> interpret(int argc, const char* const* argv)
   add_flow_options(app, r);
   add_checkpoint_options(app, c, r);
   add_progress_options(app, c, r);
+  add_pipe_options(app, r.pipe);
   try {
     app.parse(argc, argv);
     if (r.dump_options) {

@@ -1,6 +1,8 @@
 // Raw: the options as given on the command line, before parmap reads their values.
 #pragma once
 
+#include "pipe_options.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +47,7 @@ struct Raw {
   bool number_of_cores = false;
   bool no_op = false; ///< --group, -q, --will-cite, --no-notice: parmap's behaviour already.
   bool dump_options = false;
+  PipeArgs pipe;
 };
 
 } // namespace parmap::cli

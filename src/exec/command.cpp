@@ -206,7 +206,7 @@ ShellContext shell_context_after(std::string_view text)
   }
 }
 
-CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
+CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item)
     : m_words(std::move(words))
 {
   if (m_words.empty() || m_words.front().empty()) {
@@ -218,6 +218,7 @@ CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
       m_has_replacement = m_has_replacement || t.field != Field::literal;
     }
   }
+  m_append = append_item && !m_has_replacement;
   switch (shell) {
   case Shell::always:
     m_shell = true;
@@ -286,7 +287,7 @@ void CommandTemplate::build_script()
       }
     }
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     add_literal(" ");
     add_literal(reference(Field::item));
   }
@@ -394,7 +395,7 @@ void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>&
     argv.emplace_back();
     render_word(word, ctx, argv.back());
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     argv.emplace_back(ctx.item);
   }
 }

@@ -33,8 +33,10 @@ struct RenderContext {
 /// A parsed command template. Immutable after construction; cheap to render.
 class CommandTemplate {
 public:
-  /// Throws parmap::Error when `words` is empty or the first word is empty.
-  CommandTemplate(std::vector<std::string> words, Shell shell);
+  /// Throws parmap::Error when `words` is empty or the first word is empty. Without a
+  /// replacement string the item is appended, unless `append_item` is false (--pipe: the
+  /// block goes to stdin, and there is no argument).
+  CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item = true);
 
   /// True when rendered commands run as `/bin/sh -c LINE`.
   bool uses_shell() const { return m_shell; }
@@ -75,6 +77,7 @@ private:
   std::vector<Field> m_params;
   bool m_shell = false;
   bool m_has_replacement = false;
+  bool m_append = false; ///< The item follows the words (no replacement string names it).
 };
 
 /// A text with replacement strings, for options that name things per item (--tagstring,

@@ -44,28 +44,63 @@ Options validated(Options o)
           "line_buffer or results");
   require(!(o.forward.ungroup && o.forward.stdout_fd < 0),
           "Options::forward.ungroup needs forward.stdout_fd and forward.stderr_fd");
+  // A --round-robin job reads whatever blocks come when it is ready: no block is its own.
+  require(!o.round_robin || o.checkpoint.empty(),
+          "--round-robin cannot be used with --checkpoint: its jobs do not get given blocks");
+  require(!o.round_robin || o.retries == 0,
+          "--round-robin cannot be used with --retries: its jobs do not get given blocks");
+  require(!o.round_robin || o.block_input != BlockInput::file,
+          "--round-robin cannot be used with --cat: a job's input ends only with the run's");
   // The command is shown in the joblog and the --results records.
   o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
+/// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
+bool gives_blocks(const Items& items)
+{
+  const auto& sources = ItemsAccess::sources(items);
+  auto blocks = [](const auto& source) { return source->gives_blocks(); };
+  bool any = std::any_of(sources.begin(), sources.end(), blocks);
+  require(!any || std::all_of(sources.begin(), sources.end(), blocks),
+          "blocks of input (--pipe, --pipepart) cannot be mixed with items");
+  return any;
+}
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
-    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
-      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+    : m_options(validated(std::move(options))),
+      // A block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument.
+      m_command(std::move(command), m_options.shell,
+                !gives_blocks(items) || m_options.block_input != BlockInput::pipe),
+      m_items(std::move(items)), m_blocks(gives_blocks(m_items)), m_spill(m_options.temp_dir),
+      m_sizer(1, false, 1, 1, 1)
 {
+  require(!m_options.round_robin || m_blocks, "--round-robin needs blocks of input (--pipe)");
+  // The agents get commands, not blocks: a block stays on the machine that cut it.
+  require(!m_blocks || m_options.remote.sshlogins.empty() || m_options.dry_run,
+          "blocks of input (--pipe, --pipepart) run on this machine only, not with -S");
+  if (m_options.round_robin) {
+    m_round_robin = std::make_shared<BlockQueue>();
+  }
+  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
+  std::string fewer; // warned about once there is a writer
+  m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
+
   // The length is known when every source can tell it before the run.
   std::uint64_t total = 0;
   bool known = true;
   for (const auto& source : ItemsAccess::sources(m_items)) {
+    source->use_slots(m_slots);
     auto n = source->count();
     known = known && n.has_value();
     total += n.value_or(0);
   }
   m_progress.known_total = known;
   m_progress.total = total;
-  if (m_options.shuffle || (m_options.read_ahead && !known)) {
+  // Blocks are not spooled: a stream of them is read as the jobs take it, in bounded memory.
+  require(!m_blocks || !m_options.shuffle, "--shuf cannot be used with blocks of input (--pipe)");
+  if (!m_blocks && (m_options.shuffle || (m_options.read_ahead && !known))) {
     m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
   }
   require(!m_options.halt.percent || known,
@@ -73,9 +108,13 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
 
   setup_checkpoint();
   bool reset_sigpipe = true;
-  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+  bool forward = m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0;
+  if (forward || m_blocks) {
+    // Writing to a pipe whose reader is gone (stdout, a job's stdin) must be EPIPE, not death.
     m_sigpipe.emplace();
     reset_sigpipe = !m_sigpipe->was_ignored();
+  }
+  if (forward) {
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
@@ -90,6 +129,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
                                                    m_writer.get());
   m_result_writer->start();
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
   make_executor(std::move(factory), reset_sigpipe);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
@@ -135,13 +177,6 @@ Engine::~Engine()
 
 void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
-  std::string fewer;
-  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
-  m_slots = slots_for(m_options.jobs, fewer);
-  m_top_slot = m_slots;
-  if (!fewer.empty()) {
-    warn(fewer);
-  }
   if (factory) {
     m_executor = factory(m_reactor, m_command, *this, m_slots);
     return;
@@ -175,6 +210,7 @@ LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
   config.nice = m_options.nice;
   config.work_dir = m_options.work_dir;
   config.temp_dir = m_options.temp_dir;
+  config.block_input = m_options.block_input;
   return config;
 }
 
@@ -419,6 +455,7 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
+  f.block.reset(); // final: no retry needs it again
   m_runtimes.add(e.duration);
   ++m_progress.finished;
   if (!f.result->ok()) {
@@ -507,6 +544,9 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 {
   m_stopping = true;
   m_stop_from = std::min(m_stop_from, from_seq);
+  if (m_round_robin) {
+    m_round_robin->close(); // jobs still running (--halt soon) see the end of their input
+  }
   m_executor->cancel(m_stop_from, signal);
   // Staged items and retries past the stop point will not run: they end as interrupted.
   std::vector<std::uint64_t> dropped;

@@ -58,6 +58,10 @@ private:
     std::string text;
     std::uint64_t full_size = 0;
     std::uint64_t occurrence = 0;
+    /// --pipe: the item's block, kept until its result is final (a retry gives it again).
+    std::shared_ptr<const Block> block;
+    /// --pipe with a checkpoint: the block's key there (an item's key is its text).
+    std::string key;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
     unsigned slot = 0; ///< The slot it runs on, once started.
@@ -82,6 +86,7 @@ private:
     Result result;
     std::uint64_t batch = 0;
     std::uint64_t occurrence = 0;
+    std::string key; ///< The checkpoint key when it is not the item's text (a block's).
   };
   enum class Phase { running, done };
 
@@ -103,6 +108,11 @@ private:
   /// Reads the input ahead into the spool, a bounded number of items; true when more could
   /// be read at once (the loop must not wait).
   bool fill_spool();
+  /// The block's checkpoint key; nullopt (the run fails) when its bytes cannot be read.
+  std::optional<std::string> checkpoint_key(const Block& block);
+  // --round-robin (engine_dispatch.cpp).
+  void feed_round_robin();
+  void pull_round_robin();
   void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
@@ -173,6 +183,9 @@ private:
     void on_ready(std::uint32_t) override;
   } m_input_watch;
   std::uint64_t m_read = 0;
+  bool m_blocks = false; ///< Items are blocks for the commands' stdin (--pipe, --pipepart).
+  /// --round-robin: the blocks waiting for the first job ready for one; null otherwise.
+  std::shared_ptr<BlockQueue> m_round_robin;
 
   std::optional<SigpipeGuard> m_sigpipe;
   Reactor m_reactor;
