@@ -63,5 +63,7 @@ StdioFd make_nonblocking_view(int fd, bool for_write);
 
 /// True when fd refers to a regular file.
 bool is_regular_file(int fd);
+/// True when fd refers to a pipe or FIFO.
+bool is_pipe(int fd);
 
 } // namespace parmap

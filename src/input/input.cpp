@@ -176,7 +176,7 @@ public:
       ensure_view();
       ssize_t n = read_some();
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
           return Pull::wait;
         }
         throw_errno(m_name, errno);
@@ -224,11 +224,15 @@ private:
     if (!m_buf) {
       m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
     }
-    if (m_view.kind == FdKind::socket) {
-      return retry_eintr(
-          [&] { return ::recv(m_view.fd, m_buf.get(), k_read_size, MSG_DONTWAIT); });
-    }
-    return retry_eintr([&] { return ::read(m_view.fd, m_buf.get(), k_read_size); });
+    auto read_once = [&]() -> ssize_t {
+      if (m_view.kind == FdKind::socket) {
+        return ::recv(m_view.fd, m_buf.get(), k_read_size, MSG_DONTWAIT);
+      }
+      return ::read(m_view.fd, m_buf.get(), k_read_size);
+    };
+    // Interrupted by a signal, a descriptor the loop can wait on goes back to the loop, which
+    // handles the signal: a terminal read from the background raises SIGTTIN at every try.
+    return m_view.can_poll() ? read_once() : retry_eintr(read_once);
   }
 
   static constexpr std::size_t k_read_size = 64 * 1024;

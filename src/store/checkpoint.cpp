@@ -16,7 +16,7 @@
 namespace parmap {
 namespace {
 
-constexpr std::int64_t k_schema_version = 1;
+constexpr std::int64_t k_schema_version = 2;
 
 constexpr const char* k_schema = R"sql(
   CREATE TABLE run (
@@ -41,6 +41,22 @@ constexpr const char* k_schema = R"sql(
     PRIMARY KEY (item, occurrence)
   );
 )sql";
+
+/// Schema version 2's additions, in new files and in version 1 files being upgraded. Each is
+/// an addition (a new table, a nullable column) that version 1 readers would not notice.
+void add_schema_2(sqlite3* db, const std::string& context)
+{
+  RunningItems::create_table(db, context); // issue 12, no orphans: running process groups
+}
+
+/// Brings a version 1 checkpoint to version 2 in one transaction.
+void upgrade_to_schema_2(sqlite3* db, const std::string& context)
+{
+  sql::exec(db, "BEGIN IMMEDIATE", context);
+  add_schema_2(db, context);
+  sql::exec(db, "PRAGMA user_version=2", context);
+  sql::exec(db, "COMMIT", context);
+}
 
 double unix_seconds(std::chrono::system_clock::time_point t)
 {
@@ -74,6 +90,7 @@ struct Checkpoint::Impl {
   Fd lock;
   sql::Statement insert;
   sql::Statement lookup;
+  RunningItems running;
   CheckpointMode mode;
   bool in_transaction = false;
   std::size_t rows = 0;
@@ -163,6 +180,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
     sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
     sql::exec(db.get(), k_schema, m_path);
+    add_schema_2(db.get(), m_path);
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
                                     k_checkpoint_application_id, k_schema_version)
                             .c_str(),
@@ -172,6 +190,9 @@ void Checkpoint::open_and_check(const RunRecord& run)
   } else {
     done = check_run(run);
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
+    if (version < 2) {
+      upgrade_to_schema_2(db.get(), m_path);
+    }
   }
   sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
@@ -181,6 +202,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
   m_impl->lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
                 "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
+  m_impl->running = RunningItems(db.get());
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -364,11 +386,16 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
     return std::nullopt;
   }
-  return m_impl->opened + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(m_impl->mode.commit_interval));
+  std::optional<Clock::time_point> due = m_impl->running.due();
+  if (m_impl->in_transaction) {
+    auto commit_due = m_impl->opened + std::chrono::duration_cast<Clock::duration>(
+                                           std::chrono::duration<double>(m_impl->mode.commit_interval));
+    due = due ? std::min(*due, commit_due) : commit_due;
+  }
+  return due;
 }
 
 void Checkpoint::tick(Clock::time_point now)
@@ -381,11 +408,44 @@ void Checkpoint::tick(Clock::time_point now)
 
 void Checkpoint::commit()
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
+    return;
+  }
+  if (m_impl->running.has_unwritten()) {
+    if (!m_impl->in_transaction) {
+      m_impl->begin();
+    }
+    m_impl->running.write_unwritten();
+  }
+  if (!m_impl->in_transaction) {
     return;
   }
   m_impl->in_transaction = false;
   sql::exec(m_impl->db.get(), "COMMIT", m_path);
+}
+
+const std::vector<RunningItem>& Checkpoint::left_running() const
+{
+  return m_impl->running.left();
+}
+
+void Checkpoint::forget_left_running()
+{
+  commit();
+  m_impl->running.forget_left();
+}
+
+void Checkpoint::item_running(RunningItem item)
+{
+  m_impl->running.started(std::move(item));
+}
+
+void Checkpoint::item_ended(std::uint64_t seq)
+{
+  if (m_impl->running.written(seq) && !m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->running.ended(seq);
 }
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)

@@ -58,7 +58,7 @@ class Recording(CheckpointTest):
     def test_schema_and_run_record(self):
         self.parmap("echo", items=["x"])
         con = sqlite3.connect(self.db)
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
         command, version = con.execute("SELECT command, version FROM run").fetchone()
         self.assertEqual(command, "echo")
@@ -67,6 +67,9 @@ class Recording(CheckpointTest):
         for c in ("item", "occurrence", "seq", "status", "exit", "signal", "stdout", "stderr",
                   "started", "duration", "attempts"):
             self.assertIn(c, cols)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(running_items)")]
+        self.assertEqual(cols, ["seq", "item", "occurrence", "started", "pgid", "leader_start",
+                                "boot_id"])
         con.close()
 
     def test_duplicates_get_their_own_rows(self):

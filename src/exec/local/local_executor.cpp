@@ -1,6 +1,7 @@
 #include "exec/local/local_executor.hpp"
 
 #include "base/error.hpp"
+#include "base/process_groups.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -101,7 +102,6 @@ struct LocalExecutor::Running {
   std::chrono::system_clock::time_point started;
   Reactor::TimerId deadline = 0;
   Reactor::TimerId kill_timer = 0;
-  Clock::time_point kill_at; ///< When kill_timer sends SIGKILL.
   Reactor::TimerId linger = 0;
   Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
 
@@ -149,8 +149,9 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
   for (unsigned i = 0; i < m_slots.size(); ++i) {
     m_slots[i].number = i + 1;
   }
+  std::string seq_entry = std::string(k_seq_variable) + "=";
   for (auto& e : snapshot_environment()) {
-    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=")) {
+    if (!e.starts_with(seq_entry) && !e.starts_with("PARMAP_SLOT=")) {
       m_env.push_back(std::move(e));
     }
   }
@@ -227,7 +228,7 @@ void LocalExecutor::start_next(Slot& slot)
 
 void LocalExecutor::set_env(const Item& item, unsigned slot)
 {
-  m_env[m_env.size() - 2] = "PARMAP_SEQ=" + std::to_string(item.seq);
+  m_env[m_env.size() - 2] = std::string(k_seq_variable) + "=" + std::to_string(item.seq);
   m_env[m_env.size() - 1] = "PARMAP_SLOT=" + std::to_string(slot);
 }
 
@@ -318,7 +319,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
     });
   }
   slot.running = std::move(r);
-  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
+  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, ref.pid, 0});
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)
@@ -346,8 +347,7 @@ void LocalExecutor::arm_kill(Running& r)
   if (r.kill_timer != 0) {
     return;
   }
-  r.kill_at = Clock::now() + to_duration(m_config.kill_grace);
-  r.kill_timer = m_reactor.at(r.kill_at, [this, &r] {
+  r.kill_timer = m_reactor.at(Clock::now() + to_duration(m_config.kill_grace), [this, &r] {
     r.kill_timer = 0;
     signal_group(r, SIGKILL);
   });
@@ -516,10 +516,11 @@ void LocalExecutor::finish(Running& r)
   if (r.kill_timer != 0) {
     // The group was told to terminate and its grace has not run out: keep the leader unreaped
     // (reserving the group id) until then, so that members ignoring SIGTERM still get SIGKILL.
+    Clock::time_point kill_at = *m_reactor.due(r.kill_timer);
     m_reactor.cancel(r.kill_timer);
     r.kill_timer = 0;
     pid_t pid = r.pid;
-    m_doomed[pid] = m_reactor.at(r.kill_at, [this, pid] {
+    m_doomed[pid] = m_reactor.at(kill_at, [this, pid] {
       m_doomed.erase(pid);
       kill_and_reap(pid);
     });
@@ -577,6 +578,25 @@ void LocalExecutor::kill_all()
         r->interrupted = true;
       }
       signal_group(*r, SIGKILL);
+    }
+  }
+}
+
+void LocalExecutor::stop_all()
+{
+  signal_running(SIGSTOP);
+}
+
+void LocalExecutor::continue_all()
+{
+  signal_running(SIGCONT);
+}
+
+void LocalExecutor::signal_running(int signal)
+{
+  for (auto& slot : m_slots) {
+    if (Running* r = slot.running.get()) {
+      signal_group(*r, signal);
     }
   }
 }

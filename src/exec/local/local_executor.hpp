@@ -47,6 +47,8 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
+  void stop_all() override;
+  void continue_all() override;
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 
@@ -74,6 +76,8 @@ private:
   void close_pipe(Running& r, Stream stream);
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
+  /// `signal` to the group of every item running now.
+  void signal_running(int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);
   void schedule_exit_poll(Running& r);
