@@ -146,14 +146,12 @@ void Engine::end_left_running()
     recorded.push_back(left.group);
   }
   std::vector<RecordedGroup> living = living_groups(recorded);
-  for (const RecordedGroup& g : living) {
-    if (m_writer) {
+  if (m_writer) {
+    for (const RecordedGroup& g : living) {
       m_writer->write(1, fmt::format("parmap: item {} is still running from an earlier run that "
                                      "was killed (process group {}): terminating it first\n",
                                      g.seq, g.pgid));
     }
-  }
-  if (m_writer) {
     m_writer->pump();
   }
   // Their items may be among those to run now: two copies of one item must never run at once.
@@ -508,7 +506,8 @@ void Engine::watch_for_stalled_output()
     return;
   }
   std::uint64_t written = m_writer->bytes_written();
-  m_reactor.at(Clock::now() + seconds(m_options.kill_grace), [this, written] {
+  // (Not more often than 20 times a second, should the grace be 0.)
+  m_reactor.at(Clock::now() + seconds(std::max(m_options.kill_grace, 0.05)), [this, written] {
     if (!m_writer->idle() && m_writer->bytes_written() == written) {
       m_abandoned = true;
     } else {

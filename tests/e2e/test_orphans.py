@@ -10,6 +10,18 @@ import time
 from support import TempDirTest, pid_alive, run, start, wait_for
 
 
+class WithoutCheckpoint(TempDirTest):
+    def test_items_own_processes_get_sigterm_when_parmap_is_killed(self):
+        pids = self.path("pids")
+        proc = start(["-j2", "sh", "-c", f"echo $$ >> {pids}; exec sleep 300", "sh", ":::", "a",
+                      "b"])
+        self.assertTrue(wait_for(lambda: os.path.exists(pids) and len(self.read("pids").split()) == 2))
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        for pid in map(int, self.read("pids").split()):
+            self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=5), f"item {pid} survived")
+
+
 class KilledRun(TempDirTest):
     def setUp(self):
         super().setUp()
