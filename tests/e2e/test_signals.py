@@ -8,11 +8,10 @@ import resource
 import select
 import signal
 import sqlite3
-import stat
 import subprocess
 import time
 
-from support import PARMAP, TempDirTest, lines, pid_alive, start, wait_for
+from support import PARMAP, TempDirTest, count_results, lines, pid_alive, start, wait_for
 
 
 def ignored_signals(status_line):
@@ -131,17 +130,6 @@ class TerminatingSignals(TempDirTest):
         p = subprocess.run(["bash", "-c", f"set -m; {PARMAP} sleep ::: 30 & sleep 0.5; "
                             "kill -QUIT $!; wait $!; echo $?"], capture_output=True, timeout=30)
         self.assertEqual(lines(p.stdout)[-1], "131")
-
-
-def count_results(db):
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        try:
-            return con.execute("SELECT count(*) FROM results").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return -1
 
 
 # Prints "status=N"; written so that the terminal's echo of the command does not contain it.
