@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <optional>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace parmap::cli {

@@ -391,8 +391,8 @@ std::optional<Clock::time_point> Checkpoint::deadline() const
   }
   std::optional<Clock::time_point> due = m_impl->running.due();
   if (m_impl->in_transaction) {
-    auto commit_due = m_impl->opened + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(m_impl->mode.commit_interval));
+    auto interval = std::chrono::duration<double>(m_impl->mode.commit_interval);
+    auto commit_due = m_impl->opened + std::chrono::duration_cast<Clock::duration>(interval);
     due = due ? std::min(*due, commit_due) : commit_due;
   }
   return due;

@@ -15,7 +15,8 @@ class WithoutCheckpoint(TempDirTest):
         pids = self.path("pids")
         proc = start(["-j2", "sh", "-c", f"echo $$ >> {pids}; exec sleep 300", "sh", ":::", "a",
                       "b"])
-        self.assertTrue(wait_for(lambda: os.path.exists(pids) and len(self.read("pids").split()) == 2))
+        self.assertTrue(wait_for(lambda: os.path.exists(pids) and
+                                 len(self.read("pids").split()) == 2))
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
         for pid in map(int, self.read("pids").split()):

@@ -96,7 +96,8 @@ class TerminatingSignals(TempDirTest):
                   f'sleep 100 & echo $! >> {pids}; wait')
 
         def limits():
-            resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+            unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            resource.setrlimit(resource.RLIMIT_CORE, unlimited)
 
         proc = subprocess.Popen([PARMAP, "--checkpoint", db, "--as-ready", "-j3", "sh", "-c",
                                  script, "sh", ":::", "done", "x", "y"], cwd=d,
@@ -119,7 +120,8 @@ class TerminatingSignals(TempDirTest):
                 self.assertFalse(os.WCOREDUMP(status))
                 self.assertEqual([f for f in os.listdir(d) if f.startswith("core")], [])
                 for pid in map(int, self.words(pids)):
-                    self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=5), f"{pid} survived")
+                    self.assertTrue(wait_for(lambda: not pid_alive(pid), timeout=5),
+                                    f"{pid} survived")
                 # The items got SIGTERM (SIGQUIT would make them dump core, SIGUSR1 may mean
                 # something else to them).
                 self.assertEqual(sorted(self.words(got)), ["TERM", "TERM"])

@@ -599,6 +599,9 @@ void LocalExecutor::signal_running(int signal)
       signal_group(*r, signal);
     }
   }
+  for (const auto& [pid, timer] : m_doomed) {
+    ::kill(-pid, signal); // finished items whose group is in its grace: the leader is unreaped
+  }
 }
 
 void LocalExecutor::wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events)

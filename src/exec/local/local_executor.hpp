@@ -76,7 +76,7 @@ private:
   void close_pipe(Running& r, Stream stream);
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
-  /// `signal` to the group of every item running now.
+  /// `signal` to the group of every item running now, and of those in their kill grace.
   void signal_running(int signal);
   void arm_kill(Running& r);
   void set_env(const Item& item, unsigned slot);
