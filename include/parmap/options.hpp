@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,16 @@ enum class Format {
   raw,  ///< Each item's bytes as they are.
   tag,  ///< Each line prefixed with the item and a TAB (`--tag`).
   json, ///< One JSON object per item on the output fd (`--json`).
+  /// Each item's stdout goes to a file of its own in the temporary directory, which is kept,
+  /// and the file's name is written instead (`--files`); stderr is written as it is.
+  files,
+};
+
+/// How a block of input (Items::blocks, Items::file_blocks) reaches its command.
+enum class BlockInput {
+  pipe, ///< On its stdin (the default).
+  file, ///< As a temporary file, named by {} and removed after the item (--cat).
+  fifo, ///< As a named pipe the command must open, named by {} (--fifo).
 };
 
 /// When the run stops early (GNU parallel's `--halt`). The default is fail-fast: the first
@@ -69,6 +80,29 @@ struct Forward {
   /// again only after `false` (Options::on_progress comes on), and output and status never
   /// share a line.
   std::function<void(bool writing)> on_terminal_output;
+  /// Format::tag's prefix: this text, with replacement strings filled in per item, and a TAB
+  /// (`--tagstring`). Empty: the item and a TAB. With Format::files, the file names get this
+  /// prefix when it is set.
+  std::string tag_string;
+  /// Items write to stdout_fd and stderr_fd themselves, as they go: nothing is captured, the
+  /// output of items running at once may mix (`-u`). The fastest way; results then hold no
+  /// output.
+  bool ungroup = false;
+};
+
+/// Running items on other machines, as GNU parallel's --sshlogin does: each host runs
+/// `parmap --agent` over one ssh connection; commands are rendered here and run there.
+struct Remote {
+  /// Hosts as -S takes them: "[N/]host", "user@host:port", "ssh -p 2222 host", or ":" for this
+  /// machine; each may be a comma-separated list. Empty: items run on this machine only.
+  std::vector<std::string> sshlogins;
+  std::string ssh = "ssh";              ///< The ssh command, split at blanks (--ssh).
+  std::string remote_parmap = "parmap"; ///< parmap on the hosts (--remote-parmap).
+  std::vector<std::string> transfer;    ///< File templates sent before each item (--transferfile).
+  std::vector<std::string> returns;     ///< File templates brought back after it (--return).
+  std::vector<std::string> basefiles;   ///< Files sent once per host (--basefile).
+  bool cleanup = false;                 ///< Remove them there once used (--cleanup).
+  std::vector<std::string> env; ///< Names of variables set for items there (--env).
 };
 
 /// Options of one run. The defaults are the command line's.
@@ -98,6 +132,12 @@ struct Options {
   bool null_stdin = false;
   /// Seconds to wait between starting two items (GNU parallel's --delay).
   double delay = 0;
+  /// With blocks of input (--pipe, --pipepart): how each reaches its command.
+  BlockInput block_input = BlockInput::pipe;
+  /// With blocks from a stream (--round-robin): instead of one job per block, at most one job
+  /// per slot, each reading block after block on its stdin (the next block goes to the first
+  /// job ready for one); a job is one result. Not with a checkpoint, retries or --cat.
+  bool round_robin = false;
 
   /// SQLite checkpoint file; empty means none. A regular file, or nothing yet, in a directory
   /// this process can write (SQLite's WAL mode keeps PATH-wal and PATH-shm beside it).
@@ -115,14 +155,53 @@ struct Options {
   bool dry_run = false;
   /// Fill Result::command with the command line as a shell-quoted string.
   bool record_command = false;
-  /// Catch SIGINT, SIGTERM and SIGHUP while the run lasts: running items are terminated, the
-  /// checkpoint committed, and parmap::Interrupted thrown. The CLI sets it; embedders may not.
+  /// Handle, while the run lasts, the signals that would end or stop the process (the CLI sets
+  /// it; embedders may not). SIGINT, SIGTERM, SIGHUP and SIGQUIT unless they are ignored, and
+  /// SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM and SIGPROF while their action is
+  /// the default: running items are terminated, the checkpoint committed, and
+  /// parmap::Interrupted thrown. SIGTSTP, SIGTTIN and SIGTTOU while at the default: the items'
+  /// process groups stop with the process and continue with it, and the time stopped does not
+  /// count against `timeout`. An ignored signal stays ignored (for the items too); a handler of
+  /// the program's own for the signals taken only at the default stays in place. Signals are
+  /// acted on while the run advances (in imap's ++, map, or the async thread). The previous
+  /// actions come back when the run ends; one run at a time per process may set it.
   bool handle_signals = false;
+  /// Save outputs as GNU parallel's `--results NAME` does, instead of writing them to
+  /// forward.stdout_fd: a tree NAME/1/ITEM/{stdout,stderr,seq}; a CSV, TSV or JSON-lines file
+  /// when NAME ends in .csv, .tsv or .json ("-.csv" and the like: on forward.stdout_fd); one
+  /// file per item (NAME, NAME.err, NAME.seq) when NAME has replacement strings, or one
+  /// directory per item when it also ends in '/'. Empty: none.
+  std::string results;
+  /// GNU parallel's joblog, one line per delivered result: a file (truncated, with a header),
+  /// "+FILE" (appended to), or "-" (forward.stdout_fd, after each item's output). Empty: none.
+  std::string joblog;
+  /// Called about once a second while the run lasts; a value changes the number of slots
+  /// (growing starts more items at once; shrinking lets running items finish and starts fewer).
+  /// nullopt keeps it. If it throws parmap::Error, the message is a warning (on
+  /// forward.stderr_fd) and the count stays.
+  std::function<std::optional<std::size_t>()> jobs_update;
+  /// Each item's stdout starts with its command line, as dry_run prints it (`-v`).
+  bool verbose = false;
+  /// Items run at parmap's niceness plus this (`--nice`).
+  int nice = 0;
+  /// Items run in this directory; replacement strings are filled in per item, and "..." gives
+  /// each item a fresh temporary directory, removed when it ends (`--wd`). Empty: parmap's own.
+  /// On remote hosts (-S) it is relative to the login directory, and "..." is one fresh
+  /// temporary directory per host, removed at the end.
+  std::string work_dir;
+  /// Run the items in random order (`--shuf`); the whole input is read first, into a
+  /// temporary file. Sequence numbers follow the order the items run in.
+  bool shuffle = false;
+  /// Read the whole input ahead of dispatch (into a temporary file, not memory), so that
+  /// Progress::total becomes known as soon as the input ends (`--bar`, `--eta` on a pipe).
+  bool read_ahead = false;
   /// Called from the run's thread at most every `progress_interval` seconds, and at the end.
   std::function<void(const Progress&)> on_progress;
   double progress_interval = 0.1;
-  /// Directory for spill files; empty means $TMPDIR or /tmp.
+  /// Directory for spill files, spooled input, `--files` and `--wd ...`; empty means $TMPDIR or
+  /// /tmp.
   std::string temp_dir;
+  Remote remote;
 };
 
 } // namespace parmap

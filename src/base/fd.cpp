@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -30,10 +31,25 @@ Pipe make_pipe(bool nonblocking_write)
   return p;
 }
 
+Pipe make_feed_pipe()
+{
+  int fds[2];
+  check_errno(::pipe2(fds, O_CLOEXEC), "cannot create a pipe");
+  Pipe p{Fd(fds[0]), Fd(fds[1])};
+  check_errno(::fcntl(p.write.get(), F_SETFL, O_NONBLOCK), "fcntl");
+  return p;
+}
+
 bool is_regular_file(int fd)
 {
   struct stat st {};
   return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_pipe(int fd)
+{
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 StdioFd make_nonblocking_view(int fd, bool for_write)
@@ -70,6 +86,26 @@ StdioFd make_nonblocking_view(int fd, bool for_write)
   // or /proc is missing): use fd as it is.
   view.kind = FdKind::blocking;
   return view;
+}
+
+void write_all(int fd, std::string_view bytes, std::string_view name)
+{
+  while (!bytes.empty()) {
+    ssize_t n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
+    if (n < 0) {
+      throw_errno(name, errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string temp_directory(const std::string& dir)
+{
+  if (!dir.empty()) {
+    return dir;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
 }
 
 } // namespace parmap

@@ -13,6 +13,22 @@
 namespace parmap::cli {
 namespace {
 
+std::string running_text(const CheckpointReport& r)
+{
+  if (r.running.empty()) {
+    return "";
+  }
+  std::string s = r.run_active ? "\nrunning now\n"
+                               : "\nleft running by a run that was killed (--resume terminates "
+                                 "what still runs before running them again)\n";
+  for (const auto& it : r.running) {
+    const char* state = r.run_active ? "" : it.alive ? ", still running" : ", gone";
+    s += fmt::format("  #{}  {}  (process group {}{})\n", it.seq, printable(it.item, 70), it.pgid,
+                     state);
+  }
+  return s;
+}
+
 std::string as_text(const CheckpointReport& r)
 {
   std::string s = fmt::format("checkpoint  {}\ncommand     {}\n", r.path, r.command);
@@ -26,6 +42,13 @@ std::string as_text(const CheckpointReport& r)
   s += fmt::format("done        {}: {} ok, {} failed, {} timed out, {} killed by a signal\n",
                    r.total, r.ok, r.failed, r.timeout, r.signaled);
   s += fmt::format("busy time   {:.1f}s in all\n", r.busy_seconds);
+  if (!r.hosts.empty()) {
+    s += "\nhosts\n";
+    for (const auto& h : r.hosts) {
+      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy\n", printable(h.host, 24),
+                       h.done, h.failed, h.busy_seconds);
+    }
+  }
   if (!r.slowest.empty()) {
     s += "\nslowest\n";
     for (const auto& it : r.slowest) {
@@ -55,7 +78,7 @@ std::string as_text(const CheckpointReport& r)
       }
     }
   }
-  return s;
+  return s + running_text(r);
 }
 
 } // namespace

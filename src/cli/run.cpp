@@ -1,17 +1,20 @@
 #include "run.hpp"
 
-#include "joblog.hpp"
 #include "printable.hpp"
 #include "progress_display.hpp"
 #include "report.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <string_view>
+#include <utility>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace parmap::cli {
@@ -44,6 +47,45 @@ void report_failure(const Result& r, const char* lead)
                r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
 }
 
+/// The flag that sets an Options member ("round_robin" -> "--round-robin").
+std::string flag_of(std::string_view member)
+{
+  static const std::pair<std::string_view, std::string_view> k_flags[] = {
+      {"shuffle", "--shuf"},          {"block_input file", "--cat"},
+      {"forward.ungroup", "-u"},      {"forward.line_buffer", "--line-buffer"},
+      {"timeout_percent", "--timeout N%"}, {"remote.sshlogins", "-S"},
+      {"retries", "--retries"}};
+  for (auto [name, flag] : k_flags) {
+    if (member.starts_with(name)) {
+      return std::string(flag);
+    }
+  }
+  std::string flag = "--" + std::string(member);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+/// A library message naming Options members ("Options::round_robin cannot be used with
+/// Options::checkpoint"), in the command line's flags ("--round-robin ... --checkpoint").
+std::string as_flags(std::string message)
+{
+  static const std::string k_prefix = "Options::";
+  for (auto at = message.find(k_prefix); at != std::string::npos;
+       at = message.find(k_prefix, at)) {
+    auto end = message.find_first_not_of("abcdefghijklmnopqrstuvwxyz_.", at + k_prefix.size());
+    end = end == std::string::npos ? message.size() : end;
+    std::string member = message.substr(at + k_prefix.size(), end - at - k_prefix.size());
+    if (member.starts_with("block_input") && message.compare(end, 5, " file") == 0) {
+      member += " file";
+      end += 5;
+    }
+    std::string flag = flag_of(member);
+    message.replace(at, end - at, flag);
+    at += flag.size();
+  }
+  return message;
+}
+
 /// The library's message, worded for the command line where it names Options members.
 std::string message_of(const Error& e)
 {
@@ -63,13 +105,16 @@ std::string message_of(const Error& e)
     // The one option check that depends on the input, which only the library sees.
     return "--halt with a percentage needs an input of known length (::: or regular files)";
   }
-  return e.what();
+  return option != nullptr ? as_flags(e.what()) : std::string(e.what());
 }
 
 [[noreturn]] void die_of(int signal)
 {
   std::fflush(stdout);
   std::fflush(stderr);
+  // An orderly end, not a crash: no core file for SIGQUIT, SIGXCPU or SIGXFSZ, whose default
+  // action would write one (the shell still sees the signal: $? is 128+N).
+  ::prctl(PR_SET_DUMPABLE, 0);
   std::signal(signal, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);
@@ -94,16 +139,41 @@ void ensure_standard_fds()
   }
 }
 
+namespace {
+
+/// --shellquote: each item quoted for the shell, `times` times, one per line. The items are
+/// read the way a run reads them (-a, ::: , -0, -d), by a dry run that starts nothing.
+int print_quoted(const Config& c)
+{
+  Options options;
+  options.dry_run = true;
+  options.jobs = 1;
+  for (const Result& r : imap({"true"}, c.items, options)) {
+    std::string text = r.item;
+    for (unsigned i = 0; i < c.shellquote; ++i) {
+      text = shell_quote(text);
+    }
+    text.push_back('\n');
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return std::ferror(stdout) != 0 ? 255 : 0;
+}
+
+} // namespace
+
 int run(Config& c)
 {
   if (c.report) {
     return print_report(c.options.checkpoint, c.options.forward.format == Format::json);
   }
-  std::optional<Joblog> joblog;
   std::optional<ProgressDisplay> display;
+  std::optional<Results> results;
   try {
-    if (!c.joblog.empty()) {
-      joblog.emplace(c.joblog);
+    if (c.shellquote > 0) {
+      return print_quoted(c);
+    }
+    if (!c.options.temp_dir.empty()) {
+      ::setenv("TMPDIR", c.options.temp_dir.c_str(), 1); // jobs see --tmpdir, as GNU's do
     }
     bool terminal = ::isatty(STDERR_FILENO) == 1;
     if ((c.bar || c.eta) && (c.progress_always || terminal)) {
@@ -114,12 +184,10 @@ int run(Config& c)
           display->on_terminal_output(writing);
         };
       }
+      c.options.read_ahead = true; // a total and a percentage on piped input too
     }
-    Results results = imap(c.command, c.items, c.options);
-    for (const Result& r : results) {
-      if (joblog) {
-        joblog->add(r);
-      }
+    results.emplace(imap(c.command, c.items, c.options));
+    for (const Result& r : *results) {
       if (!r.ok()) {
         if (display) {
           display->clear();
@@ -130,8 +198,9 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    Summary summary = results.summary();
+    Summary summary = results->summary();
     if (summary.output_closed) {
+      results.reset(); // the run's end: its items' groups are gone before parmap is
       die_of(SIGPIPE); // like any filter whose reader went away, quietly
     }
     return summary.exit_status();
@@ -139,16 +208,13 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    if (joblog) {
-      joblog->add(e.result());
-    }
     report_failure(e.result(), "stopped: ");
-    int status = e.result().exit_code;
-    return status != 0 ? status : 1;
+    return results->summary().exit_status();
   } catch (const Interrupted& e) {
     if (display) {
       display->finish();
     }
+    results.reset(); // kills what is left of the items' groups (those still in their grace)
     die_of(e.signal());
   } catch (const Error& e) {
     if (display) {

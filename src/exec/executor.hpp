@@ -4,12 +4,15 @@
 
 #include "parmap/result.hpp"
 #include "base/reactor.hpp"
+#include "exec/block.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <variant>
 #include <vector>
 
@@ -21,6 +24,11 @@ struct Item {
   std::string text;
   std::uint64_t full_size = 0; ///< The item's size in the input (> text.size() when cut).
   double timeout = 0;          ///< Seconds this attempt may run; 0 means no limit.
+  /// --pipe, --pipepart: what the process reads on stdin; null: the executor's default.
+  std::shared_ptr<const Block> block;
+  /// --round-robin: the process reads block after block from this queue on stdin, until it is
+  /// closed and empty; null when not.
+  std::shared_ptr<BlockQueue> block_queue;
 };
 
 /// Consecutive items handed to one slot as a unit. Each item still runs and ends on its own.
@@ -39,6 +47,17 @@ inline int index_of(Stream s)
 struct ItemStarted {
   std::uint64_t seq = 0;
   unsigned slot = 0;
+  /// The remote host it runs on (empty: this machine). A remote item may be lost with its
+  /// connection and run again, so its output is held until it ends, never streamed.
+  std::string host;
+  /// The process group the item leads (its leader's pid); 0 when no process started (a failed
+  /// start, --dry-run).
+  pid_t pgid = 0;
+  /// The leader's start time, in clock ticks after boot (/proc/PID/stat field 22): with `pgid`,
+  /// what tells this group from a later one that reuses the number. 0 when not read yet (it
+  /// costs a /proc read): it can be read from /proc/<pgid>/stat while the item runs, since the
+  /// leader stays unreaped until its ItemEnded.
+  std::uint64_t leader_start = 0;
 };
 
 /// An item has ended: its process exited (or could not start) and its output is all read.
@@ -52,14 +71,28 @@ struct ItemEnded {
   double duration = 0;
   /// The executor killed it because it was told to stop: not a result, it runs again on resume.
   bool interrupted = false;
+  /// Its host's connection was lost before it ended: not an attempt and not a result; it goes
+  /// back to the queue to run elsewhere.
+  bool lost = false;
+  std::string host; ///< As in ItemStarted.
 };
 
 /// A slot finished its batch (or dropped it when stopping) and can take another.
 struct SlotFree {
   unsigned slot = 0;
+  /// The slot is gone (its host was lost): the run has one slot less, until a SlotFree without
+  /// `gone` for it brings it back.
+  bool gone = false;
 };
 
-using ExecutorEvent = std::variant<ItemStarted, ItemEnded, SlotFree>;
+/// Something to tell the user that is no item's output (a host lost, back, or given up). When
+/// `fatal`, the run cannot go on and stops with `message` as its error.
+struct ExecutorNotice {
+  std::string message;
+  bool fatal = false;
+};
+
+using ExecutorEvent = std::variant<ItemStarted, ItemEnded, SlotFree, ExecutorNotice>;
 
 /// Receives output as it is read, synchronously, in the executor's wait().
 class OutputListener {
@@ -97,6 +130,11 @@ public:
   virtual void cancel(std::uint64_t from_seq, int signal) = 0;
   /// SIGKILL to every running item now (a second interrupt).
   virtual void kill_all() = 0;
+  /// Stops every running item (SIGSTOP to its process group): parmap itself is being stopped
+  /// (job control). Deadlines do not move here: the caller postpones the reactor's timers.
+  virtual void stop_all() = 0;
+  /// Continues what stop_all() stopped (SIGCONT).
+  virtual void continue_all() = 0;
   /// Resumes reading an item's output after on_output() returned false.
   virtual void resume_output(std::uint64_t seq) = 0;
   /// Items running now.

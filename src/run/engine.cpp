@@ -1,6 +1,8 @@
 #include "run/engine.hpp"
 
+#include "base/process_groups.hpp"
 #include "exec/local/local_executor.hpp"
+#include "exec/ssh/ssh_executor.hpp"
 
 #include <fmt/format.h>
 
@@ -12,6 +14,11 @@ namespace parmap::detail {
 namespace {
 
 using Seconds = std::chrono::duration<double>;
+
+Clock::duration seconds(double s)
+{
+  return std::chrono::duration_cast<Clock::duration>(Seconds(s));
+}
 
 /// Throws OptionError for `field` unless ok; the message names Options members, not flags.
 void require(bool ok, const char* field, const char* problem)
@@ -40,72 +47,115 @@ Options validated(Options o)
   require(!o.force || o.resume, "force", "needs Options::resume");
   require(!(o.dry_run && !o.checkpoint.empty()), "dry_run",
           "runs nothing and cannot be used with Options::checkpoint");
+  bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
+  require(!(o.forward.ungroup && captures), "forward.ungroup",
+          "captures no output: it goes with Format::raw only, without "
+          "Options::forward.line_buffer or Options::results");
+  require(!(o.forward.ungroup && o.forward.stdout_fd < 0), "forward.ungroup",
+          "needs Options::forward.stdout_fd and Options::forward.stderr_fd");
+  // A --round-robin job reads whatever blocks come when it is ready: no block is its own.
+  require(!o.round_robin || o.checkpoint.empty(), "round_robin",
+          "cannot be used with Options::checkpoint: its jobs do not get given blocks");
+  require(!o.round_robin || o.retries == 0, "round_robin",
+          "cannot be used with Options::retries: its jobs do not get given blocks");
+  require(!o.round_robin || o.block_input != BlockInput::file, "round_robin",
+          "cannot be used with Options::block_input file: a job's input ends only with the "
+          "run's");
+  // The command is shown in the joblog and the --results records.
+  o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
-unsigned resolve_jobs(std::size_t jobs)
+/// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
+bool gives_blocks(const Items& items)
 {
-  if (jobs == 0) {
-    jobs = cpu_count();
+  const auto& sources = ItemsAccess::sources(items);
+  auto blocks = [](const auto& source) { return source->gives_blocks(); };
+  bool any = std::any_of(sources.begin(), sources.end(), blocks);
+  if (any && !std::all_of(sources.begin(), sources.end(), blocks)) {
+    throw Error("blocks of input (Items::blocks) cannot be mixed with other items");
   }
-  return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
+  return any;
 }
-
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
-    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
-      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+    : m_options(validated(std::move(options))),
+      // A block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument.
+      m_command(std::move(command), m_options.shell,
+                !gives_blocks(items) || m_options.block_input != BlockInput::pipe),
+      m_items(std::move(items)), m_blocks(gives_blocks(m_items)), m_spill(m_options.temp_dir),
+      m_sizer(1, false, 1, 1, 1)
 {
-  unsigned jobs = resolve_jobs(m_options.jobs);
-  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
-  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+  require(!m_options.round_robin || m_blocks, "round_robin",
+          "needs blocks of input (Items::blocks)");
+  // The agents get commands, not blocks: a block stays on the machine that cut it.
+  require(!m_blocks || m_options.remote.sshlogins.empty() || m_options.dry_run,
+          "remote.sshlogins", "cannot be used with blocks of input: they run on this machine");
+  if (m_options.round_robin) {
+    m_round_robin = std::make_shared<BlockQueue>();
+  }
+  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
+  std::string fewer; // warned about once there is a writer
+  m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
 
   // The length is known when every source can tell it before the run.
   std::uint64_t total = 0;
   bool known = true;
   for (const auto& source : ItemsAccess::sources(m_items)) {
+    source->use_slots(m_slots);
     auto n = source->count();
     known = known && n.has_value();
     total += n.value_or(0);
   }
   m_progress.known_total = known;
   m_progress.total = total;
+  // Blocks are not spooled: a stream of them is read as the jobs take it, in bounded memory.
+  require(!m_blocks || !m_options.shuffle, "shuffle",
+          "cannot be used with blocks of input (Items::blocks)");
+  if (!m_blocks && (m_options.shuffle || (m_options.read_ahead && !known))) {
+    m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
+  }
   require(!m_options.halt.percent || known, "halt",
           "with a percentage needs items whose number is known before the run (a list, a "
           "regular file, or a generator given its count)");
-  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
-                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
 
   setup_checkpoint();
   bool reset_sigpipe = true;
-  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+  bool forward = m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0;
+  if (forward || m_blocks) {
+    // Writing to a pipe whose reader is gone (stdout, a job's stdin) must be EPIPE, not death.
     m_sigpipe.emplace();
     reset_sigpipe = !m_sigpipe->was_ignored();
+  }
+  if (forward) {
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
     if (m_options.forward.on_terminal_output) {
       m_writer->watch_terminals(m_options.forward.on_terminal_output);
     }
-    if (m_slots < jobs) {
-      m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                     "the open-file limit (ulimit -n) allows no more\n",
-                                     m_slots, jobs));
-    }
   }
-  if (factory) {
-    m_executor = factory(m_reactor, m_command, *this, m_slots);
-  } else {
-    LocalExecutorConfig config;
-    config.slots = m_slots;
-    config.kill_grace = m_options.kill_grace;
-    config.delay = m_options.delay;
-    config.null_stdin = m_options.null_stdin;
-    config.reset_sigpipe = reset_sigpipe;
-    config.dry_run = m_options.dry_run;
-    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
+  if (m_checkpoint) {
+    end_left_running();
   }
+  if (!m_options.forward.tag_string.empty()) {
+    m_tag_string.emplace(m_options.forward.tag_string);
+  }
+  TextTemplate results_name(m_options.results);
+  if (results_name.has_replacement()) {
+    m_results_name.emplace(std::move(results_name));
+  }
+  m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
+                                                   m_writer.get());
+  m_result_writer->start();
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
+  make_executor(std::move(factory), reset_sigpipe);
+  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
+                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
   }
@@ -114,6 +164,14 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_start = Clock::now();
   m_next_progress = m_start;
+  m_next_jobs_poll = m_start + std::chrono::seconds(1);
+}
+
+void Engine::warn(const std::string& message)
+{
+  if (m_writer && m_options.forward.stderr_fd >= 0) {
+    m_writer->write(1, "parmap: warning: " + message + "\n");
+  }
 }
 
 Engine::~Engine()
@@ -135,6 +193,65 @@ Engine::~Engine()
   } catch (...) {
     // Destructors must not throw; the executor's destructor still kills and reaps.
   }
+}
+
+void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
+{
+  if (factory) {
+    m_executor = factory(m_reactor, m_command, *this, m_slots);
+    return;
+  }
+  LocalExecutorConfig config = local_config(reset_sigpipe);
+  if (!m_local) {
+    // -j means slots per host there, and each host's CPU count when not given.
+    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
+                                  m_options.jobs > 0 ? m_slots : 0, config);
+    m_executor = std::move(made.executor);
+    m_slots = m_top_slot = made.slots;
+    return;
+  }
+  config.slots = m_slots;
+  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
+}
+
+LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
+{
+  LocalExecutorConfig config;
+  config.kill_grace = m_options.kill_grace;
+  config.delay = m_options.delay;
+  config.null_stdin = m_options.null_stdin;
+  config.reset_sigpipe = reset_sigpipe;
+  config.dry_run = m_options.dry_run;
+  config.verbose = m_options.verbose;
+  if (m_options.forward.ungroup) {
+    config.direct_out = m_options.forward.stdout_fd;
+    config.direct_err = m_options.forward.stderr_fd;
+  }
+  config.nice = m_options.nice;
+  config.work_dir = m_options.work_dir;
+  config.temp_dir = m_options.temp_dir;
+  config.block_input = m_options.block_input;
+  return config;
+}
+
+void Engine::end_left_running()
+{
+  std::vector<RecordedGroup> recorded;
+  for (const RunningItem& left : m_checkpoint->left_running()) {
+    recorded.push_back(left.group);
+  }
+  std::vector<RecordedGroup> living = living_groups(recorded);
+  if (m_writer) {
+    for (const RecordedGroup& g : living) {
+      m_writer->write(1, fmt::format("parmap: item {} is still running from an earlier run that "
+                                     "was killed (process group {}): terminating it first\n",
+                                     g.seq, g.pgid));
+    }
+    m_writer->pump();
+  }
+  // Their items may be among those to run now: two copies of one item must never run at once.
+  terminate_groups(living, m_options.kill_grace);
+  m_checkpoint->forget_left_running();
 }
 
 void Engine::setup_checkpoint()
@@ -191,6 +308,8 @@ Summary Engine::summary() const
   if (m_halt_result) {
     s.stop_result = *m_halt_result;
   }
+  s.halt = m_options.halt;
+  s.failed_at_halt = m_failed_at_halt;
   s.output_closed = m_output_closed;
   return s;
 }
@@ -241,11 +360,17 @@ void Engine::step()
   if (m_options.on_progress) {
     until = m_next_progress;
   }
+  if (m_spool && fill_spool()) {
+    until = Clock::now(); // more input is there to read: look, but do not wait
+  }
   if (m_checkpoint) {
     auto due = m_checkpoint->deadline();
     if (due && (!until || *due < *until)) {
       until = due;
     }
+  }
+  if (m_options.jobs_update && (!until || m_next_jobs_poll < *until)) {
+    until = m_next_jobs_poll;
   }
   std::vector<ExecutorEvent> events;
   m_executor->wait(until, events);
@@ -257,9 +382,12 @@ void Engine::step()
   if (m_checkpoint) {
     m_checkpoint->tick(now);
   }
+  if (m_options.jobs_update && now >= m_next_jobs_poll) {
+    m_next_jobs_poll = now + std::chrono::seconds(1); // GNU parallel looks once a second too
+    poll_jobs();
+  }
   if (m_options.on_progress && now >= m_next_progress) {
-    m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
-                                Seconds(std::max(0.01, m_options.progress_interval)));
+    m_next_progress = now + seconds(std::max(0.01, m_options.progress_interval));
     m_options.on_progress(summary().counts);
   }
 }
@@ -271,9 +399,35 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
     on_ended(*ended);
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
-    auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
-                                std::greater<>());
-    m_free_slots.insert(pos, free->slot);
+    on_slot_free(*free);
+  } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
+    if (notice->fatal) {
+      fail_run(notice->message);
+    } else if (m_writer) {
+      m_writer->write(1, "parmap: " + notice->message + "\n");
+    }
+  }
+}
+
+void Engine::on_slot_free(const SlotFree& free)
+{
+  m_busy.erase(free.slot);
+  auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free.slot,
+                              std::greater<>());
+  if (free.gone) {
+    if (m_gone_slots.insert(free.slot).second) {
+      --m_slots; // its host is away: the run goes on without it
+      if (pos != m_free_slots.begin() && *(pos - 1) == free.slot) {
+        m_free_slots.erase(pos - 1);
+      }
+    }
+    return;
+  }
+  if (m_gone_slots.erase(free.slot) > 0) {
+    ++m_slots; // back with its host
+  }
+  if (free.slot <= m_top_slot) { // else -j FILE took it away
+    m_free_slots.insert(pos, free.slot);
   }
 }
 
@@ -284,9 +438,15 @@ void Engine::on_started(const ItemStarted& e)
     return;
   }
   Flight& f = it->second;
+  f.host = e.host;
+  f.slot = e.slot;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
+  }
+  if (m_checkpoint && e.pgid > 0) {
+    RecordedGroup group{e.pgid, e.leader_start, {}, e.seq};
+    m_checkpoint->item_running(RunningItem{e.seq, f.text, f.occurrence, 0, std::move(group)});
   }
 }
 
@@ -301,12 +461,23 @@ double Engine::item_timeout() const
 
 void Engine::on_ended(ItemEnded& e)
 {
+  if (m_checkpoint) {
+    m_checkpoint->item_ended(e.seq);
+  }
   auto it = m_flights.find(e.seq);
   if (it == m_flights.end()) {
     return;
   }
   Flight& f = it->second;
-  if (e.interrupted) {
+  if (e.lost && (!m_stopping || e.seq < m_stop_from)) {
+    // Its host went away: not an attempt, not a result; it runs again, first in line.
+    uncount(f);
+    f.out.clear();
+    f.err.clear();
+    m_retries.push_front(e.seq);
+    return;
+  }
+  if (e.interrupted || e.lost) {
     f.ended = true;
     f.interrupted = true;
     if (m_streamer == e.seq) {
@@ -330,6 +501,7 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
+  f.block.reset(); // final: no retry needs it again
   if (e.status == Status::ok) {
     // Successes only, as GNU parallel does: quick failures would drag the limit down, and a
     // timed-out item's runtime is the limit itself, so counting it would shrink the limit on
@@ -341,7 +513,7 @@ void Engine::on_ended(ItemEnded& e)
     ++m_progress.failed;
   }
   if (f.streaming && m_options.forward.line_buffer) {
-    finish_line_buffer(f);
+    finish_line_buffer(e.seq, f);
   }
   if (m_options.order == Order::input && m_delivery_closed) {
     check_halt(*f.result);
@@ -375,6 +547,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.duration = e.duration;
   r.attempts = f.attempt;
   r.slot = e.slot;
+  r.host = e.host;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.text, seq, e.slot});
   }
@@ -410,6 +583,9 @@ void Engine::check_halt(const Result& r)
       return;
     }
   }
+  if (!m_halt_result) {
+    m_failed_at_halt = m_run_failed;
+  }
   m_halt_result = r;
   int signal = h.when == Halt::When::now ? SIGTERM : 0;
   begin_stop(ordered ? r.seq + 1 : 0, signal);
@@ -419,6 +595,9 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 {
   m_stopping = true;
   m_stop_from = std::min(m_stop_from, from_seq);
+  if (m_round_robin) {
+    m_round_robin->close(); // jobs still running (--halt soon) see the end of their input
+  }
   m_executor->cancel(m_stop_from, signal);
   // Staged items and retries past the stop point will not run: they end as interrupted.
   std::vector<std::uint64_t> dropped;
@@ -444,13 +623,53 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 
 void Engine::on_signal(int signal)
 {
+  if (is_job_control_signal(signal)) {
+    suspend(signal);
+    return;
+  }
   if (++m_signal_count == 1) {
     m_signal = signal;
-    begin_stop(0, signal); // the items get the same signal, then SIGKILL after the grace
+    // Items get SIGINT, SIGTERM and SIGHUP as they are (what the terminal or a service manager
+    // would have sent them); the rest become SIGTERM: an item may use SIGUSR1 for something
+    // else, and SIGQUIT would make every item dump core.
+    bool pass_on = signal == SIGINT || signal == SIGTERM || signal == SIGHUP;
+    begin_stop(0, pass_on ? signal : SIGTERM); // then SIGKILL after the grace
+    watch_for_stalled_output();
     return;
   }
   m_abandoned = true; // a second signal: do not wait for anything any more
   m_executor->kill_all();
+}
+
+void Engine::suspend(int signal)
+{
+  // The items lead process groups of their own, out of reach of the terminal's Ctrl-Z: stop
+  // them, then parmap as the terminal would have; once continued, the same in reverse. The
+  // time stopped does not count against --timeout or --kill-grace.
+  m_executor->stop_all();
+  auto stopped_at = Clock::now();
+  m_signals->stop_self(signal);
+  m_reactor.postpone(Clock::now() - stopped_at);
+  m_executor->continue_all();
+}
+
+void Engine::watch_for_stalled_output()
+{
+  // After a terminating signal, output that nobody reads must not hold parmap: once stdout (or
+  // stderr) has taken no byte for a whole --kill-grace, what is not written is given up (and
+  // not recorded, so it runs again on resume).
+  if (!m_writer) {
+    return;
+  }
+  std::uint64_t written = m_writer->bytes_written();
+  // (Not more often than 20 times a second, should the grace be 0.)
+  m_reactor.at(Clock::now() + seconds(std::max(m_options.kill_grace, 0.05)), [this, written] {
+    if (!m_writer->idle() && m_writer->bytes_written() == written) {
+      m_abandoned = true;
+    } else {
+      watch_for_stalled_output();
+    }
+  });
 }
 
 void Engine::fail_run(std::string message)

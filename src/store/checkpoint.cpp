@@ -61,7 +61,16 @@ constexpr const char* k_schema_v2_additions = R"sql(
   BEGIN
     DELETE FROM output_chunks WHERE result = old.rowid;
   END;
+  -- --sshlogin: the host that ran the item (NULL: this machine).
+  ALTER TABLE results ADD COLUMN host TEXT;
 )sql";
+
+/// Schema 2's additions, inside the caller's transaction (a new file, or a schema 1 file).
+void add_schema_2(sqlite3* db)
+{
+  sql::exec(db, k_schema_v2_additions);
+  RunningItems::create_table(db); // issue 12, no orphans: running process groups
+}
 
 /// output_chunks.stream: which output of a result a chunk belongs to.
 constexpr std::int64_t k_stdout_stream = 1;
@@ -131,6 +140,7 @@ struct Checkpoint::Impl {
   sql::Statement lookup;
   sql::Statement chunks;
   sql::Statement add_chunk;
+  RunningItems running;
   CheckpointMode mode;
   bool in_transaction = false;
   std::size_t rows = 0;
@@ -220,7 +230,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     sql::exec(db.get(), k_schema_v1);
   }
   if (schema < 2) {
-    sql::exec(db.get(), k_schema_v2_additions);
+    add_schema_2(db.get());
   }
   if (schema < k_checkpoint_schema) {
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
@@ -250,10 +260,13 @@ void Checkpoint::Impl::prepare()
 {
   insert = sql::Statement(
       db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                "started, duration, attempts, stdout, stderr, host) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
+                "length(stdout), length(stderr), host FROM results "
+                "WHERE item = ? AND occurrence = ?");
+  running = RunningItems(db.get());
   chunks = sql::Statement(db.get(), "SELECT rowid, length(bytes) FROM output_chunks "
                                     "WHERE result = ? AND stream = ? ORDER BY rowid");
   add_chunk = sql::Statement(
@@ -327,6 +340,7 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   std::int64_t rowid = q.column_int(6);
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
+  r.host = q.column_text(9);
   q.reset();
   r.out = m_impl->read_output(rowid, k_stdout_stream, out_size, spill);
   r.err = m_impl->read_output(rowid, k_stderr_stream, err_size, spill);
@@ -460,6 +474,11 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
+  if (r.host.empty()) {
+    q.bind_null(12);
+  } else {
+    q.bind_text(12, r.host);
+  }
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
   // the insert. Either way a large output is never in memory whole, nor twice.
   auto out = m_impl->bind_output(10, r.out);
@@ -476,12 +495,19 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
     return std::nullopt;
   }
   // On a grid from the last commit, so that while results keep coming commits are exactly
-  // commit_interval apart; after a pause longer than that, at once.
-  return std::max(m_impl->opened, m_impl->last_commit + seconds(m_impl->mode.commit_interval));
+  // commit_interval apart; after a pause longer than that, at once. Running items are recorded
+  // when they have run long enough to matter.
+  std::optional<Clock::time_point> due = m_impl->running.due();
+  if (m_impl->in_transaction) {
+    auto commit_due =
+        std::max(m_impl->opened, m_impl->last_commit + seconds(m_impl->mode.commit_interval));
+    due = due ? std::min(*due, commit_due) : commit_due;
+  }
+  return due;
 }
 
 void Checkpoint::tick(Clock::time_point now)
@@ -494,12 +520,45 @@ void Checkpoint::tick(Clock::time_point now)
 
 void Checkpoint::commit()
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
+    return;
+  }
+  if (m_impl->running.has_unwritten()) {
+    if (!m_impl->in_transaction) {
+      m_impl->begin();
+    }
+    m_impl->running.write_unwritten();
+  }
+  if (!m_impl->in_transaction) {
     return;
   }
   m_impl->in_transaction = false;
   m_impl->last_commit = Clock::now();
   sql::exec(m_impl->db.get(), "COMMIT");
+}
+
+const std::vector<RunningItem>& Checkpoint::left_running() const
+{
+  return m_impl->running.left();
+}
+
+void Checkpoint::forget_left_running()
+{
+  commit();
+  m_impl->running.forget_left();
+}
+
+void Checkpoint::item_running(RunningItem item)
+{
+  m_impl->running.started(std::move(item));
+}
+
+void Checkpoint::item_ended(std::uint64_t seq)
+{
+  if (m_impl->running.written(seq) && !m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->running.ended(seq);
 }
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)

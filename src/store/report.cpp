@@ -6,10 +6,12 @@
 #include "base/error.hpp"
 #include "output/format.hpp"
 #include "output/json.hpp"
+#include "store/running_items.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace parmap {
@@ -46,6 +48,28 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
   return items;
 }
 
+/// Counts per host, when some item ran on a remote host (schema 2 files only).
+std::vector<HostReport> read_hosts(sqlite3* db)
+{
+  sql::Statement has(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'host'");
+  has.step();
+  std::vector<HostReport> hosts;
+  if (has.column_int(0) == 0) {
+    return hosts;
+  }
+  sql::Statement q(db, "SELECT coalesce(host, ':'), count(*), total(status != 'ok'), "
+                       "total(duration) FROM results GROUP BY 1 ORDER BY 1");
+  while (q.step()) {
+    hosts.push_back(HostReport{q.column_text(0), static_cast<std::uint64_t>(q.column_int(1)),
+                               static_cast<std::uint64_t>(q.column_double(2)),
+                               finite(q.column_double(3))});
+  }
+  if (hosts.size() == 1 && hosts.front().host == ":") {
+    hosts.clear(); // everything ran here: nothing to say per host
+  }
+  return hosts;
+}
+
 std::string item_json(const ReportItem& it, bool with_tail)
 {
   std::string s = "{";
@@ -56,6 +80,32 @@ std::string item_json(const ReportItem& it, bool with_tail)
     append_json_string(s, it.stderr_tail);
   }
   return s + "}";
+}
+
+std::vector<ReportRunning> read_running(sqlite3* db)
+{
+  std::vector<RunningItem> rows = RunningItems::read(db);
+  std::vector<RecordedGroup> groups;
+  for (const RunningItem& row : rows) {
+    groups.push_back(row.group);
+  }
+  std::vector<RecordedGroup> living = living_groups(groups);
+  std::vector<ReportRunning> running;
+  for (RunningItem& row : rows) {
+    bool alive = std::any_of(living.begin(), living.end(),
+                             [&](const RecordedGroup& g) { return g.seq == row.seq; });
+    running.push_back(ReportRunning{row.seq, std::move(row.item), row.group.pgid, row.started,
+                                    alive});
+  }
+  return running;
+}
+
+std::string running_json(const ReportRunning& r)
+{
+  std::string s = "{";
+  append_seq_and_item(s, r.seq, r.item);
+  return s + fmt::format(",\"pgid\":{},\"started\":{:.3f},\"alive\":{}}}", r.pgid,
+                         r.started, r.alive);
 }
 
 }  // namespace
@@ -82,7 +132,24 @@ std::string to_json(const CheckpointReport& r)
     s += i > 0 ? "," : "";
     s += item_json(r.failures[i], true);
   }
-  return s + "]}\n";
+  s += fmt::format("],\"run_active\":{},\"running\":[", r.run_active);
+  for (std::size_t i = 0; i < r.running.size(); ++i) {
+    s += i > 0 ? "," : "";
+    s += running_json(r.running[i]);
+  }
+  s += "]";
+  if (!r.hosts.empty()) {
+    s += ",\"hosts\":[";
+    for (std::size_t i = 0; i < r.hosts.size(); ++i) {
+      const HostReport& h = r.hosts[i];
+      s += i > 0 ? ",{\"host\":" : "{\"host\":";
+      append_json_string(s, h.host);
+      s += fmt::format(",\"done\":{},\"failed\":{},\"busy_s\":{:.3f}}}", h.done, h.failed,
+                       h.busy_seconds);
+    }
+    s += "]";
+  }
+  return s + "}\n";
 }
 
 
@@ -129,6 +196,9 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
             "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
             "ORDER BY seq LIMIT ?1",
       top, true, tail_bytes);
+  r.hosts = read_hosts(db);
+  r.run_active = checkpoint_in_use(path);
+  r.running = read_running(db);
   return r;
 }
 

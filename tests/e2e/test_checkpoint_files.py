@@ -188,11 +188,11 @@ class Paths(FilesTest):
         # `--checkpoint "$CP"` with CP unset in a crontab must not run without a checkpoint.
         p = run(["--checkpoint", ""] + self.marked() + [":::", "a"])
         self.assertEqual(p.returncode, 255)
-        self.assertIn(b"--checkpoint: the path is empty", p.stderr)
+        self.assertIn(b"--checkpoint was given an empty value", p.stderr)
         self.assertFalse(os.path.exists(self.marker))
         p = run(["--checkpoint", "", "--report"])
         self.assertEqual(p.returncode, 255)
-        self.assertIn(b"--checkpoint: the path is empty", p.stderr)
+        self.assertIn(b"--checkpoint was given an empty value", p.stderr)
 
     def test_dev_null_is_refused_and_nothing_is_created(self):
         existed = {n: os.path.exists(n) for n in ("/dev/null-journal", "/dev/null-wal")}

@@ -1,9 +1,11 @@
-// Spawner: posix_spawn of one command in its own process group, with PATH lookups cached.
+// Spawner: starts one command in its own process group (a vfork-like clone), with PATH lookups
+// cached.
 #pragma once
 
 #include "base/fd.hpp"
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,20 +21,33 @@ struct Spawned {
   int exit_code = 0;   ///< 127 (not found) or 126 (found but not runnable) when it failed.
 };
 
-/// Starts children cheaply: posix_spawn (vfork-like, cost independent of parmap's size),
-/// POSIX_SPAWN_SETPGROUP so each child leads its own group, closefrom(3) so no descriptor of
-/// parmap's leaks in, and signal dispositions parmap changed for itself reset to default.
+/// Starts children cheaply: clone(CLONE_VM | CLONE_VFORK), as posix_spawn does (cost
+/// independent of parmap's size), with each child leading its own process group, closefrom(3)
+/// so no descriptor of parmap's leaks in, signal handlers back to the default (what is ignored
+/// stays ignored), and, when started from the main thread, PR_SET_PDEATHSIG = SIGTERM: a child
+/// gets SIGTERM if parmap dies (even of SIGKILL). posix_spawn cannot do the last step; this is
+/// no slower (bench/README.md, "spawn").
 class Spawner {
 public:
   /// `null_stdin`: children read /dev/null instead of parmap's stdin. `reset_sigpipe`: children
   /// get SIGPIPE's default action (parmap ignores it for itself; its own parent may not have).
   Spawner(bool null_stdin, bool reset_sigpipe);
 
-  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd.
+  /// The descriptors a child gets: stdout and stderr, and stdin when `in` is not -1 (else
+  /// parmap's own stdin, or /dev/null with `null_stdin`).
+  struct Stdio {
+    int out = -1;
+    int err = -1;
+    int in = -1;
+  };
+  /// Spawns argv with the environment `env`, where each NAME=VALUE of `overrides` replaces
+  /// the entry of the same name (or is added), in directory `work_dir` (parmap's own when
+  /// empty; the caller checks that it exists).
   Spawned spawn(const std::vector<std::string>& argv,
                 const std::vector<std::string>& env,
-                int out_fd,
-                int err_fd);
+                const std::vector<std::string>& overrides,
+                Stdio stdio,
+                const std::string& work_dir = {});
 
 private:
   struct Resolved {
@@ -40,18 +55,30 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
-  int spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid);
+  /// Starts path; returns 0, or the errno of the failure (pid is then not a child any more).
+  int spawn_path(const char* path, char* const* argv, Stdio stdio, const std::string& work_dir,
+                 pid_t& pid);
+  void set_env(const std::vector<std::string>& env, const std::vector<std::string>& overrides);
 
   bool m_null_stdin;
+  bool m_reset_sigpipe;
   Fd m_devnull;
   sigset_t m_mask{};
-  sigset_t m_default{};
+  std::unique_ptr<char[]> m_stack; ///< The child's stack until it execs.
   std::unordered_map<std::string, Resolved> m_paths;
   std::vector<char*> m_argv_ptrs;
   std::vector<char*> m_env_ptrs;
 };
 
+/// A pidfd for `pid` (invalid where the kernel has none: before Linux 5.3).
+Fd open_pidfd(pid_t pid);
+
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
+
+/// True when `entry` (NAME=VALUE) sets the variable `assignment` (NAME=...) sets.
+bool same_variable(const std::string& entry, const std::string& assignment);
+/// Replaces (or adds) each of `assignments` in `env`.
+void override_env(std::vector<std::string>& env, const std::vector<std::string>& assignments);
 
 } // namespace parmap
