@@ -141,7 +141,7 @@ TEST_CASE("engine blocks: what cannot work with blocks is refused")
   Options rr;
   rr.round_robin = true;
   CHECK_THROWS_WITH_AS(FakeRun({"cat"}, Items(std::vector<std::string>{"a"}), rr),
-                       "--round-robin needs blocks of input (--pipe)", Error);
+                       "Options::round_robin needs blocks of input (Items::blocks)", Error);
   rr.retries = 1;
   CHECK_THROWS_AS(FakeRun({"cat"}, blocks_of("1\n", fds), rr), Error);
   rr.retries = 0;
