@@ -261,9 +261,10 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->type_name("CMD")
       ->default_str("ssh")
       ->group(remote);
-  app.add_option("--remote-parmap", rm.remote_parmap, "parmap on the remote hosts")
+  app.add_option("--remote-parmap", rm.remote_parmap,
+                 "parmap on the remote hosts (--slurm: this parmap's path)")
       ->type_name("PATH")
-      ->capture_default_str()
+      ->default_str("parmap")
       ->group(remote);
   app.add_option("--transferfile,--tf", rm.transfer, "Send FILE (a template) to the host first")
       ->type_name("FILE")
@@ -289,6 +290,15 @@ void add_options(CLI::App& app, Config& c, Raw& r)
                  "Run remote jobs in DIR (... = a new temporary dir, removed at the end)")
       ->type_name("DIR")
       ->group(remote);
+
+  const char* slurm = "Slurm";
+  app.add_flag("--slurm", rm.slurm,
+               "Run items as job steps of this Slurm allocation: one long-lived step per slot")
+      ->group(slurm);
+  app.add_option("--slurm-alloc", rm.slurm_alloc,
+                 "Get an allocation with salloc ARGS for the run (as --slurm), release it at the end")
+      ->type_name("ARGS")
+      ->group(slurm);
 
   const char* failures = "Failures";
   app.add_flag("--keep-going,--safe", r.keep_going,

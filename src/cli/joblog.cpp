@@ -65,8 +65,9 @@ std::string Joblog::line(const Result& r)
   double start = std::chrono::duration<double>(r.started.time_since_epoch()).count();
   // GNU parallel writes Exitval 0 and the signal number for a job killed by a signal.
   int exitval = r.signal != 0 ? 0 : r.exit_code;
-  // Host: as -S named it; ":" is this machine, as in GNU parallel's joblog.
-  std::string host = one_field(r.host.empty() ? ":" : r.host);
+  // Host: as -S named it; ":" is this machine, as in GNU parallel's joblog. A Slurm step's
+  // items: NODE/JOBID.STEPID.
+  std::string host = one_field(r.host.empty() ? ":" : r.host + (r.step.empty() ? "" : "/" + r.step));
   std::string command = one_field(r.command);
   return fmt::format("{}\t{}\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", r.seq, host, start,
                      r.duration, r.out.size() + r.err.size(), exitval, r.signal, command);

@@ -81,6 +81,9 @@ std::string shell_quote(std::string_view s);
 /// Appends shell_quote(s) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
 
+/// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.
+std::vector<std::string> split_words(std::string_view text);
+
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);
 

@@ -1,6 +1,7 @@
 #include "run/engine.hpp"
 
 #include "exec/local/local_executor.hpp"
+#include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
 
 #include <fmt/format.h>
@@ -38,6 +39,8 @@ Options validated(Options o)
   require(!o.force || o.resume, "--force needs --resume");
   require(!(o.dry_run && !o.checkpoint.empty()),
           "--dry-run runs nothing and cannot be used with --checkpoint");
+  require(!o.remote.uses_slurm() || o.remote.sshlogins.empty(),
+          "--slurm runs items in Slurm job steps and --sshlogin on ssh hosts: choose one");
   return o;
 }
 
@@ -127,6 +130,14 @@ void Engine::make_executor(ExecutorFactory factory, unsigned jobs, bool reset_si
   config.null_stdin = m_options.null_stdin;
   config.reset_sigpipe = reset_sigpipe;
   config.dry_run = m_options.dry_run;
+  if (m_options.remote.uses_slurm() && !m_options.dry_run) {
+    // -j means steps; the allocation's task count when not given.
+    auto remote = make_slurm_executor(m_reactor, m_launch, *this, m_options,
+                                      m_options.jobs > 0 ? jobs : 0);
+    m_slots = remote->slots();
+    m_executor = std::move(remote);
+    return;
+  }
   if (!m_options.remote.sshlogins.empty() && !m_options.dry_run) {
     // -j means slots per host there, and each host's CPU count when not given.
     auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
@@ -406,6 +417,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.attempts = f.attempt;
   r.slot = e.slot;
   r.host = e.host;
+  r.step = e.step;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.text, seq, e.slot});
   }

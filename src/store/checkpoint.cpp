@@ -42,23 +42,27 @@ constexpr const char* k_schema = R"sql(
   );
 )sql";
 
-/// True when `table` has a column `column` (schema 2 adds some; older files lack them).
-bool has_column(sqlite3* db, const char* table, const char* column)
-{
-  sql::Statement q(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
-  q.bind_text(1, table);
-  q.bind_text(2, column);
-  q.step();
-  return q.column_int(0) > 0;
-}
-
 /// Schema 2 is schema 1 plus these additions (each slice's in its own block), applied to a new
 /// file and to a schema 1 file being resumed, inside the caller's transaction.
 void add_schema_2(sqlite3* db, const std::string& path)
 {
   // --sshlogin: the host that ran the item (NULL: this machine).
-  if (!has_column(db, "results", "host")) {
+  if (!sql::has_column(db, "results", "host")) {
     sql::exec(db, "ALTER TABLE results ADD COLUMN host TEXT", path);
+  }
+  // --slurm: the job step that ran the item, "JOBID.STEPID" (NULL: none).
+  if (!sql::has_column(db, "results", "step")) {
+    sql::exec(db, "ALTER TABLE results ADD COLUMN step TEXT", path);
+  }
+}
+
+/// Binds `text`, or NULL when it is empty (a column that only some runs fill).
+void bind_text_or_null(sql::Statement& q, int index, const std::string& text)
+{
+  if (text.empty()) {
+    q.bind_null(index);
+  } else {
+    q.bind_text(index, text);
   }
 }
 
@@ -205,10 +209,12 @@ void Checkpoint::open_and_check(const RunRecord& run)
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
   m_impl->insert = sql::Statement(
       db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+                "started, duration, attempts, stdout, stderr, host, step) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   m_impl->lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr), host FROM results WHERE item = ? AND occurrence = ?");
+                "length(stdout), length(stderr), host, step FROM results "
+                "WHERE item = ? AND occurrence = ?");
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -292,6 +298,7 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
   r.host = q.column_text(9);
+  r.step = q.column_text(10);
   q.reset();
   r.out = m_impl->read_blob(rowid, "stdout", out_size, spill);
   r.err = m_impl->read_blob(rowid, "stderr", err_size, spill);
@@ -359,11 +366,8 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
-  if (r.host.empty()) {
-    q.bind_null(12);
-  } else {
-    q.bind_text(12, r.host);
-  }
+  bind_text_or_null(q, 12, r.host);
+  bind_text_or_null(q, 13, r.step);
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
   // the insert. Either way a large output is never in memory whole, nor twice.
   const Output* outs[2] = {&r.out, &r.err};
