@@ -30,6 +30,13 @@ Pipe make_pipe(bool nonblocking_write)
   return p;
 }
 
+Pipe make_stdin_pipe()
+{
+  Pipe p = make_pipe(true);
+  check_errno(::fcntl(p.read.get(), F_SETFL, 0), "fcntl");
+  return p;
+}
+
 bool is_regular_file(int fd)
 {
   struct stat st {};

@@ -40,6 +40,9 @@ struct Pipe {
 /// A close-on-exec pipe whose read end is non-blocking (and its write end too, when
 /// `nonblocking_write`). Throws parmap::Error on failure (EMFILE included).
 Pipe make_pipe(bool nonblocking_write = false);
+/// A close-on-exec pipe to feed a child's stdin: the child's read end blocks, as programs
+/// expect; our write end does not. Throws parmap::Error on failure.
+Pipe make_stdin_pipe();
 
 /// How the engine may wait on a descriptor it did not open (stdin, stdout).
 enum class FdKind {

@@ -26,6 +26,12 @@
 namespace parmap::agent {
 namespace {
 
+/// An item killed by a signal parmap did not send may have died with its host: a cancelled
+/// Slurm step or a node shutting down signals every process at once, this agent too. Its end
+/// is told this much later, so that the agent's own end comes first and the controller runs
+/// the item elsewhere instead of recording a failure it did not cause.
+constexpr auto k_outside_signal_wait = std::chrono::milliseconds(500);
+
 /// The variable's value, or "" when it is not set.
 std::string env_or_empty(const char* name)
 {
@@ -248,7 +254,11 @@ private:
     if (auto* started = std::get_if<ItemStarted>(&event)) {
       m_connection.send(Started{started->seq});
     } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
-      finish(*ended);
+      if (ended->status == Status::signaled) {
+        m_reactor.at(Clock::now() + k_outside_signal_wait, [this, e = *ended] { finish(e); });
+      } else {
+        finish(*ended);
+      }
     }
   }
 

@@ -45,12 +45,15 @@ std::string own_executable()
 
 /// One step of one task on one node, holding only its own CPUs (--exact), so that steps run
 /// side by side; --overlap when they must share CPUs (more steps than tasks, or parmap itself
-/// in a step that holds some).
+/// in a step that holds some). --unbuffered: srun otherwise holds output until a newline, and
+/// the agent's frames are binary.
 std::vector<std::string> srun_command(const slurm::Allocation& allocation, bool overlap,
                                       const std::string& agent)
 {
-  std::vector<std::string> command{"srun",     "--jobid=" + allocation.job_id, "--exact",
-                                   "--nodes=1", "--ntasks=1",                  "--quiet"};
+  std::vector<std::string> command{"srun",      "--jobid=" + allocation.job_id,
+                                   "--exact",   "--nodes=1",
+                                   "--ntasks=1", "--quiet",
+                                   "--unbuffered"};
   if (allocation.cpus_per_task > 0) {
     command.push_back("--cpus-per-task=" + std::to_string(allocation.cpus_per_task));
   }
