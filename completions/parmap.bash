@@ -11,7 +11,7 @@ _parmap_takes_value()
             --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
             --checkpoint-every | --joblog | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
-            --workdir | --wd)
+            --workdir | --wd | --slurm-alloc)
             return 0
             ;;
     esac
@@ -136,6 +136,7 @@ _parmap()
             -j --jobs --timeout --kill-grace --delay --shell --no-shell --env --dry-run
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
             --transfer --return --cleanup --trc --basefile --bf --workdir --wd
+            --slurm --slurm-alloc
             --keep-going --safe --retries --halt
             -k --keep-order --as-ready --tag --json --line-buffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core

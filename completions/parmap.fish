@@ -8,7 +8,7 @@ function __parmap_takes_value
         --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
         --tail-min-batch-size --checkpoint --checkpoint-every --joblog -S --sshlogin \
         --sshloginfile --slf --ssh --remote-parmap --transferfile --tf --return --trc \
-        --basefile --bf --workdir --wd
+        --basefile --bf --workdir --wd --slurm-alloc
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -103,6 +103,10 @@ complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before
 complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
 complete -c parmap $opt -l workdir -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR'
 complete -c parmap $opt -l wd -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR (= --workdir)'
+
+# Slurm
+complete -c parmap $opt -l slurm -d 'Run jobs in job steps of this Slurm allocation, one per slot'
+complete -c parmap $opt -l slurm-alloc -x -d 'Get an allocation with salloc ARGS, run as --slurm'
 
 # Failures
 complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'
