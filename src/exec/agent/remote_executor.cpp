@@ -234,20 +234,11 @@ RemoteExecutor::~RemoteExecutor()
 
 void RemoteExecutor::wait_for_greetings()
 {
-  // Slot counts not given come from the agents' CPU counts: wait for those greetings, and for
-  // one agent to run on. The others join the run when they greet.
+  // Slot counts not given come from the agents' CPU counts, and the run starts on all the
+  // hosts together: wait for every greeting (a host that did not greet in time joins later).
   auto pending = [this] {
-    bool ready = false;
-    bool connecting = false;
-    bool unknown = false;
-    for (const auto& h : m_hosts) {
-      ready = ready || h->state == Host::State::ready;
-      if (h->state == Host::State::connecting) {
-        connecting = true;
-        unknown = unknown || (h->endpoint.slots == 0 && m_config.slots == 0);
-      }
-    }
-    return unknown || (connecting && !ready);
+    return std::any_of(m_hosts.begin(), m_hosts.end(),
+                       [](const auto& h) { return h->state == Host::State::connecting; });
   };
   auto deadline = Clock::now() + seconds(m_config.connect_wait);
   while (pending() && Clock::now() < deadline) {

@@ -73,8 +73,8 @@ std::string remote_path(const std::string& local);
 class RemoteExecutor final : public Executor {
 public:
   /// Starts every endpoint (start_interval apart) and waits, up to connect_wait, for the
-  /// greetings that tell slot counts, and for one agent ready at least; the others join the run
-  /// when they greet. Throws parmap::Error when none could be reached and last_resort is set.
+  /// greetings (slot counts come with them); agents that greet later join the run then.
+  /// Throws parmap::Error when none could be reached and last_resort is set.
   RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch, OutputListener& listener,
                  RemoteConfig config);
   /// Closes every connection (the agents kill what still runs) and reaps the transports.

@@ -15,7 +15,7 @@ namespace parmap {
 inline constexpr double k_step_starts_per_second = 20;
 
 /// Builds the executor of a --slurm run: `jobs` steps (0: one per task of the allocation),
-/// waiting for the first to greet. Throws parmap::Error outside an allocation without
+/// waiting (up to 30 s) for them to greet. Throws parmap::Error outside an allocation without
 /// --slurm-alloc (saying how to get one), when salloc fails, or when no step starts; and
 /// parmap::Interrupted when a signal comes while salloc waits in the queue.
 std::unique_ptr<agent::RemoteExecutor> make_slurm_executor(Reactor& reactor,
