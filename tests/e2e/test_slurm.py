@@ -276,6 +276,19 @@ class Processes(SlurmTest):
         self.assertNoneLeft(marker)
         self.assertTrue(wait_for(lambda: not jobs(), timeout=30, interval=0.2), jobs())
 
+    def test_ctrl_c_while_salloc_waits_withdraws_the_request(self):
+        job = allocate(4)  # every CPU of the cluster: the next request waits in the queue
+        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
+        proc = self.start(["--slurm-alloc", "-n2", "echo", ":::", "x"])
+        def pending():
+            return slurm(["squeue", "--noheader", "--states=PENDING", "--format=%i"]).split()
+        self.assertTrue(wait_for(pending, timeout=30, interval=0.2))
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, -signal.SIGINT)
+        self.assertEqual(out, b"")
+        self.assertTrue(wait_for(lambda: jobs() == [job], timeout=30, interval=0.2), jobs())
+
     def test_end_of_the_allocation_stops_cleanly_and_resume_finishes(self):
         items = [str(i) for i in range(1, 31)]
         ck = self.path("run.db")
