@@ -19,7 +19,7 @@ import tempfile
 import time
 import unittest
 
-from support import PARMAP, TempDirTest, lines, run, start, wait_for
+from support import PARMAP, TempDirTest, lines, live_processes, run, start, wait_for
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "slurm-cluster")
@@ -106,18 +106,7 @@ def jobs():
 def processes(marker):
     """Live processes whose argv[0] holds `marker` (items run a sleep named after it; parmap's
     own command line, which holds the marker as an argument, does not count)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv0 = f.read().split(b"\0")[0]
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in argv0 and state != "Z":
-            found.append(int(pid))
-    return found
+    return live_processes(lambda uid, argv: marker.encode() in argv[0])
 
 
 def finish(proc):
