@@ -6,12 +6,15 @@
 _parmap_takes_value()
 {
     case $1 in
-        -a | --arg-file | -d | --delimiter | -j | --jobs | --timeout | --kill-grace | --delay | \
-            --env | --retries | --halt | -b | --batch-size | --max-pending | \
-            --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
-            --checkpoint-every | --joblog | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
+        -a | --arg-file | -d | --delimiter | -j | -P | --jobs | --max-procs | --timeout | \
+            --kill-grace | --delay | --env | --retries | --halt | --halt-on-error | -b | \
+            --batch-size | --max-pending | --tail-batches-per-core | --tail-min-batch-size | \
+            --checkpoint | --checkpoint-every | --joblog | --jl | --arg-sep | --argsep | \
+            --arg-file-sep | --argfilesep | --nice | --wd | --workdir | --tmpdir | --tagstring | \
+            --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
-            --workdir | --wd | --slurm-alloc)
+            --block | --block-size | --blocksize | --recend | --recstart | -N | \
+            --max-replace-args | -L | --header | --slurm-alloc)
             return 0
             ;;
     esac
@@ -90,21 +93,33 @@ _parmap()
 
     # The value of an option.
     case $prev in
-        -a | --arg-file | --checkpoint | --joblog | --sshloginfile | --slf | --transferfile | \
-            --tf | --return | --trc | --basefile | --bf | --remote-parmap)
+        -a | --arg-file | --checkpoint | --joblog | --jl | --results | --res | --sshloginfile | \
+            --slf | --transferfile | --tf | --return | --trc | --basefile | --bf | --remote-parmap)
             _parmap_compgen -f -- "$cur"
             compopt -o filenames 2>/dev/null
             return
             ;;
-        -j | --jobs)
+        --wd | --workdir | --tmpdir)
+            _parmap_compgen -d -- "$cur"
+            compopt -o filenames 2>/dev/null
+            return
+            ;;
+        --nice)
+            _parmap_compgen -W '1 5 10 19' -- "$cur"
+            return
+            ;;
+        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring)
+            return # any text
+            ;;
+        -j | -P | --jobs | --max-procs)
             local n
             n=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)
             _parmap_compgen -W "$n 100% 50% 200% +1 -1 0 1 2 4 8 16" -- "$cur"
             return
             ;;
-        --halt)
+        --halt | --halt-on-error)
             _parmap_compgen -W 'never now,fail=1 soon,fail=1 now,success=1 soon,success=1
-                now,done=1 soon,done=1 now,fail=10% soon,fail=10%' -- "$cur"
+                now,done=1 soon,done=1 now,fail=10% soon,fail=10% 0 1 2 -1 -2' -- "$cur"
             return
             ;;
         -d | --delimiter)
@@ -125,24 +140,46 @@ _parmap()
             return
             ;;
         --retries | -b | --batch-size | --max-pending | --tail-batches-per-core | \
-            --tail-min-batch-size | --checkpoint-every)
+            --tail-min-batch-size | --checkpoint-every | -N | --max-replace-args | -L)
             return # a number
+            ;;
+        --block | --block-size | --blocksize)
+            _parmap_compgen -W '1M 10M 100M 1G 100k -1 -10' -- "$cur"
+            return
+            ;;
+        --recend | --recstart)
+            # As typed on the command line: \\n reaches parmap as \n.
+            _parmap_compgen -W '\\\\n \\\\0' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ': 1 2' -- "$cur"
+            return
             ;;
     esac
 
     if [[ $cur == -* ]]; then
         local opts='-h --help --version
-            -a --arg-file -0 --null -d --delimiter
-            -j --jobs --timeout --kill-grace --delay --shell --no-shell --env --dry-run
+            -a --arg-file -0 --null -d --delimiter --arg-sep --argsep --arg-file-sep
+            --argfilesep
+            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --env
+            --nice --wd --workdir --tmpdir --shuf --dry-run --dryrun -v --verbose
+            -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
-            --transfer --return --cleanup --trc --basefile --bf --workdir --wd
+            --transfer --return --cleanup --trc --basefile --bf
             --slurm --slurm-alloc
-            --keep-going --safe --retries --halt
-            -k --keep-order --as-ready --tag --json --line-buffer
+            --keep-going --safe --retries --halt --halt-on-error
+            -k --keep-order --as-ready --group -u --ungroup --tag --tagstring --json --files
+            --output-as-files --results --res --line-buffer --lb --linebuffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
             --tail-min-batch-size
-            --checkpoint --resume --retry-failed --force --checkpoint-every --report
-            --bar --eta --progress-always --joblog'
+            --checkpoint --resume --retry-failed --resume-failed --force --checkpoint-every
+            --report
+            --bar --eta --progress-always --joblog --jl
+            --number-of-cores --number-of-cpus --shellquote --shell-quote
+            --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize
+            --recend --recstart --regexp -N --max-replace-args -L --header
+            --round-robin --round --cat --fifo'
         _parmap_compgen -W "$opts" -- "$cur"
         return
     fi

@@ -44,6 +44,7 @@ void FakeExecutor::start(unsigned slot, Batch batch)
     rec.seqs.push_back(item.seq);
     rec.timeouts.push_back(item.timeout);
     texts[item.seq] = item.text;
+    blocks[item.seq].push_back(item.block);
     s.queue.push_back(std::move(item));
   }
   started.push_back(std::move(rec));

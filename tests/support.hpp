@@ -72,6 +72,8 @@ public:
   std::function<void(FakeExecutor&)> on_wait;
   /// The texts of items, by seq, as dispatched.
   std::map<std::uint64_t, std::string> texts;
+  /// The blocks of items, by seq, one per start (not kept alive: the engine's to release).
+  std::map<std::uint64_t, std::vector<std::weak_ptr<const Block>>> blocks;
 
 private:
   struct Slot {

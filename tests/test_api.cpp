@@ -984,6 +984,34 @@ TEST_CASE("api: two forwarding runs at once: a closed output is EPIPE, not a SIG
 
 // --- Items ----------------------------------------------------------------------------------
 
+TEST_CASE("api: Items::blocks: blocks on the commands' stdin; one left unread is no SIGPIPE death")
+{
+  pid_t child = ::fork(); // a SIGPIPE would kill the process: let it be another one
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 1;
+    try {
+      auto dir = scratch("api-blocks");
+      std::ofstream(dir / "in") << std::string(4 << 20, 'x') + "\n" + "a\nb\nc\n";
+      int fd = ::open((dir / "in").c_str(), O_RDONLY | O_CLOEXEC);
+      BlockFormat format;
+      format.records = 1;
+      // Block 1 is a 4 MB line its command never reads; the others are one line each.
+      auto results = map({"sh", "-c", "[ $PARMAP_SEQ = 1 ] && exit; cat"},
+                         Items::blocks(fd, format), jobs(1));
+      code = results.size() == 4 && results[3].out.str() == "c\n" ? 0 : 2;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK_FALSE(WIFSIGNALED(status));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
 TEST_CASE("api: Items::from_range over containers and views")
 {
   Options o = jobs(2);
@@ -1082,4 +1110,46 @@ TEST_CASE("api: version and to_string")
   CHECK(std::string(version()).find('.') != std::string::npos);
   CHECK(std::string(to_string(Status::ok)) == "ok");
   CHECK(std::string(to_string(Status::signaled)) == "signaled");
+}
+
+TEST_CASE("api: Summary::exit_status follows GNU parallel's rules for each halt")
+{
+  auto summary = [](Halt halt, std::uint64_t failed, std::uint64_t total) {
+    Summary s;
+    s.halt = halt;
+    s.counts.failed = failed;
+    s.counts.finished = total;
+    s.counts.total = total;
+    return s;
+  };
+  // Not halted: the failures (101 for more than 100), or their percentage, rounded up.
+  CHECK(summary(Halt::keep_going(), 0, 10).exit_status() == 0);
+  CHECK(summary(Halt::keep_going(), 4, 10).exit_status() == 4);
+  CHECK(summary(Halt::keep_going(), 250, 300).exit_status() == 101);
+  CHECK(summary(Halt{Halt::When::now, Halt::On::fail, 90, true}, 4, 10).exit_status() == 40);
+  CHECK(summary(Halt{Halt::When::now, Halt::On::fail, 90, true}, 1, 3).exit_status() == 34);
+  // Halted on failures: one failure gives the item's status; more, their number.
+  Summary s = summary(Halt::fail_fast(), 1, 10);
+  s.halted = true;
+  s.stop_result.status = Status::failed;
+  s.stop_result.exit_code = 7;
+  s.failed_at_halt = 1;
+  CHECK(s.exit_status() == 7);
+  s.stop_result.status = Status::timeout;
+  s.stop_result.exit_code = 124;
+  CHECK(s.exit_status() == 124);
+  s.halt.threshold = 3;
+  s.failed_at_halt = 3;
+  CHECK(s.exit_status() == 3);
+  s.halt.percent = true;
+  s.halt.threshold = 20;
+  s.failed_at_halt = 2;
+  CHECK(s.exit_status() == 20);
+  // Halted on successes: 0; on done=1: the item's status.
+  s.halt = Halt{Halt::When::now, Halt::On::success, 2, false};
+  CHECK(s.exit_status() == 0);
+  s.halt = Halt{Halt::When::now, Halt::On::done, 1, false};
+  s.stop_result.status = Status::ok;
+  s.stop_result.exit_code = 0;
+  CHECK(s.exit_status() == 0);
 }

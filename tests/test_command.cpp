@@ -295,6 +295,14 @@ TEST_CASE("command: the item is appended when there is no replacement string")
     CommandTemplate t({"echo", "{#}"}, Shell::never);
     CHECK(render(t, "ITEM", 3) == std::vector<std::string>{"echo", "3"});
   }
+  SUBCASE("none when told (--pipe: the block goes to stdin)")
+  {
+    CommandTemplate direct({"wc", "-l"}, Shell::automatic, false);
+    CHECK(render(direct, "") == std::vector<std::string>{"wc", "-l"});
+    CommandTemplate shell({"wc -l | tr -d ' '"}, Shell::automatic, false);
+    CHECK(render(shell, "") ==
+          std::vector<std::string>{"/bin/sh", "-c", "wc -l | tr -d ' '", "sh"});
+  }
 }
 
 TEST_CASE("command: automatic shell detection")

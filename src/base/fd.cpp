@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -30,10 +31,12 @@ Pipe make_pipe(bool nonblocking_write)
   return p;
 }
 
-Pipe make_stdin_pipe()
+Pipe make_feed_pipe()
 {
-  Pipe p = make_pipe(true);
-  check_errno(::fcntl(p.read.get(), F_SETFL, 0), "fcntl");
+  int fds[2];
+  check_errno(::pipe2(fds, O_CLOEXEC), "cannot create a pipe");
+  Pipe p{Fd(fds[0]), Fd(fds[1])};
+  check_errno(::fcntl(p.write.get(), F_SETFL, O_NONBLOCK), "fcntl");
   return p;
 }
 
@@ -77,6 +80,26 @@ StdioFd make_nonblocking_view(int fd, bool for_write)
   // or /proc is missing): use fd as it is.
   view.kind = FdKind::blocking;
   return view;
+}
+
+void write_all(int fd, std::string_view bytes, std::string_view name)
+{
+  while (!bytes.empty()) {
+    ssize_t n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
+    if (n < 0) {
+      throw_errno(name, errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string temp_directory(const std::string& dir)
+{
+  if (!dir.empty()) {
+    return dir;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
 }
 
 } // namespace parmap

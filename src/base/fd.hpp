@@ -1,6 +1,7 @@
 // Fd: an owned file descriptor, and the few descriptor operations the engine needs.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -40,9 +41,10 @@ struct Pipe {
 /// A close-on-exec pipe whose read end is non-blocking (and its write end too, when
 /// `nonblocking_write`). Throws parmap::Error on failure (EMFILE included).
 Pipe make_pipe(bool nonblocking_write = false);
-/// A close-on-exec pipe to feed a child's stdin: the child's read end blocks, as programs
-/// expect; our write end does not. Throws parmap::Error on failure.
-Pipe make_stdin_pipe();
+
+/// A close-on-exec pipe for a child's stdin: the write end, parmap's, is non-blocking; the read
+/// end stays blocking, as programs expect of their stdin. Throws parmap::Error on failure.
+Pipe make_feed_pipe();
 
 /// How the engine may wait on a descriptor it did not open (stdin, stdout).
 enum class FdKind {
@@ -63,6 +65,12 @@ struct StdioFd {
   bool can_poll() const { return kind == FdKind::pollable || kind == FdKind::socket; }
 };
 StdioFd make_nonblocking_view(int fd, bool for_write);
+
+/// Writes all of `bytes` to fd, blocking as needed. Throws parmap::Error naming `name`.
+void write_all(int fd, std::string_view bytes, std::string_view name);
+
+/// Where temporary files go: `dir`, or $TMPDIR, or /tmp.
+std::string temp_directory(const std::string& dir);
 
 /// True when fd refers to a regular file.
 bool is_regular_file(int fd);

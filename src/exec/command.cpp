@@ -208,7 +208,7 @@ ShellContext shell_context_after(std::string_view text)
   }
 }
 
-CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
+CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item)
     : m_words(std::move(words))
 {
   if (m_words.empty() || m_words.front().empty()) {
@@ -220,6 +220,7 @@ CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell)
       m_has_replacement = m_has_replacement || t.field != Field::literal;
     }
   }
+  m_append = append_item && !m_has_replacement;
   switch (shell) {
   case Shell::always:
     m_shell = true;
@@ -288,7 +289,7 @@ void CommandTemplate::build_script()
       }
     }
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     add_literal(" ");
     add_literal(reference(Field::item));
   }
@@ -360,7 +361,7 @@ void append_value(std::string& out, Field field, const RenderContext& ctx)
 
 } // namespace
 
-void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out) const
+void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out)
 {
   for (const auto& t : word) {
     if (t.field == Field::literal) {
@@ -396,7 +397,7 @@ void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>&
     argv.emplace_back();
     render_word(word, ctx, argv.back());
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     argv.emplace_back(ctx.item);
   }
 }
@@ -416,6 +417,19 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
     append_shell_quoted(line, argv[i]);
   }
   return line;
+}
+
+bool TextTemplate::has_replacement() const
+{
+  return std::any_of(m_word.begin(), m_word.end(),
+                     [](const auto& t) { return t.field != Field::literal; });
+}
+
+std::string TextTemplate::render(const RenderContext& ctx) const
+{
+  std::string out;
+  CommandTemplate::render_word(m_word, ctx, out);
+  return out;
 }
 
 std::string CommandTemplate::text() const

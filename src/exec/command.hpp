@@ -2,6 +2,7 @@
 #pragma once
 
 #include "parmap/options.hpp"
+#include "parmap/parmap.hpp"
 
 #include <cstdint>
 #include <string>
@@ -32,8 +33,10 @@ struct RenderContext {
 /// A parsed command template. Immutable after construction; cheap to render.
 class CommandTemplate {
 public:
-  /// Throws parmap::Error when `words` is empty or the first word is empty.
-  CommandTemplate(std::vector<std::string> words, Shell shell);
+  /// Throws parmap::Error when `words` is empty or the first word is empty. Without a
+  /// replacement string the item is appended, unless `append_item` is false (--pipe: the
+  /// block goes to stdin, and there is no argument).
+  CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item = true);
 
   /// True when rendered commands run as `/bin/sh -c LINE`.
   bool uses_shell() const { return m_shell; }
@@ -54,6 +57,7 @@ public:
   std::string text() const;
 
 private:
+  friend class TextTemplate;
   struct Token {
     Field field;
     std::string text; ///< The literal text, for Field::literal.
@@ -61,7 +65,7 @@ private:
   using Word = std::vector<Token>;
 
   static Word parse_word(std::string_view word);
-  void render_word(const Word& word, const RenderContext& ctx, std::string& out) const;
+  static void render_word(const Word& word, const RenderContext& ctx, std::string& out);
   void build_script();
 
   std::vector<std::string> m_words;
@@ -73,12 +77,22 @@ private:
   std::vector<Field> m_params;
   bool m_shell = false;
   bool m_has_replacement = false;
+  bool m_append = false; ///< The item follows the words (no replacement string names it).
 };
 
-/// Quotes `s` for POSIX sh so that it is one word with exactly these bytes. Strings made only of
-/// safe characters are returned as they are.
-std::string shell_quote(std::string_view s);
-/// Appends shell_quote(s) to out.
+/// A text with replacement strings, for options that name things per item (--tagstring,
+/// --wd, --results): parsed once, rendered per item, nothing appended, nothing quoted.
+class TextTemplate {
+public:
+  explicit TextTemplate(std::string_view text) : m_word(CommandTemplate::parse_word(text)) {}
+  bool has_replacement() const;
+  std::string render(const RenderContext& ctx) const;
+
+private:
+  CommandTemplate::Word m_word;
+};
+
+/// Appends shell_quote(s) (parmap/parmap.hpp) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
 
 /// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.

@@ -4,9 +4,11 @@
 
 #include "parmap/result.hpp"
 #include "base/reactor.hpp"
+#include "exec/block.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,6 +23,11 @@ struct Item {
   std::string text;
   std::uint64_t full_size = 0; ///< The item's size in the input (> text.size() when cut).
   double timeout = 0;          ///< Seconds this attempt may run; 0 means no limit.
+  /// --pipe, --pipepart: what the process reads on stdin; null: the executor's default.
+  std::shared_ptr<const Block> block;
+  /// --round-robin: the process reads block after block from this queue on stdin, until it is
+  /// closed and empty; null when not.
+  std::shared_ptr<BlockQueue> block_queue;
 };
 
 /// Consecutive items handed to one slot as a unit. Each item still runs and ends on its own.

@@ -5,9 +5,12 @@ namespace parmap {
 void TemplateLaunch::build(const Item& item, unsigned slot, Launch& out) const
 {
   m_command.render(RenderContext{item.text, item.seq, slot}, out.argv);
-  out.env.resize(2);
+  // parmap's names, and GNU parallel's (GPU pinning recipes read PARALLEL_JOBSLOT).
+  out.env.resize(4);
   out.env[0] = "PARMAP_SEQ=" + std::to_string(item.seq);
   out.env[1] = "PARMAP_SLOT=" + std::to_string(slot);
+  out.env[2] = "PARALLEL_SEQ=" + std::to_string(item.seq);
+  out.env[3] = "PARALLEL_JOBSLOT=" + std::to_string(slot);
 }
 
 std::string TemplateLaunch::display(const Item& item, unsigned slot) const

@@ -11,6 +11,17 @@
 
 namespace parmap {
 
+ssize_t StreamReader::read(char* buf, std::size_t size)
+{
+  if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
+    m_view = make_nonblocking_view(m_fd, false);
+  }
+  if (m_view.kind == FdKind::socket) {
+    return retry_eintr([&] { return ::recv(m_view.fd, buf, size, MSG_DONTWAIT); });
+  }
+  return retry_eintr([&] { return ::read(m_view.fd, buf, size); });
+}
+
 void Splitter::feed(const char* data, std::size_t size)
 {
   if (m_pos > 0 && m_pos >= m_buf.size() / 2) {
@@ -163,7 +174,7 @@ private:
 class FdSource final : public detail::ItemSource {
 public:
   FdSource(int fd, Fd owned, char delimiter, std::string name)
-      : m_fd(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_name(std::move(name))
+      : m_reader(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_name(std::move(name))
   {
   }
 
@@ -173,8 +184,10 @@ public:
       return Pull::item;
     }
     while (!m_eof) {
-      ensure_view();
-      ssize_t n = read_some();
+      if (!m_buf) {
+        m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
+      }
+      ssize_t n = m_reader.read(m_buf.get(), k_read_size);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           return Pull::wait;
@@ -193,18 +206,15 @@ public:
     return m_splitter.finish(out) ? Pull::item : Pull::end;
   }
 
-  int wait_fd() const override
-  {
-    return m_view.can_poll() ? m_view.fd : -1;
-  }
+  int wait_fd() const override { return m_reader.wait_fd(); }
 
   std::optional<std::uint64_t> count() override
   {
-    if (!is_regular_file(m_fd)) {
+    if (!is_regular_file(m_reader.fd())) {
       return std::nullopt;
     }
     if (!m_count) {
-      m_count = count_records(m_fd, m_splitter.delimiter(), m_name);
+      m_count = count_records(m_reader.fd(), m_splitter.delimiter(), m_name);
     }
     return m_count;
   }
@@ -212,30 +222,10 @@ public:
   std::string name() const override { return m_name; }
 
 private:
-  void ensure_view()
-  {
-    if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
-      m_view = make_nonblocking_view(m_fd, false);
-    }
-  }
-
-  ssize_t read_some()
-  {
-    if (!m_buf) {
-      m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
-    }
-    if (m_view.kind == FdKind::socket) {
-      return retry_eintr(
-          [&] { return ::recv(m_view.fd, m_buf.get(), k_read_size, MSG_DONTWAIT); });
-    }
-    return retry_eintr([&] { return ::read(m_view.fd, m_buf.get(), k_read_size); });
-  }
-
   static constexpr std::size_t k_read_size = 64 * 1024;
 
-  int m_fd;
+  StreamReader m_reader;
   Fd m_owned;
-  StdioFd m_view;
   Splitter m_splitter;
   std::string m_name;
   std::unique_ptr<char[]> m_buf;

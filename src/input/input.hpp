@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/fd.hpp"
+#include "exec/block.hpp"
 #include "parmap/items.hpp"
 
 #include <cstdint>
@@ -22,6 +23,8 @@ struct RawItem {
   std::string text;
   /// The item's length in the input; larger than text.size() when the item was cut.
   std::uint64_t full_size = 0;
+  /// --pipe, --pipepart: the block the item's command reads on stdin (its text is empty).
+  std::shared_ptr<const Block> block;
 };
 
 namespace detail {
@@ -44,6 +47,13 @@ public:
   virtual std::optional<std::uint64_t> count() = 0;
   /// The source's name for messages: "stdin", a path, "arguments".
   virtual std::string name() const = 0;
+  /// Its items are blocks for the commands' stdin (--pipe, --pipepart), not arguments.
+  virtual bool gives_blocks() const { return false; }
+  /// The run's number of job slots, told before count() or next() (--pipepart --block -N
+  /// makes N blocks per slot).
+  virtual void use_slots(unsigned slots) { (void)slots; }
+  /// A line to tell the user about the input (without "parmap: "), once; nullopt when none.
+  virtual std::optional<std::string> take_warning() { return std::nullopt; }
 };
 
 struct ItemsAccess {
@@ -54,6 +64,23 @@ struct ItemsAccess {
 };
 
 } // namespace detail
+
+/// Reads a descriptor parmap did not open without blocking the run: through a private
+/// non-blocking view of it (base/fd.hpp), made at the first read so that building a source has
+/// no side effect on the caller's descriptors.
+class StreamReader {
+public:
+  explicit StreamReader(int fd) : m_fd(fd) {}
+  /// read(2)'s result: -1 with errno EAGAIN when nothing is there yet.
+  ssize_t read(char* buf, std::size_t size);
+  /// The descriptor to wait on for more (-1 when it cannot be polled).
+  int wait_fd() const { return m_view.can_poll() ? m_view.fd : -1; }
+  int fd() const { return m_fd; }
+
+private:
+  int m_fd;
+  StdioFd m_view;
+};
 
 /// Splits a byte stream into records ended by one delimiter, capping each record's length.
 class Splitter {

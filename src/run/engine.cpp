@@ -41,48 +41,101 @@ Options validated(Options o)
           "--dry-run runs nothing and cannot be used with --checkpoint");
   require(!o.remote.uses_slurm() || o.remote.sshlogins.empty(),
           "--slurm runs items in Slurm job steps and --sshlogin on ssh hosts: choose one");
+  bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
+  require(!(o.forward.ungroup && captures),
+          "Options::forward.ungroup captures no output: it goes with Format::raw only, without "
+          "line_buffer or results");
+  require(!(o.forward.ungroup && o.forward.stdout_fd < 0),
+          "Options::forward.ungroup needs forward.stdout_fd and forward.stderr_fd");
+  // A --round-robin job reads whatever blocks come when it is ready: no block is its own.
+  require(!o.round_robin || o.checkpoint.empty(),
+          "--round-robin cannot be used with --checkpoint: its jobs do not get given blocks");
+  require(!o.round_robin || o.retries == 0,
+          "--round-robin cannot be used with --retries: its jobs do not get given blocks");
+  require(!o.round_robin || o.block_input != BlockInput::file,
+          "--round-robin cannot be used with --cat: a job's input ends only with the run's");
+  // The command is shown in the joblog and the --results records.
+  o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
-unsigned resolve_jobs(std::size_t jobs)
+/// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
+bool gives_blocks(const Items& items)
 {
-  if (jobs == 0) {
-    jobs = cpu_count();
-  }
-  return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
+  const auto& sources = ItemsAccess::sources(items);
+  auto blocks = [](const auto& source) { return source->gives_blocks(); };
+  bool any = std::any_of(sources.begin(), sources.end(), blocks);
+  require(!any || std::all_of(sources.begin(), sources.end(), blocks),
+          "blocks of input (--pipe, --pipepart) cannot be mixed with items");
+  return any;
 }
-
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
-    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
-      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+    : m_options(validated(std::move(options))),
+      // A block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument.
+      m_command(std::move(command), m_options.shell,
+                !gives_blocks(items) || m_options.block_input != BlockInput::pipe),
+      m_items(std::move(items)), m_blocks(gives_blocks(m_items)), m_spill(m_options.temp_dir),
+      m_sizer(1, false, 1, 1, 1)
 {
-  unsigned jobs = resolve_jobs(m_options.jobs);
+  require(!m_options.round_robin || m_blocks, "--round-robin needs blocks of input (--pipe)");
+  // The agents get commands, not blocks: a block stays on the machine that cut it.
+  require(!m_blocks || !m_options.remote.runs_elsewhere() || m_options.dry_run,
+          "blocks of input (--pipe, --pipepart) run on this machine only, not with -S or --slurm");
+  if (m_options.round_robin) {
+    m_round_robin = std::make_shared<BlockQueue>();
+  }
+  m_local = !factory && (!m_options.remote.runs_elsewhere() || m_options.dry_run);
+  std::string fewer; // warned about once there is a writer
+  m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
 
   // The length is known when every source can tell it before the run.
   std::uint64_t total = 0;
   bool known = true;
   for (const auto& source : ItemsAccess::sources(m_items)) {
+    source->use_slots(m_slots);
     auto n = source->count();
     known = known && n.has_value();
     total += n.value_or(0);
   }
   m_progress.known_total = known;
   m_progress.total = total;
+  // Blocks are not spooled: a stream of them is read as the jobs take it, in bounded memory.
+  require(!m_blocks || !m_options.shuffle, "--shuf cannot be used with blocks of input (--pipe)");
+  if (!m_blocks && (m_options.shuffle || (m_options.read_ahead && !known))) {
+    m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
+  }
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
 
   setup_checkpoint();
   bool reset_sigpipe = true;
-  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+  bool forward = m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0;
+  if (forward || m_blocks) {
+    // Writing to a pipe whose reader is gone (stdout, a job's stdin) must be EPIPE, not death.
     m_sigpipe.emplace();
     reset_sigpipe = !m_sigpipe->was_ignored();
+  }
+  if (forward) {
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
   }
-  make_executor(std::move(factory), jobs, reset_sigpipe);
+  if (!m_options.forward.tag_string.empty()) {
+    m_tag_string.emplace(m_options.forward.tag_string);
+  }
+  TextTemplate results_name(m_options.results);
+  if (results_name.has_replacement()) {
+    m_results_name.emplace(std::move(results_name));
+  }
+  m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
+                                                   m_writer.get());
+  m_result_writer->start();
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
+  make_executor(std::move(factory), reset_sigpipe);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
                        m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
@@ -94,6 +147,14 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_start = Clock::now();
   m_next_progress = m_start;
+  m_next_jobs_poll = m_start + std::chrono::seconds(1);
+}
+
+void Engine::warn(const std::string& message)
+{
+  if (m_writer && m_options.forward.stderr_fd >= 0) {
+    m_writer->write(1, "parmap: warning: " + message + "\n");
+  }
 }
 
 Engine::~Engine()
@@ -117,43 +178,51 @@ Engine::~Engine()
   }
 }
 
-void Engine::make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe)
+void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
   if (factory) {
-    m_slots = jobs;
     m_executor = factory(m_reactor, m_command, *this, m_slots);
     return;
   }
+  if (!m_local && m_options.remote.uses_slurm()) {
+    // -j means steps; the allocation's task count when not given.
+    auto steps = make_slurm_executor(m_reactor, m_launch, *this, m_options,
+                                     m_options.jobs > 0 ? m_slots : 0);
+    m_slots = m_top_slot = steps->slots();
+    m_executor = std::move(steps);
+    return;
+  }
+  LocalExecutorConfig config = local_config(reset_sigpipe);
+  if (!m_local) {
+    // -j means slots per host there, and each host's CPU count when not given.
+    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
+                                  m_options.jobs > 0 ? m_slots : 0, config);
+    m_executor = std::move(made.executor);
+    m_slots = m_top_slot = made.slots;
+    return;
+  }
+  config.slots = m_slots;
+  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
+}
+
+LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
+{
   LocalExecutorConfig config;
   config.kill_grace = m_options.kill_grace;
   config.delay = m_options.delay;
   config.null_stdin = m_options.null_stdin;
   config.reset_sigpipe = reset_sigpipe;
   config.dry_run = m_options.dry_run;
-  if (m_options.remote.uses_slurm() && !m_options.dry_run) {
-    // -j means steps; the allocation's task count when not given.
-    auto remote = make_slurm_executor(m_reactor, m_launch, *this, m_options,
-                                      m_options.jobs > 0 ? jobs : 0);
-    m_slots = remote->slots();
-    m_executor = std::move(remote);
-    return;
+  config.verbose = m_options.verbose;
+  if (m_options.forward.ungroup) {
+    config.direct_out = m_options.forward.stdout_fd;
+    config.direct_err = m_options.forward.stderr_fd;
   }
-  if (!m_options.remote.sshlogins.empty() && !m_options.dry_run) {
-    // -j means slots per host there, and each host's CPU count when not given.
-    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
-                                  m_options.jobs > 0 ? jobs : 0, config);
-    m_executor = std::move(made.executor);
-    m_slots = made.slots;
-    return;
-  }
-  m_slots = LocalExecutor::fd_limited_slots(jobs);
-  config.slots = m_slots;
-  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
-  if (m_slots < jobs && m_writer) {
-    m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                   "the open-file limit (ulimit -n) allows no more\n",
-                                   m_slots, jobs));
-  }
+  config.nice = m_options.nice;
+  config.work_dir = m_options.work_dir;
+  config.temp_dir = m_options.temp_dir;
+  config.block_input = m_options.block_input;
+  return config;
 }
 
 void Engine::setup_checkpoint()
@@ -210,6 +279,8 @@ Summary Engine::summary() const
   if (m_halt_result) {
     s.stop_result = *m_halt_result;
   }
+  s.halt = m_options.halt;
+  s.failed_at_halt = m_failed_at_halt;
   s.output_closed = m_output_closed;
   return s;
 }
@@ -260,11 +331,17 @@ void Engine::step()
   if (m_options.on_progress) {
     until = m_next_progress;
   }
+  if (m_spool && fill_spool()) {
+    until = Clock::now(); // more input is there to read: look, but do not wait
+  }
   if (m_checkpoint) {
     auto due = m_checkpoint->deadline();
     if (due && (!until || *due < *until)) {
       until = due;
     }
+  }
+  if (m_options.jobs_update && (!until || m_next_jobs_poll < *until)) {
+    until = m_next_jobs_poll;
   }
   std::vector<ExecutorEvent> events;
   m_executor->wait(until, events);
@@ -275,6 +352,10 @@ void Engine::step()
   auto now = Clock::now();
   if (m_checkpoint) {
     m_checkpoint->tick(now);
+  }
+  if (m_options.jobs_update && now >= m_next_jobs_poll) {
+    m_next_jobs_poll = now + std::chrono::seconds(1); // GNU parallel looks once a second too
+    poll_jobs();
   }
   if (m_options.on_progress && now >= m_next_progress) {
     m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
@@ -290,27 +371,35 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
     on_ended(*ended);
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
-    auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
-                                std::greater<>());
-    if (free->gone) {
-      if (m_gone_slots.insert(free->slot).second) {
-        --m_slots; // its host is away: the run goes on without it
-        if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
-          m_free_slots.erase(pos - 1);
-        }
-      }
-      return;
-    }
-    if (m_gone_slots.erase(free->slot) > 0) {
-      ++m_slots; // back with its host
-    }
-    m_free_slots.insert(pos, free->slot);
+    on_slot_free(*free);
   } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
     if (notice->fatal) {
       fail_run(notice->message);
     } else if (m_writer) {
       m_writer->write(1, "parmap: " + notice->message + "\n");
     }
+  }
+}
+
+void Engine::on_slot_free(const SlotFree& free)
+{
+  m_busy.erase(free.slot);
+  auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free.slot,
+                              std::greater<>());
+  if (free.gone) {
+    if (m_gone_slots.insert(free.slot).second) {
+      --m_slots; // its host is away: the run goes on without it
+      if (pos != m_free_slots.begin() && *(pos - 1) == free.slot) {
+        m_free_slots.erase(pos - 1);
+      }
+    }
+    return;
+  }
+  if (m_gone_slots.erase(free.slot) > 0) {
+    ++m_slots; // back with its host
+  }
+  if (free.slot <= m_top_slot) { // else -j FILE took it away
+    m_free_slots.insert(pos, free.slot);
   }
 }
 
@@ -322,6 +411,7 @@ void Engine::on_started(const ItemStarted& e)
   }
   Flight& f = it->second;
   f.host = e.host;
+  f.slot = e.slot;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
@@ -376,13 +466,14 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
+  f.block.reset(); // final: no retry needs it again
   m_runtimes.add(e.duration);
   ++m_progress.finished;
   if (!f.result->ok()) {
     ++m_progress.failed;
   }
   if (f.streaming && m_options.forward.line_buffer) {
-    finish_line_buffer(f);
+    finish_line_buffer(e.seq, f);
   }
   if (m_options.order == Order::input && m_delivery_closed) {
     check_halt(*f.result);
@@ -453,6 +544,9 @@ void Engine::check_halt(const Result& r)
       return;
     }
   }
+  if (!m_halt_result) {
+    m_failed_at_halt = m_run_failed;
+  }
   m_halt_result = r;
   int signal = h.when == Halt::When::now ? SIGTERM : 0;
   begin_stop(ordered ? r.seq + 1 : 0, signal);
@@ -462,6 +556,9 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 {
   m_stopping = true;
   m_stop_from = std::min(m_stop_from, from_seq);
+  if (m_round_robin) {
+    m_round_robin->close(); // jobs still running (--halt soon) see the end of their input
+  }
   m_executor->cancel(m_stop_from, signal);
   // Staged items and retries past the stop point will not run: they end as interrupted.
   std::vector<std::uint64_t> dropped;

@@ -1,10 +1,20 @@
-// The input side of the engine: pulling items, replaying stored ones, forming and starting
-// batches.
+// The input side of the engine: pulling items (or reading them ahead into the spool), replaying
+// stored ones, forming batches and starting them on slots, whose number may change mid-run.
 #include "run/engine.hpp"
+
+#include "exec/local/local_executor.hpp"
+
+#include <fmt/format.h>
 
 #include <sys/epoll.h>
 
 namespace parmap::detail {
+namespace {
+
+/// The most slots a run has, whatever -j asks.
+constexpr std::size_t k_max_slots = 100000;
+
+} // namespace
 
 void Engine::InputWatch::on_ready(std::uint32_t)
 {
@@ -14,16 +24,24 @@ void Engine::InputWatch::on_ready(std::uint32_t)
 
 void Engine::dispatch()
 {
+  if (m_round_robin) {
+    feed_round_robin();
+  }
   // Retries go first, each alone; when stopping, those before the stop point still run.
-  while (!m_free_slots.empty() && !m_retries.empty()) {
+  while (can_start() && !m_retries.empty()) {
     std::uint64_t seq = m_retries.front();
     m_retries.pop_front();
     Flight& f = m_flights[seq];
     Batch batch;
-    batch.items.push_back(Item{seq, f.text, f.full_size, 0});
+    Item item;
+    item.seq = seq;
+    item.text = f.text;
+    item.full_size = f.full_size;
+    item.block = f.block; // the same block again
+    batch.items.push_back(std::move(item));
     start_batch(std::move(batch));
   }
-  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+  while (!m_stopping && can_start() && m_pending < m_max_pending) {
     // The batch's size is decided now, when it goes out, from what is in flight now.
     std::size_t size = m_sizer.next(busy_slots(), unsent_items());
     pull_ahead(size);
@@ -54,10 +72,14 @@ void Engine::dispatch()
 
 void Engine::pull_ahead(std::size_t want)
 {
+  if (m_round_robin) {
+    pull_round_robin();
+    return;
+  }
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
-  while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
+  while (m_staged.items.size() < want && !m_input_done && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
     RawItem raw;
     if (!pull_item(raw)) {
@@ -65,12 +87,18 @@ void Engine::pull_ahead(std::size_t want)
     }
     std::uint64_t seq = ++m_read;
     std::uint64_t occurrence = 0;
+    std::string key;
     if (m_checkpoint) {
-      occurrence = m_occurrences.next(raw.text);
+      auto block_key = raw.block ? checkpoint_key(*raw.block) : std::string();
+      if (!block_key) {
+        return;
+      }
+      key = std::move(*block_key);
+      const std::string& k = raw.block ? key : raw.text;
+      occurrence = m_occurrences.next(k);
       // Once every stored result has been replayed (or there were none), no lookup can hit.
       bool may_hit = m_replayed_seen < m_checkpoint->replayable();
-      if (auto stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill)
-                                : std::nullopt) {
+      if (auto stored = may_hit ? m_checkpoint->lookup(k, occurrence, m_spill) : std::nullopt) {
         add_replay(seq, raw, occurrence, std::move(*stored));
         continue;
       }
@@ -79,19 +107,97 @@ void Engine::pull_ahead(std::size_t want)
     f.text = raw.text;
     f.full_size = raw.full_size;
     f.occurrence = occurrence;
-    m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0});
+    f.block = raw.block;
+    f.key = std::move(key);
+    Item item;
+    item.seq = seq;
+    item.text = std::move(raw.text);
+    item.full_size = raw.full_size;
+    item.block = std::move(raw.block);
+    m_staged.items.push_back(std::move(item));
+  }
+}
+
+std::optional<std::string> Engine::checkpoint_key(const Block& block)
+{
+  try {
+    return block.key();
+  } catch (const Error& e) {
+    m_input_done = true;
+    fail_run(e.what()); // the file changed under the run: its blocks cannot be trusted
+    return std::nullopt;
+  }
+}
+
+void Engine::feed_round_robin()
+{
+  // One block waits for a job (whatever --max-pending says: the running jobs need their input
+  // to end at all). While a slot is free it starts a new job, so that blocks spread over every
+  // slot; then it goes to the job that has waited longest for one.
+  while (!m_round_robin->has_pending() && !m_input_done && !m_input_waiting && !m_stopping) {
+    RawItem raw;
+    if (!pull_item(raw)) {
+      break;
+    }
+    bool new_job = !m_free_slots.empty() && m_pending < m_max_pending;
+    m_round_robin->push(std::move(raw.block), !new_job);
+  }
+  if (m_input_done) {
+    m_round_robin->close();
+  }
+}
+
+void Engine::pull_round_robin()
+{
+  // A block that waits starts another job, while a slot is free: at most one job per slot,
+  // and none for an input that ended.
+  feed_round_robin();
+  if (m_round_robin->has_pending() && m_staged.items.empty() && !m_free_slots.empty()) {
+    Item job;
+    job.seq = ++m_read;
+    job.block_queue = m_round_robin;
+    m_flights[job.seq]; // a job's text is empty, as in GNU parallel
+    m_staged.items.push_back(std::move(job));
   }
 }
 
 bool Engine::pull_item(RawItem& raw)
 {
+  if (m_spool) {
+    fill_spool();
+    if (m_spool->take(raw)) {
+      return true;
+    }
+    m_input_done = m_spool->input_ended();
+    return false;
+  }
+  switch (pull_source(raw)) {
+  case ItemSource::Pull::item:
+    return true;
+  case ItemSource::Pull::end:
+    m_input_done = true;
+    return false;
+  case ItemSource::Pull::wait:
+    return false;
+  }
+  return false;
+}
+
+ItemSource::Pull Engine::pull_source(RawItem& raw)
+{
+  if (m_input_waiting) {
+    return ItemSource::Pull::wait; // until the reactor says the descriptor is readable
+  }
   const auto& sources = ItemsAccess::sources(m_items);
   try {
     while (m_source < sources.size()) {
       auto& source = *sources[m_source];
       switch (source.next(raw)) {
       case ItemSource::Pull::item:
-        return true;
+        if (auto warning = source.take_warning(); warning && m_writer) {
+          m_writer->write(1, "parmap: " + *warning + "\n");
+        }
+        return ItemSource::Pull::item;
       case ItemSource::Pull::end:
         ++m_source;
         continue;
@@ -100,16 +206,36 @@ bool Engine::pull_item(RawItem& raw)
         m_input_watch.engine = this;
         m_input_watch.fd = source.wait_fd();
         m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
-        return false;
+        return ItemSource::Pull::wait;
       }
     }
   } catch (const Error& e) {
-    m_input_done = true;
     fail_run(e.what());
-    return false;
   }
-  m_input_done = true;
-  return false;
+  return ItemSource::Pull::end;
+}
+
+bool Engine::fill_spool()
+{
+  // A bounded number per step, so that a long input does not hold up the items running.
+  constexpr int k_items_per_step = 4096;
+  RawItem raw;
+  for (int n = 0; n < k_items_per_step && !m_spool->input_ended() && !m_stopping; ++n) {
+    switch (pull_source(raw)) {
+    case ItemSource::Pull::item:
+      m_spool->put(raw);
+      continue;
+    case ItemSource::Pull::wait:
+      return false;
+    case ItemSource::Pull::end:
+      m_spool->end_of_input();
+      // Now the total is known: progress shows it, and the adaptive tail can start.
+      m_progress.known_total = true;
+      m_progress.total = m_spool->count();
+      return false;
+    }
+  }
+  return !m_spool->input_ended() && !m_stopping;
 }
 
 void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored)
@@ -163,11 +289,63 @@ void Engine::start_batch(Batch batch)
 {
   unsigned slot = m_free_slots.back();
   m_free_slots.pop_back();
+  m_busy.insert(slot);
   double timeout = item_timeout();
   for (auto& item : batch.items) {
     item.timeout = timeout;
   }
   m_executor->start(slot, std::move(batch));
+}
+
+unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
+{
+  std::size_t wanted = asked == 0 ? cpu_count() : asked;
+  auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
+  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped, m_blocks) : capped;
+  if (fit < wanted) {
+    // What was asked, not what was left of it after the cap.
+    fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
+                        fit < capped ? "the open-file limit (ulimit -n) allows no more"
+                                     : fmt::format("parmap runs at most {}", k_max_slots));
+  }
+  return fit;
+}
+
+void Engine::set_slots(unsigned slots)
+{
+  for (unsigned s = m_top_slot + 1; s <= slots; ++s) {
+    if (!m_busy.contains(s)) {
+      m_free_slots.insert(m_free_slots.begin(), s); // the highest goes first
+    }
+  }
+  // Fewer: free slots above the count go now, busy ones when their batch is done.
+  std::erase_if(m_free_slots, [slots](unsigned s) { return s > slots; });
+  m_slots = m_top_slot = slots;
+  m_sizer.set_jobs(slots);
+  if (m_options.max_pending == 0) {
+    m_max_pending = slots + 16;
+  }
+}
+
+void Engine::poll_jobs()
+{
+  if (!m_local && m_options.remote.runs_elsewhere()) {
+    return; // the hosts (or the allocation) fix the slots
+  }
+  try {
+    auto asked = m_options.jobs_update();
+    if (!asked) {
+      return;
+    }
+    std::string fewer;
+    unsigned slots = slots_for(*asked, fewer);
+    if (!fewer.empty()) {
+      warn(fewer);
+    }
+    set_slots(slots);
+  } catch (const Error& e) {
+    warn(fmt::format("{}; still running {} jobs at a time", e.what(), m_slots));
+  }
 }
 
 } // namespace parmap::detail

@@ -195,7 +195,10 @@ private:
     }
     unsigned slot = std::clamp(run.slot, 1U, m_slots);
     Batch batch;
-    batch.items.push_back(Item{seq, {}, 0, run.timeout});
+    Item item;
+    item.seq = seq;
+    item.timeout = run.timeout;
+    batch.items.push_back(std::move(item));
     m_runs[seq] = std::move(run);
     m_executor->start(slot, std::move(batch));
   }

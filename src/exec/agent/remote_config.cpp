@@ -23,7 +23,7 @@ RemoteConfig remote_config(const Options& options)
   const Remote& remote = options.remote;
   RemoteConfig config;
   config.kill_grace = options.kill_grace;
-  config.workdir = remote.workdir;
+  config.workdir = options.work_dir;
   config.env = exported_env(remote.env);
   config.transfers = remote.transfer;
   config.returns = remote.returns;

@@ -348,7 +348,7 @@ void RemoteExecutor::connect(Host& host)
   host.stderr_tail.clear();
   host.close_why.clear();
   // Our ends are non-blocking; the transport's are left as programs expect them.
-  Pipe to = make_stdin_pipe();
+  Pipe to = make_feed_pipe();
   Pipe from = make_pipe();
   Pipe err = make_pipe();
   Spawned child = m_spawner.spawn(host.endpoint.command, m_env, {},

@@ -1,6 +1,7 @@
 #include "exec/local/local_executor.hpp"
 
 #include "base/error.hpp"
+#include "exec/local/stdin_feeder.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -83,8 +84,9 @@ struct LocalExecutor::Running {
   Item item;
   pid_t pid = -1;
   Fd pidfd;
-  StreamPipe pipes[2]; ///< By index_of(Stream).
+  StreamPipe pipes[2]; ///< By index_of(Stream); closed with -u (the item writes directly).
   ExitWatch exit_watch;
+  ItemDir work_dir; ///< Where it runs (--wd); a fresh one goes with the Running.
   bool exited = false;
   bool timed_out = false;
   bool interrupted = false;
@@ -98,13 +100,15 @@ struct LocalExecutor::Running {
   Clock::time_point kill_at; ///< When kill_timer sends SIGKILL.
   Reactor::TimerId linger = 0;
   Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
+  std::unique_ptr<StdinFeeder> feeder; ///< Writes the item's block; null without one.
+  std::string block_path; ///< --cat / --fifo: the file or FIFO removed when the item ends.
 
   StreamPipe& pipe(Stream s) { return pipes[index_of(s)]; }
   /// True while either pipe is open: something may still write output.
   bool pipes_open() const { return pipes[0].fd || pipes[1].fd; }
 };
 
-unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
+unsigned LocalExecutor::fd_limited_slots(unsigned wanted, bool feeds_stdin)
 {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
@@ -121,14 +125,15 @@ unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
   if (lim.rlim_cur == RLIM_INFINITY) {
     return wanted;
   }
-  // Three per running item (two pipes and a pidfd), two more while one spawns, and a reserve
-  // for the checkpoint, the spill file and the input.
+  // Three per running item (two pipes and a pidfd; a fourth for a block's stdin pipe), two
+  // more while one spawns, and a reserve for the checkpoint, the spill file and the input.
+  long long per_item = feeds_stdin ? 4 : 3;
   auto limit = static_cast<long long>(lim.rlim_cur);
-  if (limit >= 3LL * wanted + 1024) {
+  if (limit >= per_item * wanted + 1024) {
     return wanted; // plenty: no need to count what is open
   }
   long long free_fds = limit - static_cast<long long>(open_fd_count()) - 2 - 12;
-  long long fit = free_fds / 3;
+  long long fit = free_fds / per_item;
   return static_cast<unsigned>(std::clamp<long long>(fit, 1, wanted));
 }
 
@@ -137,12 +142,16 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
                              OutputListener& listener,
                              LocalExecutorConfig config)
     : m_reactor(reactor), m_launch_builder(launch), m_listener(listener), m_config(config),
-      m_spawner(config.null_stdin, config.reset_sigpipe), m_env(snapshot_environment())
+      m_spawner(config.null_stdin, config.reset_sigpipe),
+      m_work_dirs(config.work_dir, config.temp_dir), m_env(snapshot_environment()),
+      m_block_files(config.temp_dir)
 {
   override_env(m_env, m_config.env);
-  m_slots.resize(std::max(1U, config.slots));
-  for (unsigned i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].number = config.first_slot + i;
+  slot_at(m_config.first_slot + std::max(1U, config.slots) - 1);
+  if (config.nice != 0) {
+    errno = 0;
+    int own = ::getpriority(PRIO_PROCESS, 0); // -1 is a valid niceness: errno tells
+    m_nice = std::clamp((errno == 0 ? own : 0) + config.nice, -20, 19);
   }
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
   Fd probe = open_pidfd(::getpid());
@@ -172,9 +181,20 @@ std::size_t LocalExecutor::running() const
       m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.running != nullptr; }));
 }
 
+LocalExecutor::Slot& LocalExecutor::slot_at(unsigned number)
+{
+  // Slots are numbered from first_slot (a composite executor gives each of its executors a
+  // range); a number not seen yet adds slots (the engine may grow a run: -j FILE).
+  while (m_slots.size() <= number - m_config.first_slot) {
+    auto next = m_config.first_slot + static_cast<unsigned>(m_slots.size());
+    m_slots.emplace_back().number = next;
+  }
+  return m_slots[number - m_config.first_slot];
+}
+
 void LocalExecutor::start(unsigned slot_number, Batch batch)
 {
-  Slot& slot = m_slots.at(slot_number - m_config.first_slot);
+  Slot& slot = slot_at(slot_number);
   slot.busy = true;
   for (auto& item : batch.items) {
     slot.queue.push_back(std::move(item));
@@ -227,44 +247,155 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
   m_events.emplace_back(std::move(end));
 }
 
+/// How an item's process gets its block: the descriptor it reads as stdin (with the parent's
+/// copy to close once it is spawned) and the feeder that will write it, not yet started.
+struct LocalExecutor::BlockStdin {
+  Fd child;
+  int child_fd = -1;
+  std::unique_ptr<StdinFeeder> feeder;
+};
+
+int LocalExecutor::null_input()
+{
+  if (!m_devnull) {
+    m_devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!m_devnull) {
+      throw_errno("/dev/null", errno);
+    }
+  }
+  return m_devnull.get();
+}
+
+LocalExecutor::BlockStdin LocalExecutor::block_stdin(const Item& item, const std::string& path)
+{
+  BlockStdin in;
+  if (m_config.block_input == BlockInput::file) {
+    m_block_files.write_file(path, *item.block);
+    in.child_fd = null_input();
+    return in;
+  }
+  if (m_config.block_input == BlockInput::fifo) {
+    m_block_files.make_fifo(path);
+    in.child_fd = null_input();
+    in.feeder = std::make_unique<StdinFeeder>(m_reactor, path, item.block, item.block_queue);
+    return in;
+  }
+  Pipe pipe = make_feed_pipe();
+  if (item.block_queue || item.block->header_size() + item.block->body_size() > k_pipe_full) {
+    // A large block goes through a 1 MiB pipe with 16 times fewer wake-ups on both sides.
+    ::fcntl(pipe.write.get(), F_SETPIPE_SZ, 1 << 20);
+  }
+  in.child_fd = pipe.read.get();
+  in.child = std::move(pipe.read);
+  in.feeder = std::make_unique<StdinFeeder>(m_reactor, std::move(pipe.write), item.block,
+                                            item.block_queue);
+  return in;
+}
+
 void LocalExecutor::launch(Slot& slot, Item item)
 {
+  bool has_block = item.block || item.block_queue;
+  bool named = has_block && m_config.block_input != BlockInput::pipe;
+  std::string block_path;
+  try {
+    block_path = named ? m_block_files.path(item.seq) : std::string();
+  } catch (const Error& e) {
+    fail_to_start(slot, std::move(item), 126, e.what());
+    return;
+  }
+  // --cat and --fifo: {} is the block's path.
+  Item shown;
+  if (named) {
+    shown.seq = item.seq;
+    shown.text = block_path;
+  }
+  const Item& rendered = named ? shown : item;
   if (m_config.dry_run) {
-    m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
-    std::string line = m_launch_builder.display(item, slot.number) + "\n";
-    m_listener.on_output(item.seq, Stream::out, line);
-    ItemEnded end;
-    end.seq = item.seq;
-    end.slot = slot.number;
-    end.started = std::chrono::system_clock::now();
-    m_events.emplace_back(std::move(end));
+    pretend(slot, rendered);
     return;
   }
   if (auto why = unrunnable(item)) {
     fail_to_start(slot, std::move(item), 126, *why);
     return;
   }
-  m_launch_builder.build(item, slot.number, m_launch);
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
-  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env,
-                                  Spawner::Stdio{out.write.get(), err.write.get(), -1});
+  ItemDir dir;
+  try {
+    dir = m_work_dirs.for_item(RenderContext{item.text, item.seq, slot.number});
+  } catch (const Error& e) {
+    fail_to_start(slot, std::move(item), 126, e.what());
+    return;
+  }
+  m_launch_builder.build(rendered, slot.number, m_launch);
+  if (m_config.verbose) {
+    announce(rendered, slot.number);
+  }
+  BlockStdin in;
+  if (has_block) {
+    try {
+      in = block_stdin(item, block_path);
+    } catch (const Error& e) {
+      fail_to_start(slot, std::move(item), 126, e.what());
+      return;
+    }
+  }
+  bool direct = m_config.direct_out >= 0;
+  Pipe out = direct ? Pipe{} : make_pipe();
+  Pipe err = direct ? Pipe{} : make_pipe();
+  Spawner::Stdio stdio{direct ? m_config.direct_out : out.write.get(),
+                       direct ? m_config.direct_err : err.write.get(), in.child_fd};
+  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env, stdio, dir.path());
+  in.child.reset(); // the child's end: kept open here, it would hide the child's exit (EPIPE)
   if (child.pid < 0) {
+    if (!block_path.empty()) {
+      m_block_files.remove(block_path);
+    }
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;
   }
+  if (m_nice != 0) {
+    // The whole group, in case the item started children already; best effort (a lower
+    // niceness needs privileges).
+    ::setpriority(PRIO_PGRP, static_cast<id_t>(child.pid), m_nice);
+  }
+  watch(slot, std::move(item), child.pid, out, err, std::move(dir));
+  Running& running = *slot.running;
+  running.block_path = std::move(block_path);
+  running.feeder = std::move(in.feeder);
+  if (running.feeder) {
+    running.feeder->start();
+  }
+}
+
+void LocalExecutor::pretend(Slot& slot, const Item& item)
+{
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
+  std::string line = m_launch_builder.display(item, slot.number) + "\n";
+  m_listener.on_output(item.seq, Stream::out, line);
+  ItemEnded end;
+  end.seq = item.seq;
+  end.slot = slot.number;
+  end.started = std::chrono::system_clock::now();
+  m_events.emplace_back(std::move(end));
+}
+
+void LocalExecutor::watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err, ItemDir dir)
+{
   auto r = std::make_unique<Running>();
   r->owner = this;
   r->slot = &slot;
   r->item = std::move(item);
-  r->pid = child.pid;
+  r->pid = pid;
   r->t0 = Clock::now();
   r->started = std::chrono::system_clock::now();
   r->exit_watch.r = r.get();
+  r->work_dir = std::move(dir);
   // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
   out.write.reset();
   err.write.reset();
   for (auto [s, pipe] : {std::pair{Stream::out, &out}, std::pair{Stream::err, &err}}) {
+    if (!pipe->read) {
+      continue; // -u: the item writes straight to parmap's stdout and stderr
+    }
     auto& p = r->pipe(s);
     p.fd = std::move(pipe->read);
     p.watch.r = r.get();
@@ -290,6 +421,20 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   slot.running = std::move(r);
   m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}});
+}
+
+void LocalExecutor::announce(const Item& item, unsigned slot)
+{
+  std::string line = m_launch_builder.display(item, slot) + "\n";
+  if (m_config.direct_out < 0) {
+    m_listener.on_output(item.seq, Stream::out, line);
+    return;
+  }
+  try {
+    write_all(m_config.direct_out, line, "stdout");
+  } catch (const Error&) {
+    // The item writes to the same place and meets the same error: its result tells.
+  }
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)
@@ -465,6 +610,10 @@ void LocalExecutor::finish(Running& r)
   }
   close_pipe(r, Stream::out);
   close_pipe(r, Stream::err);
+  r.feeder.reset(); // whatever it had not written, nobody will read now
+  if (!r.block_path.empty()) {
+    m_block_files.remove(r.block_path);
+  }
   // No pidfd is left to close: only an exited item finishes, and on_exit() closed it.
   ItemEnded end;
   end.seq = r.item.seq;

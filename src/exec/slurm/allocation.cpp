@@ -185,7 +185,7 @@ Salloc::Salloc(const std::string& args, const std::vector<std::string>& env, boo
     argv.push_back(std::move(word));
   }
   argv.insert(argv.end(), {"sh", "-c", k_holder});
-  Pipe hold = make_stdin_pipe();
+  Pipe hold = make_feed_pipe();
   Pipe out = make_pipe();
   // Its own process group (as every child's): the terminal's Ctrl-C reaches parmap only, and
   // parmap decides when the allocation goes.
