@@ -185,6 +185,14 @@ Salloc::Salloc(const std::string& args, const std::vector<std::string>& env, boo
     argv.push_back(std::move(word));
   }
   argv.insert(argv.end(), {"sh", "-c", k_holder});
+  // Signals are watched from before salloc starts: a Ctrl-C that killed parmap while the
+  // request waits in the queue would leave it there.
+  Reactor reactor;
+  int signal = 0;
+  std::optional<SignalWatcher> signals;
+  if (watch_signals) {
+    signals.emplace(reactor, [&](int sig) { signal = sig; });
+  }
   Pipe hold = make_feed_pipe();
   Pipe out = make_pipe();
   // Its own process group (as every child's): the terminal's Ctrl-C reaches parmap only, and
@@ -201,21 +209,15 @@ Salloc::Salloc(const std::string& args, const std::vector<std::string>& env, boo
   out.write.reset();
   hold.read.reset();
 
-  Reactor reactor;
   std::string block;
   bool open = true;
   bool exited = false;
-  int signal = 0;
   Ready output;
   output.fn = [&] { open = drain(out.read.get(), block); };
   Ready exit;
   exit.fn = [&] { exited = true; };
   reactor.add(out.read.get(), EPOLLIN, &output);
   reactor.add(m_pidfd.get(), EPOLLIN, &exit);
-  std::optional<SignalWatcher> signals;
-  if (watch_signals) {
-    signals.emplace(reactor, [&](int sig) { signal = sig; });
-  }
   auto granted = [&] { return block == std::string(1, '\0') || block.ends_with(std::string(2, '\0')); };
   while (!granted() && open && !exited && signal == 0) {
     reactor.run_once(std::nullopt);
