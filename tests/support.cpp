@@ -49,7 +49,7 @@ void FakeExecutor::start(unsigned slot, Batch batch)
   }
   started.push_back(std::move(rec));
   s.busy = true;
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}, 0, 0});
 }
 
 void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq)
@@ -73,7 +73,7 @@ void FakeExecutor::start_next(unsigned slot)
     m_events.emplace_back(SlotFree{slot});
     return;
   }
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}, 0, 0});
 }
 
 void FakeExecutor::wait(std::optional<Clock::time_point>, std::vector<ExecutorEvent>& events)

@@ -848,6 +848,19 @@ TEST_CASE("api: handle_signals: SIGINT stops the run with Interrupted, kills ite
   CHECK_FALSE(results[2].replayed);
 }
 
+TEST_CASE("api: items started from the main thread get SIGTERM when the process dies")
+{
+  // PR_SET_PDEATHSIG fires when the thread that started a child ends: only the main thread,
+  // which ends with the process, asks for it. The item reports what it got (PR_GET_PDEATHSIG).
+  Command cmd{"python3", "-c",
+              "import ctypes; s = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(s)); "
+              "print(s.value, end='')"};
+  auto on_main = map(cmd, {"x"}, jobs(1));
+  CHECK(on_main.at(0).out.str() == std::to_string(SIGTERM));
+  auto elsewhere = map_async(cmd, {"x"}, jobs(1)).get();
+  CHECK(elsewhere.at(0).out.str() == "0");
+}
+
 TEST_CASE("api: only one run at a time may handle signals")
 {
   Options o = jobs(1);

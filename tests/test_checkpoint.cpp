@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <sqlite3.h>
+#include <unistd.h>
 
 using namespace parmap;
 
@@ -295,4 +296,93 @@ TEST_CASE("checkpoint: the occurrence counter stays small for many distinct item
   CHECK(c.next("17") == 2);
   CHECK(c.next(std::to_string(n - 1)) == 2);
   CHECK(c.memory() <= 24 * n); // 8-byte slots, at most 3/4 full
+}
+
+namespace {
+
+/// The first column of the first row of `sql`, read through a connection of its own (as
+/// another process would see the file).
+std::int64_t query(const std::filesystem::path& path, const char* sql)
+{
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.string().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
+  std::int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+RunningItem running(std::uint64_t seq)
+{
+  // This process stands in for the item's group leader: it is alive, with a start time.
+  return RunningItem{seq, "item " + std::to_string(seq), 1, 0,
+                     RecordedGroup{::getpid(), 0, {}, seq}};
+}
+
+} // namespace
+
+TEST_CASE("checkpoint: running items are recorded at a commit and forgotten when they end")
+{
+  auto dir = test::scratch("cp-running");
+  auto path = dir / "run.db";
+  {
+    Checkpoint cp(path.string(), run_record(), mode());
+    CHECK_FALSE(cp.deadline().has_value());
+    auto before = Clock::now();
+    cp.item_running(running(1));
+    cp.item_running(running(2));
+    cp.item_ended(2); // a short item: never written
+    REQUIRE(cp.deadline().has_value());
+    CHECK(*cp.deadline() >= before + std::chrono::milliseconds(100));
+    CHECK(query(path, "SELECT count(*) FROM running_items") == 0);
+    cp.tick(*cp.deadline());
+    CHECK(query(path, "SELECT count(*) FROM running_items") == 1);
+    CHECK(query(path, "SELECT seq FROM running_items") == 1);
+    CHECK(query(path, "SELECT pgid FROM running_items") == ::getpid());
+    CHECK(query(path, "SELECT leader_start FROM running_items") ==
+          static_cast<std::int64_t>(process_start_ticks(::getpid())));
+    cp.item_ended(1);
+    cp.commit();
+    CHECK(query(path, "SELECT count(*) FROM running_items") == 0);
+    cp.item_running(running(3));
+    cp.commit(); // the run "dies" with item 3 running
+  }
+  Checkpoint again(path.string(), run_record(), mode(true));
+  REQUIRE(again.left_running().size() == 1);
+  const RunningItem& left = again.left_running()[0];
+  CHECK(left.seq == 3);
+  CHECK(left.item == "item 3");
+  CHECK(left.group.pgid == ::getpid());
+  CHECK(left.group.boot_id == boot_id());
+  CHECK(left.group.seq == 3);
+  CHECK(left.started > 0);
+  again.forget_left_running();
+  CHECK(again.left_running().empty());
+  CHECK(query(path, "SELECT count(*) FROM running_items") == 0);
+}
+
+TEST_CASE("checkpoint: a version 1 file is upgraded when a run takes it, not when refused")
+{
+  auto dir = test::scratch("cp-v1");
+  SpillFactory spill(dir.string());
+  auto path = make_checkpoint(dir, spill);
+  {
+    sqlite3* db = nullptr;
+    sqlite3_open(path.string().c_str(), &db);
+    sqlite3_exec(db, "DROP TABLE running_items; PRAGMA user_version=1", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  auto v1 = slurp(path);
+  CHECK_THROWS_AS(Checkpoint(path.string(), run_record(), mode()), Error); // no --resume
+  CHECK(slurp(path) == v1);
+  {
+    Checkpoint cp(path.string(), run_record(), mode(true));
+    CHECK(cp.left_running().empty());
+    CHECK(cp.lookup("b", 1, spill).has_value());
+  }
+  CHECK(query(path, "PRAGMA user_version") == 2);
+  CHECK(query(path, "SELECT count(*) FROM running_items") == 0);
+  CHECK(query(path, "SELECT count(*) FROM results") == 3);
 }

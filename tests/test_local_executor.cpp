@@ -509,3 +509,39 @@ TEST_CASE("local executor: --round-robin items read blocks from a shared queue")
   }
   CHECK(got_lines == want_lines);
 }
+
+TEST_CASE("local executor: stop_all() stops every item's group, continue_all() continues it")
+{
+  auto dir = test::scratch("le-stop");
+  auto pids = dir / "pids";
+  Harness h({"sh", "-c", "sleep 0.3 & echo $! >> '" + pids.string() + "'; echo $$ >> '" +
+                             pids.string() + "'; wait"});
+  h.run(1, {{"a", 0}});
+  h.run(2, {{"b", 0}}, 2);
+  for (int i = 0; i < 500 && read_pids(pids).size() < 4; ++i) {
+    usleep(10000);
+  }
+  REQUIRE(read_pids(pids).size() == 4);
+  h.executor.stop_all();
+  auto state = [](pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    return line.substr(line.rfind(')') + 2, 1);
+  };
+  for (pid_t pid : read_pids(pids)) {
+    for (int i = 0; i < 200 && state(pid) != "T"; ++i) {
+      usleep(10000);
+    }
+    CHECK(state(pid) == "T");
+  }
+  usleep(500000); // longer than the items' work: stopped, they do not end
+  std::vector<ExecutorEvent> events;
+  h.executor.wait(Clock::now(), events);
+  CHECK(h.executor.running() == 2);
+  h.executor.continue_all();
+  h.pump();
+  CHECK(h.ended.size() == 2);
+  CHECK(h.ended[1].status == Status::ok);
+  CHECK(h.ended[2].status == Status::ok);
+}

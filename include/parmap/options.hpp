@@ -160,8 +160,16 @@ struct Options {
   bool dry_run = false;
   /// Fill Result::command with the command line as a shell-quoted string.
   bool record_command = false;
-  /// Catch SIGINT, SIGTERM and SIGHUP while the run lasts: running items are terminated, the
-  /// checkpoint committed, and parmap::Interrupted thrown. The CLI sets it; embedders may not.
+  /// Handle, while the run lasts, the signals that would end or stop the process (the CLI sets
+  /// it; embedders may not). SIGINT, SIGTERM, SIGHUP and SIGQUIT unless they are ignored, and
+  /// SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM and SIGPROF while their action is
+  /// the default: running items are terminated, the checkpoint committed, and
+  /// parmap::Interrupted thrown. SIGTSTP, SIGTTIN and SIGTTOU while at the default: the items'
+  /// process groups stop with the process and continue with it, and the time stopped does not
+  /// count against `timeout`. An ignored signal stays ignored (for the items too); a handler of
+  /// the program's own for the signals taken only at the default stays in place. Signals are
+  /// acted on while the run advances (in imap's ++, map, or the async thread). The previous
+  /// actions come back when the run ends; one run at a time per process may set it.
   bool handle_signals = false;
   /// Save outputs as GNU parallel's `--results NAME` does, instead of writing them to
   /// forward.stdout_fd: a tree NAME/1/ITEM/{stdout,stderr,seq}; a CSV, TSV or JSON-lines file

@@ -31,6 +31,16 @@ struct HostReport {
   std::vector<std::string> steps;
 };
 
+/// An item the checkpoint records as running: in the run using it now, or, when no run is,
+/// left running by a run that was killed (`--resume` terminates those groups first).
+struct ReportRunning {
+  std::uint64_t seq = 0;
+  std::string item;
+  int pgid = 0;        ///< Its process group.
+  double started = 0;  ///< Unix time it started.
+  bool alive = false;  ///< The group still has processes on this host.
+};
+
 /// A summary of a checkpoint.
 struct CheckpointReport {
   std::string path;
@@ -47,6 +57,9 @@ struct CheckpointReport {
   std::vector<ReportItem> slowest;  ///< The `top` longest items, longest first.
   std::vector<ReportItem> failures; ///< Up to `top` items that did not succeed, in input order.
   std::vector<HostReport> hosts; ///< Per host, when remote hosts ran items; empty otherwise.
+  bool run_active = false; ///< A parmap run is using the checkpoint now.
+  /// Items recorded as running (those that had run at least 0.1 s), in input order.
+  std::vector<ReportRunning> running;
 };
 
 /// Reads a checkpoint without changing it (it may belong to a run in progress). Throws

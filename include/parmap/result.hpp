@@ -56,8 +56,9 @@ private:
   Result m_result;
 };
 
-/// Thrown when the run was stopped by SIGINT, SIGTERM or SIGHUP (Options::handle_signals).
-/// Running items were terminated and the checkpoint committed.
+/// Thrown when the run was stopped by a signal that would have ended the process (SIGINT,
+/// SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, ...; see Options::handle_signals). Running items were
+/// terminated and the checkpoint committed.
 class Interrupted : public std::runtime_error {
 public:
   explicit Interrupted(int signal);

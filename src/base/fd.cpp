@@ -46,6 +46,12 @@ bool is_regular_file(int fd)
   return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+bool is_pipe(int fd)
+{
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 StdioFd make_nonblocking_view(int fd, bool for_write)
 {
   StdioFd view;

@@ -74,5 +74,7 @@ std::string temp_directory(const std::string& dir);
 
 /// True when fd refers to a regular file.
 bool is_regular_file(int fd);
+/// True when fd refers to a pipe or FIFO.
+bool is_pipe(int fd);
 
 } // namespace parmap

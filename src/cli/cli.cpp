@@ -238,7 +238,7 @@ it as arguments ("${1}"...), so no item is ever run as code.
 Exit status: 0 all ok; with --keep-going the number of failed items (1-100, 101 for more);
 on the first failure that item's status (124 timeout, 127 not found, 128+N signal N);
 with --halt, GNU parallel's (the failures, or their percentage with N%);
-255 usage or configuration error; 129/130/143 after SIGHUP/SIGINT/SIGTERM.
+255 usage or configuration error; 128+N when parmap dies of signal N (130 Ctrl-C).
 
 Examples:
   find . -name '*.log' | parmap -j4 gzip -9

@@ -27,6 +27,22 @@ std::string steps_text(const std::vector<std::string>& steps)
   return s;
 }
 
+std::string running_text(const CheckpointReport& r)
+{
+  if (r.running.empty()) {
+    return "";
+  }
+  std::string s = r.run_active ? "\nrunning now\n"
+                               : "\nleft running by a run that was killed (--resume terminates "
+                                 "what still runs before running them again)\n";
+  for (const auto& it : r.running) {
+    const char* state = r.run_active ? "" : it.alive ? ", still running" : ", gone";
+    s += fmt::format("  #{}  {}  (process group {}{})\n", it.seq, printable(it.item, 70), it.pgid,
+                     state);
+  }
+  return s;
+}
+
 std::string as_text(const CheckpointReport& r)
 {
   std::string s = fmt::format("checkpoint  {}\ncommand     {}\n", r.path, r.command);
@@ -76,7 +92,7 @@ std::string as_text(const CheckpointReport& r)
       }
     }
   }
-  return s;
+  return s + running_text(r);
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace parmap::cli {
@@ -47,6 +48,9 @@ void report_failure(const Result& r, const char* lead)
 {
   std::fflush(stdout);
   std::fflush(stderr);
+  // An orderly end, not a crash: no core file for SIGQUIT, SIGXCPU or SIGXFSZ, whose default
+  // action would write one (the shell still sees the signal: $? is 128+N).
+  ::prctl(PR_SET_DUMPABLE, 0);
   std::signal(signal, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);

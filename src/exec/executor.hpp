@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <variant>
 #include <vector>
 
@@ -49,6 +50,14 @@ struct ItemStarted {
   /// The remote host it runs on (empty: this machine). A remote item may be lost with its
   /// connection and run again, so its output is held until it ends, never streamed.
   std::string host;
+  /// The process group the item leads (its leader's pid); 0 when no process started (a failed
+  /// start, --dry-run).
+  pid_t pgid = 0;
+  /// The leader's start time, in clock ticks after boot (/proc/PID/stat field 22): with `pgid`,
+  /// what tells this group from a later one that reuses the number. 0 when not read yet (it
+  /// costs a /proc read): it can be read from /proc/<pgid>/stat while the item runs, since the
+  /// leader stays unreaped until its ItemEnded.
+  std::uint64_t leader_start = 0;
 };
 
 /// An item has ended: its process exited (or could not start) and its output is all read.
@@ -122,6 +131,11 @@ public:
   virtual void cancel(std::uint64_t from_seq, int signal) = 0;
   /// SIGKILL to every running item now (a second interrupt).
   virtual void kill_all() = 0;
+  /// Stops every running item (SIGSTOP to its process group): parmap itself is being stopped
+  /// (job control). Deadlines do not move here: the caller postpones the reactor's timers.
+  virtual void stop_all() = 0;
+  /// Continues what stop_all() stopped (SIGCONT).
+  virtual void continue_all() = 0;
   /// Resumes reading an item's output after on_output() returned false.
   virtual void resume_output(std::uint64_t seq) = 0;
   /// Items running now.

@@ -31,7 +31,7 @@ public:
       }
       std::span<char> space = m_cutter.space();
       ssize_t n = m_reader.read(space.data(), space.size());
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return Pull::wait;
       }
       if (n < 0) {

@@ -16,10 +16,15 @@ ssize_t StreamReader::read(char* buf, std::size_t size)
   if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
     m_view = make_nonblocking_view(m_fd, false);
   }
-  if (m_view.kind == FdKind::socket) {
-    return retry_eintr([&] { return ::recv(m_view.fd, buf, size, MSG_DONTWAIT); });
-  }
-  return retry_eintr([&] { return ::read(m_view.fd, buf, size); });
+  auto read_once = [&]() -> ssize_t {
+    if (m_view.kind == FdKind::socket) {
+      return ::recv(m_view.fd, buf, size, MSG_DONTWAIT);
+    }
+    return ::read(m_view.fd, buf, size);
+  };
+  // Interrupted by a signal, a descriptor the loop can wait on goes back to the loop, which
+  // handles the signal: a terminal read from the background raises SIGTTIN at every try.
+  return m_view.can_poll() ? read_once() : retry_eintr(read_once);
 }
 
 void Splitter::feed(const char* data, std::size_t size)
@@ -189,7 +194,7 @@ public:
       }
       ssize_t n = m_reader.read(m_buf.get(), k_read_size);
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
           return Pull::wait;
         }
         throw_errno(m_name, errno);

@@ -71,7 +71,8 @@ struct ItemsAccess {
 class StreamReader {
 public:
   explicit StreamReader(int fd) : m_fd(fd) {}
-  /// read(2)'s result: -1 with errno EAGAIN when nothing is there yet.
+  /// read(2)'s result: -1 with errno EAGAIN when nothing is there yet, or EINTR when a signal
+  /// came (on a descriptor that can be polled: the caller's loop handles the signal).
   ssize_t read(char* buf, std::size_t size);
   /// The descriptor to wait on for more (-1 when it cannot be polled).
   int wait_fd() const { return m_view.can_poll() ? m_view.fd : -1; }

@@ -187,14 +187,7 @@ private:
 
 } // namespace
 
-void append_item_fields(std::string& out,
-                        std::uint64_t seq,
-                        std::string_view item,
-                        Status status,
-                        int exit_code,
-                        int signal,
-                        double duration,
-                        unsigned attempts)
+void append_seq_and_item(std::string& out, std::uint64_t seq, std::string_view item)
 {
   out += fmt::format("\"seq\":{},\"item\":", seq);
   if (!append_json_string(out, item)) {
@@ -204,6 +197,18 @@ void append_item_fields(std::string& out,
     b64.finish(out);
     out.push_back('"');
   }
+}
+
+void append_item_fields(std::string& out,
+                        std::uint64_t seq,
+                        std::string_view item,
+                        Status status,
+                        int exit_code,
+                        int signal,
+                        double duration,
+                        unsigned attempts)
+{
+  append_seq_and_item(out, seq, item);
   out += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":", to_string(status), exit_code);
   out += signal != 0 ? std::to_string(signal) : std::string("null");
   out += fmt::format(",\"duration_s\":{:.6f},\"attempts\":{}", duration, attempts);

@@ -74,6 +74,10 @@ private:
 /// (the text fields then carry U+FFFD in place of invalid bytes).
 std::unique_ptr<Piece> make_json_record(const Result& result);
 
+/// The fields that name an item in JSON, appended after a "{": seq, item (and item_b64 when
+/// not UTF-8).
+void append_seq_and_item(std::string& out, std::uint64_t seq, std::string_view item);
+
 /// The fields every per-item JSON object (a --json record, a --report entry) starts with,
 /// appended after its "{": seq, item (and item_b64 when not UTF-8), status, exit, signal,
 /// duration_s, attempts.

@@ -34,6 +34,9 @@ OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor
     q.present = fds[i] >= 0;
     if (q.present) {
       q.fd = make_nonblocking_view(fds[i], true);
+      // Only stdout: a closed stderr does not stop the run.
+      q.watch_hangup = i == 0 && (q.fd.kind == FdKind::socket || is_pipe(q.fd.fd));
+      set_polling(q, false);
     }
   }
 }
@@ -41,6 +44,7 @@ OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor
 OutputWriter::~OutputWriter()
 {
   for (auto& q : m_queues) {
+    q.watch_hangup = false;
     set_polling(q, false);
   }
 }
@@ -102,13 +106,14 @@ bool OutputWriter::send_range(Queue& q, Entry& front)
   if (q.sendfile_ok && q.fd.kind != FdKind::socket) {
     auto offset = static_cast<off_t>(r.offset);
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(r.size, 1 << 20));
-    ssize_t n = retry_eintr([&] { return ::sendfile(q.fd.fd, r.fd, &offset, want); });
+    ssize_t n = ::sendfile(q.fd.fd, r.fd, &offset, want);
     if (n > 0) {
       r.offset += static_cast<std::uint64_t>(n);
       r.size -= static_cast<std::uint64_t>(n);
+      m_written += static_cast<std::uint64_t>(n);
       return true;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       return false;
     }
     if (n < 0 && errno != EINVAL && errno != ENOSYS) {
@@ -141,15 +146,28 @@ bool OutputWriter::send_range(Queue& q, Entry& front)
 
 void OutputWriter::set_polling(Queue& q, bool on)
 {
-  if (q.polling == on || (on && !q.fd.can_poll())) {
-    return;
+  bool registered = q.fd.can_poll() && (on || (q.watch_hangup && m_state == WriteState::ok));
+  std::uint32_t events = on ? std::uint32_t{EPOLLOUT} : 0; // EPOLLERR, EPOLLHUP come anyway
+  if (!registered) {
+    if (q.polling) {
+      m_reactor.remove(q.fd.fd, &q);
+      q.polling = false;
+    }
+  } else if (!q.polling) {
+    m_reactor.add(q.fd.fd, events, &q);
+    q.polling = true;
+  } else if (q.wants_out != on) {
+    m_reactor.modify(q.fd.fd, events, &q);
   }
-  if (on) {
-    m_reactor.add(q.fd.fd, EPOLLOUT, &q);
-  } else {
-    m_reactor.remove(q.fd.fd, &q);
+  q.wants_out = registered && on;
+}
+
+void OutputWriter::on_ready(Queue& q, std::uint32_t events)
+{
+  if ((events & (EPOLLERR | EPOLLHUP)) != 0 && !q.wants_out && q.stream == 0) {
+    fail(q, EPIPE); // nothing to write, but the reader is gone: the next write would fail so
   }
-  q.polling = on;
+  pump();
 }
 
 void OutputWriter::fail(Queue& q, int err)
@@ -177,7 +195,7 @@ void OutputWriter::fail(Queue& q, int err)
 
 long OutputWriter::write_some(Queue& q, const iovec* iov, std::size_t count)
 {
-  ssize_t n = retry_eintr([&]() -> ssize_t {
+  auto write_once = [&]() -> ssize_t {
     if (q.fd.kind == FdKind::socket) {
       return ::send(q.fd.fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
@@ -185,11 +203,15 @@ long OutputWriter::write_some(Queue& q, const iovec* iov, std::size_t count)
       return ::write(q.fd.fd, iov[0].iov_base, iov[0].iov_len);
     }
     return ::writev(q.fd.fd, iov, static_cast<int>(count));
-  });
+  };
+  // Interrupted by a signal, a descriptor the loop can wait on goes back to the loop, which
+  // handles the signal: a terminal written from the background raises SIGTTOU at every try.
+  ssize_t n = q.fd.can_poll() ? write_once() : retry_eintr(write_once);
   if (n >= 0) {
+    m_written += static_cast<std::uint64_t>(n);
     return n;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
     return 0;
   }
   fail(q, errno);

@@ -94,6 +94,8 @@ public:
 
   /// Bytes queued and not yet written (in-memory pieces only).
   std::size_t queued_bytes() const { return m_queued; }
+  /// Bytes written so far, to stdout and stderr together: whether the output moves.
+  std::uint64_t bytes_written() const { return m_written; }
   bool idle() const;
   WriteState state() const { return m_state; }
   const std::string& error() const { return m_error; }
@@ -114,12 +116,16 @@ private:
     int stream = 0;
     StdioFd fd;
     bool present = false;
-    bool polling = false;
+    bool polling = false;     ///< Registered in the reactor.
+    bool wants_out = false;   ///< Registered for EPOLLOUT (else for errors only).
+    /// Stays registered while idle, to learn at once that the reader went away: a pipe or
+    /// socket reports it (EPOLLERR, EPOLLHUP); a file or terminal would not.
+    bool watch_hangup = false;
     bool splice_ok = true;   ///< splice(2) into fd works (cleared by no_splice()).
     bool sendfile_ok = true; ///< sendfile(2) into fd works.
     std::deque<Entry> entries;
     std::uint64_t marks_passed = 0;
-    void on_ready(std::uint32_t) override { owner->pump(); }
+    void on_ready(std::uint32_t events) override { owner->on_ready(*this, events); }
   };
 
   /// Writes as much of q as possible; false when it would block.
@@ -130,6 +136,9 @@ private:
   /// Sends (part of) the file range at the front of q; false when it would block.
   bool send_range(Queue& q, Entry& front);
   void report_marks();
+  void on_ready(Queue& q, std::uint32_t events);
+  /// Registers q for EPOLLOUT while it has bytes waiting (`on`), else only for errors when it
+  /// watches for a hangup, else not at all.
   void set_polling(Queue& q, bool on);
   void fail(Queue& q, int err);
 
@@ -137,6 +146,7 @@ private:
   Queue m_queues[2];
   std::deque<std::uint64_t> m_marks;
   std::size_t m_queued = 0;
+  std::uint64_t m_written = 0;
   WriteState m_state = WriteState::ok;
   std::string m_error;
   std::function<void(std::uint64_t)> m_on_written;

@@ -1,5 +1,6 @@
 #include "run/engine.hpp"
 
+#include "base/process_groups.hpp"
 #include "exec/local/local_executor.hpp"
 #include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
@@ -14,6 +15,11 @@ namespace parmap::detail {
 namespace {
 
 using Seconds = std::chrono::duration<double>;
+
+Clock::duration seconds(double s)
+{
+  return std::chrono::duration_cast<Clock::duration>(Seconds(s));
+}
 
 void require(bool ok, const std::string& message)
 {
@@ -122,6 +128,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
   }
+  if (m_checkpoint) {
+    end_left_running();
+  }
   if (!m_options.forward.tag_string.empty()) {
     m_tag_string.emplace(m_options.forward.tag_string);
   }
@@ -223,6 +232,26 @@ LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
   config.temp_dir = m_options.temp_dir;
   config.block_input = m_options.block_input;
   return config;
+}
+
+void Engine::end_left_running()
+{
+  std::vector<RecordedGroup> recorded;
+  for (const RunningItem& left : m_checkpoint->left_running()) {
+    recorded.push_back(left.group);
+  }
+  std::vector<RecordedGroup> living = living_groups(recorded);
+  if (m_writer) {
+    for (const RecordedGroup& g : living) {
+      m_writer->write(1, fmt::format("parmap: item {} is still running from an earlier run that "
+                                     "was killed (process group {}): terminating it first\n",
+                                     g.seq, g.pgid));
+    }
+    m_writer->pump();
+  }
+  // Their items may be among those to run now: two copies of one item must never run at once.
+  terminate_groups(living, m_options.kill_grace);
+  m_checkpoint->forget_left_running();
 }
 
 void Engine::setup_checkpoint()
@@ -358,8 +387,7 @@ void Engine::step()
     poll_jobs();
   }
   if (m_options.on_progress && now >= m_next_progress) {
-    m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
-                                Seconds(std::max(0.01, m_options.progress_interval)));
+    m_next_progress = now + seconds(std::max(0.01, m_options.progress_interval));
     m_options.on_progress(summary().counts);
   }
 }
@@ -416,6 +444,10 @@ void Engine::on_started(const ItemStarted& e)
     f.started = true;
     ++m_progress.started;
   }
+  if (m_checkpoint && e.pgid > 0) {
+    RecordedGroup group{e.pgid, e.leader_start, {}, e.seq};
+    m_checkpoint->item_running(RunningItem{e.seq, f.text, f.occurrence, 0, std::move(group)});
+  }
 }
 
 double Engine::item_timeout() const
@@ -429,6 +461,9 @@ double Engine::item_timeout() const
 
 void Engine::on_ended(ItemEnded& e)
 {
+  if (m_checkpoint) {
+    m_checkpoint->item_ended(e.seq);
+  }
   auto it = m_flights.find(e.seq);
   if (it == m_flights.end()) {
     return;
@@ -584,13 +619,53 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 
 void Engine::on_signal(int signal)
 {
+  if (is_job_control_signal(signal)) {
+    suspend(signal);
+    return;
+  }
   if (++m_signal_count == 1) {
     m_signal = signal;
-    begin_stop(0, signal); // the items get the same signal, then SIGKILL after the grace
+    // Items get SIGINT, SIGTERM and SIGHUP as they are (what the terminal or a service manager
+    // would have sent them); the rest become SIGTERM: an item may use SIGUSR1 for something
+    // else, and SIGQUIT would make every item dump core.
+    bool pass_on = signal == SIGINT || signal == SIGTERM || signal == SIGHUP;
+    begin_stop(0, pass_on ? signal : SIGTERM); // then SIGKILL after the grace
+    watch_for_stalled_output();
     return;
   }
   m_abandoned = true; // a second signal: do not wait for anything any more
   m_executor->kill_all();
+}
+
+void Engine::suspend(int signal)
+{
+  // The items lead process groups of their own, out of reach of the terminal's Ctrl-Z: stop
+  // them, then parmap as the terminal would have; once continued, the same in reverse. The
+  // time stopped does not count against --timeout or --kill-grace.
+  m_executor->stop_all();
+  auto stopped_at = Clock::now();
+  m_signals->stop_self(signal);
+  m_reactor.postpone(Clock::now() - stopped_at);
+  m_executor->continue_all();
+}
+
+void Engine::watch_for_stalled_output()
+{
+  // After a terminating signal, output that nobody reads must not hold parmap: once stdout (or
+  // stderr) has taken no byte for a whole --kill-grace, what is not written is given up (and
+  // not recorded, so it runs again on resume).
+  if (!m_writer) {
+    return;
+  }
+  std::uint64_t written = m_writer->bytes_written();
+  // (Not more often than 20 times a second, should the grace be 0.)
+  m_reactor.at(Clock::now() + seconds(std::max(m_options.kill_grace, 0.05)), [this, written] {
+    if (!m_writer->idle() && m_writer->bytes_written() == written) {
+      m_abandoned = true;
+    } else {
+      watch_for_stalled_output();
+    }
+  });
 }
 
 void Engine::fail_run(std::string message)

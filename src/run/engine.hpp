@@ -138,6 +138,12 @@ private:
   void check_halt(const Result& r);
   void begin_stop(std::uint64_t from_seq, int signal);
   void on_signal(int signal);
+  /// Job control: stops the items and parmap with `signal`; returns once continued.
+  void suspend(int signal);
+  /// Gives up unwritten output once stdout stops taking bytes for a --kill-grace.
+  void watch_for_stalled_output();
+  /// Terminates the process groups an earlier run that died left running (from the checkpoint).
+  void end_left_running();
   void fail_run(std::string message);
 
   // Delivery (delivery.cpp).

@@ -43,7 +43,8 @@ constexpr const char* k_schema = R"sql(
 )sql";
 
 /// Schema 2 is schema 1 plus these additions (each slice's in its own block), applied to a new
-/// file and to a schema 1 file being resumed, inside the caller's transaction.
+/// file and to a schema 1 file being resumed, inside the caller's transaction. Each is an
+/// addition (a new table, a nullable column) that version 1 readers would not notice.
 void add_schema_2(sqlite3* db, const std::string& path)
 {
   // --sshlogin: the host that ran the item (NULL: this machine).
@@ -54,6 +55,7 @@ void add_schema_2(sqlite3* db, const std::string& path)
   if (!sql::has_column(db, "results", "step")) {
     sql::exec(db, "ALTER TABLE results ADD COLUMN step TEXT", path);
   }
+  RunningItems::create_table(db, path); // issue 12, no orphans: running process groups
 }
 
 /// Binds `text`, or NULL when it is empty (a column that only some runs fill).
@@ -98,6 +100,7 @@ struct Checkpoint::Impl {
   Fd lock;
   sql::Statement insert;
   sql::Statement lookup;
+  RunningItems running;
   CheckpointMode mode;
   bool in_transaction = false;
   std::size_t rows = 0;
@@ -215,6 +218,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
                 "length(stdout), length(stderr), host, step FROM results "
                 "WHERE item = ? AND occurrence = ?");
+  m_impl->running = RunningItems(db.get());
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -402,11 +406,16 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
     return std::nullopt;
   }
-  return m_impl->opened + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(m_impl->mode.commit_interval));
+  std::optional<Clock::time_point> due = m_impl->running.due();
+  if (m_impl->in_transaction) {
+    auto interval = std::chrono::duration<double>(m_impl->mode.commit_interval);
+    auto commit_due = m_impl->opened + std::chrono::duration_cast<Clock::duration>(interval);
+    due = due ? std::min(*due, commit_due) : commit_due;
+  }
+  return due;
 }
 
 void Checkpoint::tick(Clock::time_point now)
@@ -419,11 +428,44 @@ void Checkpoint::tick(Clock::time_point now)
 
 void Checkpoint::commit()
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
+    return;
+  }
+  if (m_impl->running.has_unwritten()) {
+    if (!m_impl->in_transaction) {
+      m_impl->begin();
+    }
+    m_impl->running.write_unwritten();
+  }
+  if (!m_impl->in_transaction) {
     return;
   }
   m_impl->in_transaction = false;
   sql::exec(m_impl->db.get(), "COMMIT", m_path);
+}
+
+const std::vector<RunningItem>& Checkpoint::left_running() const
+{
+  return m_impl->running.left();
+}
+
+void Checkpoint::forget_left_running()
+{
+  commit();
+  m_impl->running.forget_left();
+}
+
+void Checkpoint::item_running(RunningItem item)
+{
+  m_impl->running.started(std::move(item));
+}
+
+void Checkpoint::item_ended(std::uint64_t seq)
+{
+  if (m_impl->running.written(seq) && !m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->running.ended(seq);
 }
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)

@@ -4,6 +4,7 @@
 #include "parmap/result.hpp"
 #include "base/reactor.hpp"
 #include "output/spill.hpp"
+#include "store/running_items.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -62,12 +63,23 @@ public:
   bool record(const Result& result, std::uint64_t occurrence);
   /// Commits if the open transaction has waited commit_interval.
   void tick(Clock::time_point now);
-  /// When the open transaction is due, if one is open.
+  /// When the open transaction is due (or running items are to be recorded), if at all.
   std::optional<Clock::time_point> deadline() const;
   /// Commits the open transaction, if any.
   void commit();
   /// Results stored before this run that will be replayed when their items come.
   std::uint64_t replayable() const { return m_replayable; }
+
+  /// Items an earlier run recorded as running and did not see end: it died (the lock held by
+  /// this run proves it is gone), and their process groups may live on.
+  const std::vector<RunningItem>& left_running() const;
+  /// Forgets left_running() (committed at once), once their groups are gone.
+  void forget_left_running();
+  /// An item of this run started: recorded if it is still running at a commit after
+  /// RunningItems::k_record_after, so that a run after a crash can find its process group.
+  void item_running(RunningItem item);
+  /// The item started last under `seq` ended (or never started a process).
+  void item_ended(std::uint64_t seq);
 
 private:
   struct Impl;

@@ -5,10 +5,12 @@
 #include "base/error.hpp"
 #include "output/format.hpp"
 #include "output/json.hpp"
+#include "store/running_items.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include <sys/stat.h>
@@ -101,6 +103,32 @@ std::string item_json(const ReportItem& it, bool with_tail)
   return s + "}";
 }
 
+std::vector<ReportRunning> read_running(sqlite3* db)
+{
+  std::vector<RunningItem> rows = RunningItems::read(db);
+  std::vector<RecordedGroup> groups;
+  for (const RunningItem& row : rows) {
+    groups.push_back(row.group);
+  }
+  std::vector<RecordedGroup> living = living_groups(groups);
+  std::vector<ReportRunning> running;
+  for (RunningItem& row : rows) {
+    bool alive = std::any_of(living.begin(), living.end(),
+                             [&](const RecordedGroup& g) { return g.seq == row.seq; });
+    running.push_back(ReportRunning{row.seq, std::move(row.item), row.group.pgid, row.started,
+                                    alive});
+  }
+  return running;
+}
+
+std::string running_json(const ReportRunning& r)
+{
+  std::string s = "{";
+  append_seq_and_item(s, r.seq, r.item);
+  return s + fmt::format(",\"pgid\":{},\"started\":{:.3f},\"alive\":{}}}", r.pgid,
+                         r.started, r.alive);
+}
+
 }  // namespace
 
 std::string to_json(const CheckpointReport& r)
@@ -124,6 +152,11 @@ std::string to_json(const CheckpointReport& r)
   for (std::size_t i = 0; i < r.failures.size(); ++i) {
     s += i > 0 ? "," : "";
     s += item_json(r.failures[i], true);
+  }
+  s += fmt::format("],\"run_active\":{},\"running\":[", r.run_active);
+  for (std::size_t i = 0; i < r.running.size(); ++i) {
+    s += i > 0 ? "," : "";
+    s += running_json(r.running[i]);
   }
   s += "]";
   if (!r.hosts.empty()) {
@@ -200,6 +233,8 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
         "ORDER BY seq LIMIT ?1",
         top, true, tail_bytes);
     r.hosts = read_hosts(db.get());
+    r.run_active = checkpoint_in_use(path);
+    r.running = read_running(db.get());
   } catch (const Error& e) {
     std::string what = e.what();
     if (what.starts_with(path)) {

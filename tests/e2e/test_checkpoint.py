@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import time
 
-from support import PARMAP, TempDirTest, lines, pid_alive, run, start, wait_for
+from support import PARMAP, TempDirTest, count_results, lines, pid_alive, run, start, wait_for
 
 # Prints the item and appends it to a run log, so that tests can tell which items really ran.
 LOGGED = ["sh", "-c", 'echo "out $1"; echo "$1" >> "$0"']
@@ -67,6 +67,9 @@ class Recording(CheckpointTest):
         for c in ("item", "occurrence", "seq", "status", "exit", "signal", "stdout", "stderr",
                   "started", "duration", "attempts", "host"):
             self.assertIn(c, cols)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(running_items)")]
+        self.assertEqual(cols, ["seq", "item", "occurrence", "started", "pgid", "leader_start",
+                                "boot_id"])
         con.close()
 
     def test_schema_1_file_resumes_and_gains_the_new_columns(self):
@@ -109,22 +112,12 @@ class Recording(CheckpointTest):
             proc = start(["--checkpoint", db, "--checkpoint-every", "1000", "-j2", "sh", "-c",
                           'case $1 in [0-4]) echo $1;; *) sleep 100;; esac', "sh", ":::"] +
                          [str(i) for i in range(10)])
-            self.assertTrue(wait_for(lambda: os.path.exists(db) and self.count(db) >= 0))
+            self.assertTrue(wait_for(lambda: os.path.exists(db) and count_results(db) >= 0))
             time.sleep(0.5)
             proc.send_signal(sig)
             proc.communicate(timeout=20)
             self.assertEqual(proc.returncode, -sig)
-            self.assertEqual(self.count(db), 5, msg=str(sig))
-
-    def count(self, db):
-        try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                return con.execute("SELECT count(*) FROM results").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return -1
+            self.assertEqual(count_results(db), 5, msg=str(sig))
 
     def test_large_output_is_stored_and_replayed(self):
         p = self.parmap("sh", "-c", "head -c 3000000 /dev/urandom | tee $0.$1", self.path("big"),

@@ -389,7 +389,7 @@ void RemoteExecutor::handle(Host& host, Message& message)
     auto it = m_items.find(started->seq);
     if (it != m_items.end() && !it->second.started) {
       it->second.started = true;
-      m_events.emplace_back(ItemStarted{started->seq, it->second.slot, host.name});
+      m_events.emplace_back(ItemStarted{started->seq, it->second.slot, host.name, 0, 0});
     }
   } else if (auto* output = std::get_if<ItemOutput>(&message)) {
     if (m_items.contains(output->seq) &&
@@ -622,7 +622,7 @@ void RemoteExecutor::notice(std::string message, bool fatal)
 
 void RemoteExecutor::fail_item(unsigned slot, const Item& item, const std::string& message)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot, {}});
+  m_events.emplace_back(ItemStarted{item.seq, slot, {}, 0, 0});
   m_listener.on_output(item.seq, Stream::err, "parmap: " + message + "\n");
   ItemEnded end;
   end.seq = item.seq;

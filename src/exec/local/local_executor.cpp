@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "exec/local/stdin_feeder.hpp"
+#include "base/process_groups.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -97,7 +98,6 @@ struct LocalExecutor::Running {
   std::chrono::system_clock::time_point started;
   Reactor::TimerId deadline = 0;
   Reactor::TimerId kill_timer = 0;
-  Clock::time_point kill_at; ///< When kill_timer sends SIGKILL.
   Reactor::TimerId linger = 0;
   Reactor::TimerId exit_poll = 0; ///< Polls for the exit when pidfds are unavailable.
   std::unique_ptr<StdinFeeder> feeder; ///< Writes the item's block; null without one.
@@ -235,7 +235,7 @@ void LocalExecutor::start_next(Slot& slot)
 
 void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}, 0, 0});
   std::string line = "parmap: " + message + "\n";
   m_listener.on_output(item.seq, Stream::err, line);
   ItemEnded end;
@@ -368,7 +368,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
 
 void LocalExecutor::pretend(Slot& slot, const Item& item)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}, 0, 0});
   std::string line = m_launch_builder.display(item, slot.number) + "\n";
   m_listener.on_output(item.seq, Stream::out, line);
   ItemEnded end;
@@ -420,7 +420,7 @@ void LocalExecutor::watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err
     });
   }
   slot.running = std::move(r);
-  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}});
+  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}, ref.pid, 0});
 }
 
 void LocalExecutor::announce(const Item& item, unsigned slot)
@@ -462,8 +462,7 @@ void LocalExecutor::arm_kill(Running& r)
   if (r.kill_timer != 0) {
     return;
   }
-  r.kill_at = Clock::now() + to_duration(m_config.kill_grace);
-  r.kill_timer = m_reactor.at(r.kill_at, [this, &r] {
+  r.kill_timer = m_reactor.at(Clock::now() + to_duration(m_config.kill_grace), [this, &r] {
     r.kill_timer = 0;
     signal_group(r, SIGKILL);
   });
@@ -636,10 +635,11 @@ void LocalExecutor::finish(Running& r)
   if (r.kill_timer != 0) {
     // The group was told to terminate and its grace has not run out: keep the leader unreaped
     // (reserving the group id) until then, so that members ignoring SIGTERM still get SIGKILL.
+    Clock::time_point kill_at = *m_reactor.due(r.kill_timer);
     m_reactor.cancel(r.kill_timer);
     r.kill_timer = 0;
     pid_t pid = r.pid;
-    m_doomed[pid] = m_reactor.at(r.kill_at, [this, pid] {
+    m_doomed[pid] = m_reactor.at(kill_at, [this, pid] {
       m_doomed.erase(pid);
       kill_and_reap(pid);
     });
@@ -698,6 +698,28 @@ void LocalExecutor::kill_all()
       }
       signal_group(*r, SIGKILL);
     }
+  }
+}
+
+void LocalExecutor::stop_all()
+{
+  signal_running(SIGSTOP);
+}
+
+void LocalExecutor::continue_all()
+{
+  signal_running(SIGCONT);
+}
+
+void LocalExecutor::signal_running(int signal)
+{
+  for (auto& slot : m_slots) {
+    if (Running* r = slot.running.get()) {
+      signal_group(*r, signal);
+    }
+  }
+  for (const auto& [pid, timer] : m_doomed) {
+    ::kill(-pid, signal); // finished items whose group is in its grace: the leader is unreaped
   }
 }
 

@@ -67,6 +67,8 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
+  void stop_all() override;
+  void continue_all() override;
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 
@@ -101,6 +103,8 @@ private:
   void close_pipe(Running& r, Stream stream);
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
+  /// `signal` to the group of every item running now, and of those in their kill grace.
+  void signal_running(int signal);
   void arm_kill(Running& r);
   /// Writes -v's command line where the item's stdout goes, before it runs.
   void announce(const Item& item, unsigned slot);
