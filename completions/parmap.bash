@@ -14,7 +14,7 @@ _parmap_takes_value()
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
             --block | --block-size | --blocksize | --recend | --recstart | -N | \
-            --max-replace-args | -L | --header)
+            --max-replace-args | -L | --header | --slurm-alloc)
             return 0
             ;;
     esac
@@ -167,6 +167,7 @@ _parmap()
             -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
             --transfer --return --cleanup --trc --basefile --bf
+            --slurm --slurm-alloc
             --keep-going --safe --retries --halt --halt-on-error
             -k --keep-order --as-ready --group -u --ungroup --tag --tagstring --json --files
             --output-as-files --results --res --line-buffer --lb --linebuffer

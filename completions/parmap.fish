@@ -10,7 +10,8 @@ function __parmap_takes_value
         --checkpoint-every --joblog --jl --arg-sep --argsep --arg-file-sep --argfilesep --nice \
         --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
         --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf --block \
-        --block-size --blocksize --recend --recstart -N --max-replace-args -L --header
+        --block-size --blocksize --recend --recstart -N --max-replace-args -L --header \
+        --slurm-alloc
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -114,6 +115,10 @@ complete -c parmap $opt -l cleanup -d 'Remove transferred and returned files on 
 complete -c parmap $opt -l trc -r -F -d '--transfer --return FILE --cleanup'
 complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before its jobs'
 complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
+
+# Slurm
+complete -c parmap $opt -l slurm -d 'Run jobs in job steps of this Slurm allocation, one per slot'
+complete -c parmap $opt -l slurm-alloc -x -d 'Get an allocation with salloc ARGS, run as --slurm'
 
 # Failures
 complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'

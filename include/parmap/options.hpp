@@ -91,18 +91,30 @@ struct Forward {
 };
 
 /// Running items on other machines, as GNU parallel's --sshlogin does: each host runs
-/// `parmap --agent` over one ssh connection; commands are rendered here and run there.
+/// `parmap --agent` over one ssh connection (or each Slurm step is one); commands are rendered
+/// here and run there.
 struct Remote {
   /// Hosts as -S takes them: "[N/]host", "user@host:port", "ssh -p 2222 host", or ":" for this
   /// machine; each may be a comma-separated list. Empty: items run on this machine only.
   std::vector<std::string> sshlogins;
   std::string ssh = "ssh";              ///< The ssh command, split at blanks (--ssh).
-  std::string remote_parmap = "parmap"; ///< parmap on the hosts (--remote-parmap).
+  /// parmap on the hosts (--remote-parmap). Empty: `parmap` on their PATH over ssh, and this
+  /// very executable in Slurm steps (nodes share the filesystem it was started from).
+  std::string remote_parmap;
   std::vector<std::string> transfer;    ///< File templates sent before each item (--transferfile).
   std::vector<std::string> returns;     ///< File templates brought back after it (--return).
   std::vector<std::string> basefiles;   ///< Files sent once per host (--basefile).
   bool cleanup = false;                 ///< Remove them there once used (--cleanup).
   std::vector<std::string> env; ///< Names of variables set for items there (--env).
+  /// Run items in Slurm job steps of the allocation parmap runs in (--slurm): one long-lived
+  /// step per slot, each a `parmap --agent`; -j steps, else as many as the allocation's tasks.
+  bool slurm = false;
+  /// salloc's arguments (--slurm-alloc): get an allocation first, run in it as --slurm does,
+  /// and release it at the end. Empty: none.
+  std::string slurm_alloc;
+  bool uses_slurm() const { return slurm || !slurm_alloc.empty(); }
+  /// Items run on ssh hosts or in Slurm steps (all of them, or some: -S :,host).
+  bool runs_elsewhere() const { return !sshlogins.empty() || uses_slurm(); }
 };
 
 /// Options of one run. The defaults are the command line's.

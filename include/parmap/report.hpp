@@ -21,12 +21,14 @@ struct ReportItem {
   std::string stderr_tail; ///< The end of its stderr (failures only).
 };
 
-/// What one host ran (--sshlogin runs).
+/// What one host ran (--sshlogin and --slurm runs).
 struct HostReport {
   std::string host; ///< ":" for this machine.
   std::uint64_t done = 0;
   std::uint64_t failed = 0; ///< Of those, not ok.
   double busy_seconds = 0;  ///< Sum of their durations.
+  /// The Slurm job steps ("JOBID.STEPID") that ran them there, in the order of their first item.
+  std::vector<std::string> steps;
 };
 
 /// An item the checkpoint records as running: in the run using it now, or, when no run is,

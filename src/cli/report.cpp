@@ -13,6 +13,20 @@
 namespace parmap::cli {
 namespace {
 
+/// ", steps 12.0 12.1" for a host whose items ran in Slurm job steps (the first few of them).
+std::string steps_text(const std::vector<std::string>& steps)
+{
+  constexpr std::size_t k_shown = 8;
+  std::string s;
+  for (std::size_t i = 0; i < steps.size() && i < k_shown; ++i) {
+    s += (i == 0 ? ", steps " : " ") + printable(steps[i], 24);
+  }
+  if (steps.size() > k_shown) {
+    s += fmt::format(" and {} more", steps.size() - k_shown);
+  }
+  return s;
+}
+
 std::string running_text(const CheckpointReport& r)
 {
   if (r.running.empty()) {
@@ -45,8 +59,8 @@ std::string as_text(const CheckpointReport& r)
   if (!r.hosts.empty()) {
     s += "\nhosts\n";
     for (const auto& h : r.hosts) {
-      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy\n", printable(h.host, 24),
-                       h.done, h.failed, h.busy_seconds);
+      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy{}\n", printable(h.host, 24),
+                       h.done, h.failed, h.busy_seconds, steps_text(h.steps));
     }
   }
   if (!r.slowest.empty()) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <iterator>
+#include <sstream>
 
 namespace parmap {
 namespace {
@@ -451,6 +453,15 @@ std::string CommandTemplate::text() const
     append_shell_quoted(line, m_words[i]);
   }
   return line;
+}
+
+std::vector<std::string> split_words(std::string_view text)
+{
+  std::vector<std::string> words;
+  std::istringstream in{std::string(text)};
+  std::copy(std::istream_iterator<std::string>(in), std::istream_iterator<std::string>(),
+            std::back_inserter(words));
+  return words;
 }
 
 } // namespace parmap

@@ -95,6 +95,9 @@ private:
 /// Appends shell_quote(s) (parmap/parmap.hpp) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
 
+/// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.
+std::vector<std::string> split_words(std::string_view text);
+
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);
 

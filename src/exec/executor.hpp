@@ -75,6 +75,7 @@ struct ItemEnded {
   /// back to the queue to run elsewhere.
   bool lost = false;
   std::string host; ///< As in ItemStarted.
+  std::string step; ///< The Slurm job step that ran it ("JOBID.STEPID"), if one did.
 };
 
 /// A slot finished its batch (or dropped it when stopping) and can take another.

@@ -97,6 +97,10 @@ public:
       head += ",\"host\":"; // only items that ran on a remote host (--sshlogin) have one
       append_json_string(head, r.host);
     }
+    if (!r.step.empty()) {
+      head += ",\"step\":"; // and a Slurm job step (--slurm)
+      append_json_string(head, r.step);
+    }
     m_steps.push_back(text(std::move(head)));
     add_stream("stdout", r.out);
     add_stream("stderr", r.err);

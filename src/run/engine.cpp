@@ -2,6 +2,7 @@
 
 #include "base/process_groups.hpp"
 #include "exec/local/local_executor.hpp"
+#include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
 
 #include <fmt/format.h>
@@ -47,6 +48,8 @@ Options validated(Options o)
   require(!o.force || o.resume, "force", "needs Options::resume");
   require(!(o.dry_run && !o.checkpoint.empty()), "dry_run",
           "runs nothing and cannot be used with Options::checkpoint");
+  require(!o.remote.uses_slurm() || o.remote.sshlogins.empty(), "remote.slurm",
+          "runs items in Slurm job steps and Options::remote.sshlogins on ssh hosts: choose one");
   bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
   require(!(o.forward.ungroup && captures), "forward.ungroup",
           "captures no output: it goes with Format::raw only, without "
@@ -90,12 +93,12 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   require(!m_options.round_robin || m_blocks, "round_robin",
           "needs blocks of input (Items::blocks)");
   // The agents get commands, not blocks: a block stays on the machine that cut it.
-  require(!m_blocks || m_options.remote.sshlogins.empty() || m_options.dry_run,
+  require(!m_blocks || !m_options.remote.runs_elsewhere() || m_options.dry_run,
           "remote.sshlogins", "cannot be used with blocks of input: they run on this machine");
   if (m_options.round_robin) {
     m_round_robin = std::make_shared<BlockQueue>();
   }
-  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
+  m_local = !factory && (!m_options.remote.runs_elsewhere() || m_options.dry_run);
   std::string fewer; // warned about once there is a writer
   m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
 
@@ -199,6 +202,14 @@ void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
   if (factory) {
     m_executor = factory(m_reactor, m_command, *this, m_slots);
+    return;
+  }
+  if (!m_local && m_options.remote.uses_slurm()) {
+    // -j means steps; the allocation's task count when not given.
+    auto steps = make_slurm_executor(m_reactor, m_launch, *this, m_options,
+                                     m_options.jobs > 0 ? m_slots : 0);
+    m_slots = m_top_slot = steps->slots();
+    m_executor = std::move(steps);
     return;
   }
   LocalExecutorConfig config = local_config(reset_sigpipe);
@@ -548,6 +559,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.attempts = f.attempt;
   r.slot = e.slot;
   r.host = e.host;
+  r.step = e.step;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.text, seq, e.slot});
   }

@@ -337,8 +337,8 @@ void Engine::set_slots(unsigned slots)
 
 void Engine::poll_jobs()
 {
-  if (!m_local && !m_options.remote.sshlogins.empty()) {
-    return; // the hosts fix the slots
+  if (!m_local && m_options.remote.runs_elsewhere()) {
+    return; // the hosts (or the allocation) fix the slots
   }
   try {
     auto asked = m_options.jobs_update();

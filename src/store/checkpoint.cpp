@@ -63,6 +63,8 @@ constexpr const char* k_schema_v2_additions = R"sql(
   END;
   -- --sshlogin: the host that ran the item (NULL: this machine).
   ALTER TABLE results ADD COLUMN host TEXT;
+  -- --slurm: the job step that ran the item, "JOBID.STEPID" (NULL: none).
+  ALTER TABLE results ADD COLUMN step TEXT;
 )sql";
 
 /// Schema 2's additions, inside the caller's transaction (a new file, or a schema 1 file).
@@ -80,6 +82,16 @@ constexpr std::int64_t k_stderr_stream = 2;
 const char* column_of(std::int64_t stream)
 {
   return stream == k_stdout_stream ? "stdout" : "stderr";
+}
+
+/// Binds `text`, or NULL when it is empty (a column that only some runs fill).
+void bind_text_or_null(sql::Statement& q, int index, const std::string& text)
+{
+  if (text.empty()) {
+    q.bind_null(index);
+  } else {
+    q.bind_text(index, text);
+  }
 }
 
 double unix_seconds(std::chrono::system_clock::time_point t)
@@ -260,11 +272,11 @@ void Checkpoint::Impl::prepare()
 {
   insert = sql::Statement(
       db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr, host) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+                "started, duration, attempts, stdout, stderr, host, step) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
   lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr), host FROM results "
+                "length(stdout), length(stderr), host, step FROM results "
                 "WHERE item = ? AND occurrence = ?");
   running = RunningItems(db.get());
   chunks = sql::Statement(db.get(), "SELECT rowid, length(bytes) FROM output_chunks "
@@ -341,6 +353,7 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
   r.host = q.column_text(9);
+  r.step = q.column_text(10);
   q.reset();
   r.out = m_impl->read_output(rowid, k_stdout_stream, out_size, spill);
   r.err = m_impl->read_output(rowid, k_stderr_stream, err_size, spill);
@@ -474,11 +487,8 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
-  if (r.host.empty()) {
-    q.bind_null(12);
-  } else {
-    q.bind_text(12, r.host);
-  }
+  bind_text_or_null(q, 12, r.host);
+  bind_text_or_null(q, 13, r.step);
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
   // the insert. Either way a large output is never in memory whole, nor twice.
   auto out = m_impl->bind_output(10, r.out);

@@ -48,13 +48,31 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
   return items;
 }
 
+/// The Slurm job steps each host ran items in, in the order of their first item.
+void read_steps(sqlite3* db, std::vector<HostReport>& hosts)
+{
+  if (!sql::has_column(db, "results", "step")) {
+    return;
+  }
+  sql::Statement q(db, "SELECT coalesce(host, ':'), step FROM results WHERE step IS NOT NULL "
+                       "GROUP BY 1, 2 ORDER BY 1, min(seq)");
+  auto host = hosts.begin();
+  while (q.step()) {
+    std::string name = q.column_text(0);
+    while (host != hosts.end() && host->host < name) {
+      ++host; // both lists are in the order of the host names
+    }
+    if (host != hosts.end() && host->host == name) {
+      host->steps.push_back(q.column_text(1));
+    }
+  }
+}
+
 /// Counts per host, when some item ran on a remote host (schema 2 files only).
 std::vector<HostReport> read_hosts(sqlite3* db)
 {
-  sql::Statement has(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'host'");
-  has.step();
   std::vector<HostReport> hosts;
-  if (has.column_int(0) == 0) {
+  if (!sql::has_column(db, "results", "host")) {
     return hosts;
   }
   sql::Statement q(db, "SELECT coalesce(host, ':'), count(*), total(status != 'ok'), "
@@ -62,11 +80,12 @@ std::vector<HostReport> read_hosts(sqlite3* db)
   while (q.step()) {
     hosts.push_back(HostReport{q.column_text(0), static_cast<std::uint64_t>(q.column_int(1)),
                                static_cast<std::uint64_t>(q.column_double(2)),
-                               finite(q.column_double(3))});
+                               finite(q.column_double(3)), {}});
   }
   if (hosts.size() == 1 && hosts.front().host == ":") {
     hosts.clear(); // everything ran here: nothing to say per host
   }
+  read_steps(db, hosts);
   return hosts;
 }
 
@@ -144,8 +163,17 @@ std::string to_json(const CheckpointReport& r)
       const HostReport& h = r.hosts[i];
       s += i > 0 ? ",{\"host\":" : "{\"host\":";
       append_json_string(s, h.host);
-      s += fmt::format(",\"done\":{},\"failed\":{},\"busy_s\":{:.3f}}}", h.done, h.failed,
+      s += fmt::format(",\"done\":{},\"failed\":{},\"busy_s\":{:.3f}", h.done, h.failed,
                        h.busy_seconds);
+      if (!h.steps.empty()) {
+        s += ",\"steps\":[";
+        for (std::size_t j = 0; j < h.steps.size(); ++j) {
+          s += j > 0 ? "," : "";
+          append_json_string(s, h.steps[j]);
+        }
+        s += "]";
+      }
+      s += "}";
     }
     s += "]";
   }

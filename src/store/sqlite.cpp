@@ -136,6 +136,15 @@ double Statement::column_double(int index) const
   return sqlite3_column_double(m_stmt.get(), index);
 }
 
+bool has_column(sqlite3* db, const char* table, const char* column)
+{
+  Statement q(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
+  q.bind_text(1, table);
+  q.bind_text(2, column);
+  q.step();
+  return q.column_int(0) > 0;
+}
+
 std::string Statement::column_text(int index) const
 {
   const auto* text = sqlite3_column_blob(m_stmt.get(), index);

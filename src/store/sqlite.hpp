@@ -33,6 +33,12 @@ Db open(const std::string& path, int flags);
 void exec(sqlite3* db, const char* sql);
 
 /// A prepared statement, reset after each use.
+class Statement;
+
+/// True when `table` has a column `column` (later schemas add some; older files lack them).
+bool has_column(sqlite3* db, const char* table, const char* column);
+
+/// A prepared statement, reset after each use.
 class Statement {
 public:
   Statement() = default;

@@ -52,6 +52,24 @@ def pid_alive(pid):
         return False
 
 
+def live_processes(keep):
+    """PIDs of the live processes (zombies left out) for which keep(uid, argv) is true; argv is
+    a list of bytes."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and keep(uid, argv):
+            found.append(int(pid))
+    return found
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     """Polls predicate until true; returns its last value."""
     deadline = time.monotonic() + timeout

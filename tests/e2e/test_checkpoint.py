@@ -82,6 +82,7 @@ class Recording(CheckpointTest):
         con.execute("DROP TABLE output_chunks")
         con.execute("DROP TABLE running_items")
         con.execute("ALTER TABLE results DROP COLUMN host")
+        con.execute("ALTER TABLE results DROP COLUMN step")
         con.execute("PRAGMA user_version = 1")
         con.commit()
         con.close()
