@@ -54,7 +54,7 @@ std::string flag_of(std::string_view member)
       {"shuffle", "--shuf"},          {"block_input file", "--cat"},
       {"forward.ungroup", "-u"},      {"forward.line_buffer", "--line-buffer"},
       {"timeout_percent", "--timeout N%"}, {"remote.sshlogins", "-S"},
-      {"retries", "--retries"}};
+      {"retries", "--retries"},       {"remote.slurm", "--slurm"}};
   for (auto [name, flag] : k_flags) {
     if (member.starts_with(name)) {
       return std::string(flag);

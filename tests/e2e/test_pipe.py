@@ -370,6 +370,11 @@ class BadInput(TempDirTest):
         self.assertRefused(["--pipepart", "-a", fifo, "cat"], "regular file")
         self.assertRefused(["--pipepart", "-a", self.path("missing"), "cat"], "missing")
         self.assertRefused(["--pipepart", "-N", "2", "-a", f, "cat"], "-N")
+        # The library names Options members; the command line words them as its flags.
+        self.assertRefused(["--round-robin", "--checkpoint", self.path("c.db"), "cat"],
+                           "--round-robin cannot be used with --checkpoint")
+        self.assertRefused(["--round-robin", "--retries", "1", "cat"],
+                           "--round-robin cannot be used with --retries")
         self.assertRefused(["--block", "1M", "cat"], "--block needs --pipe")
         self.assertRefused(["--recstart", ">", "cat"], "--recstart needs --pipe")
 

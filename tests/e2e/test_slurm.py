@@ -200,6 +200,7 @@ class Running(SlurmTest):
         self.assertEqual(err.count("\n"), 1, err)
         p = run(["--slurm", "-S", "host1", "echo", ":::", "x"])
         self.assertEqual(p.returncode, 255)
+        self.assertIn(b"--slurm runs items in Slurm job steps and -S on ssh hosts", p.stderr)
 
     def test_slurm_alloc_gets_an_allocation_and_releases_it(self):
         p = run(["--slurm-alloc", "-n2", "sh", "-c", 'echo "$1 $SLURM_STEP_ID"', "sh", ":::",
