@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -93,6 +94,34 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child_main(vo
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, s.mask, nullptr, sizeof(std::uint64_t));
   ::syscall(SYS_execve, s.path, s.argv, s.envp);
   child_exit(s);
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define PARMAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PARMAP_TSAN 1
+#endif
+#endif
+
+using CloneFunction = int (*)(int (*)(void*), void*, int, void*, ...);
+
+/// glibc's clone. ThreadSanitizer intercepts clone() as a fork and runs its fork bookkeeping in
+/// the child, which here shares the parent's memory (CLONE_VM): the parent would then believe
+/// itself a forked child and die at its next new thread. The child makes raw system calls only,
+/// so TSan has nothing to learn from it and is stepped around.
+CloneFunction libc_clone()
+{
+#ifdef PARMAP_TSAN
+  static const auto function = [] {
+    void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void* symbol = libc != nullptr ? ::dlsym(libc, "clone") : nullptr;
+    return symbol != nullptr ? reinterpret_cast<CloneFunction>(symbol) : &::clone;
+  }();
+  return function;
+#else
+  return &::clone;
+#endif
 }
 
 bool is_executable_file(const std::string& path, int& error)
@@ -217,7 +246,7 @@ int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio,
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   // Returns once the child has exec'd or exited: the group exists, or the error is known.
-  pid = ::clone(child_main, m_stack.get() + k_child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+  pid = libc_clone()(child_main, m_stack.get() + k_child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
                 &setup);
   int error = pid < 0 ? errno : setup.error;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
