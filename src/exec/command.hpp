@@ -4,6 +4,7 @@
 #include "parmap/options.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,6 +81,9 @@ private:
 std::string shell_quote(std::string_view s);
 /// Appends shell_quote(s) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
+/// Splits shell_quote()d words joined by single spaces (what CommandTemplate::text() and
+/// display() write) back into the words; nullopt for a line that is not of that form.
+std::optional<std::vector<std::string>> split_quoted_words(std::string_view line);
 
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);

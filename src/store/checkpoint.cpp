@@ -1,6 +1,7 @@
 #include "store/checkpoint.hpp"
 
 #include "base/error.hpp"
+#include "store/history.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
@@ -16,8 +17,9 @@
 namespace parmap {
 namespace {
 
-constexpr std::int64_t k_schema_version = 1;
+constexpr std::int64_t k_schema_version = 2;
 
+/// Schema version 1 (parmap 0.1.0). Version 2 adds to it: see add_version_2().
 constexpr const char* k_schema = R"sql(
   CREATE TABLE run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -41,6 +43,13 @@ constexpr const char* k_schema = R"sql(
     PRIMARY KEY (item, occurrence)
   );
 )sql";
+
+/// Schema version 2 is version 1 plus these additions, made in the caller's transaction to a
+/// new file or, once, to a version 1 file.
+void add_version_2(sqlite3* db, const std::string& path)
+{
+  add_history_tables(db, path); // run history: sessions and attempts (--report --html)
+}
 
 double unix_seconds(std::chrono::system_clock::time_point t)
 {
@@ -78,6 +87,11 @@ struct Checkpoint::Impl {
   bool in_transaction = false;
   std::size_t rows = 0;
   Clock::time_point opened{};
+  // Run history.
+  std::int64_t session = 0;   ///< This run's row in sessions.
+  std::uint64_t replayed = 0; ///< Results lookup() gave back in this session.
+  sql::Statement insert_attempt;
+  sql::Statement update_session;
 
   void begin()
   {
@@ -87,6 +101,7 @@ struct Checkpoint::Impl {
     opened = Clock::now();
   }
   void write_blob(std::int64_t rowid, const char* column, const Output& out);
+  void add_attempt(const AttemptRecord& a, bool is_result);
   Output read_blob(std::int64_t rowid, const char* column, std::uint64_t size, SpillFactory& spill);
 };
 
@@ -163,6 +178,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
     sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
     sql::exec(db.get(), k_schema, m_path);
+    add_version_2(db.get(), m_path);
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
                                     k_checkpoint_application_id, k_schema_version)
                             .c_str(),
@@ -172,6 +188,13 @@ void Checkpoint::open_and_check(const RunRecord& run)
   } else {
     done = check_run(run);
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
+    if (version < k_schema_version) {
+      sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
+      add_version_2(db.get(), m_path);
+      sql::exec(db.get(), fmt::format("PRAGMA user_version={}", k_schema_version).c_str(),
+                m_path);
+      sql::exec(db.get(), "COMMIT", m_path);
+    }
   }
   sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
@@ -188,6 +211,30 @@ void Checkpoint::open_and_check(const RunRecord& run)
     done = ok.column_int(0);
   }
   m_replayable = static_cast<std::uint64_t>(done);
+  start_session(run);
+}
+
+void Checkpoint::start_session(const RunRecord& run)
+{
+  auto* db = m_impl->db.get();
+  sql::Statement q(db, "INSERT INTO sessions (started, pid, command, shell, options, version, "
+                       "slots, timeout, timeout_percent) VALUES (?,?,?,?,?,?,?,?,?)");
+  q.bind(1, unix_seconds(std::chrono::system_clock::now()));
+  q.bind(2, static_cast<std::int64_t>(::getpid()));
+  q.bind_text(3, run.command);
+  q.bind(4, static_cast<std::int64_t>(run.shell));
+  q.bind_text(5, run.options);
+  q.bind_text(6, run.version);
+  q.bind(7, static_cast<std::int64_t>(run.slots));
+  q.bind(8, run.timeout);
+  q.bind(9, run.timeout_percent);
+  q.step();
+  m_impl->session = sqlite3_last_insert_rowid(db);
+  m_impl->insert_attempt = sql::Statement(
+      db, "INSERT INTO attempts (session, seq, item, occurrence, attempt, is_result, slot, "
+          "status, exit, signal, started, duration, output) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  m_impl->update_session =
+      sql::Statement(db, "UPDATE sessions SET last_commit = ?, replayed = ? WHERE id = ?");
 }
 
 void Checkpoint::write_run(const RunRecord& run)
@@ -267,6 +314,11 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   r.out = m_impl->read_blob(rowid, "stdout", out_size, spill);
   r.err = m_impl->read_blob(rowid, "stderr", err_size, spill);
   r.replayed = true;
+  // Counted in the session's row at the next commit; a resume that only replays commits too.
+  ++m_impl->replayed;
+  if (!m_impl->in_transaction) {
+    m_impl->begin();
+  }
   return r;
 }
 
@@ -356,10 +408,42 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
       m_impl->write_blob(rowid, "stderr", r.err);
     }
   }
+  m_impl->add_attempt(AttemptRecord{r.item, occurrence, r.seq, r.attempts, r.slot, r.status,
+                                    false, r.exit_code, r.signal, r.started, r.duration,
+                                    r.out.size() + r.err.size()},
+                      true);
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
   return true;
+}
+
+void Checkpoint::record_attempt(const AttemptRecord& attempt)
+{
+  if (!m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->add_attempt(attempt, false);
+}
+
+void Checkpoint::Impl::add_attempt(const AttemptRecord& a, bool is_result)
+{
+  auto& q = insert_attempt;
+  q.bind(1, session);
+  q.bind(2, static_cast<std::int64_t>(a.seq));
+  q.bind_blob(3, a.item);
+  q.bind(4, static_cast<std::int64_t>(a.occurrence));
+  q.bind(5, static_cast<std::int64_t>(a.attempt));
+  q.bind(6, static_cast<std::int64_t>(is_result));
+  q.bind(7, static_cast<std::int64_t>(a.slot));
+  q.bind_text(8, a.interrupted ? "interrupted" : to_string(a.status));
+  q.bind(9, static_cast<std::int64_t>(a.exit_code));
+  q.bind(10, static_cast<std::int64_t>(a.signal));
+  q.bind(11, unix_seconds(a.started));
+  q.bind(12, a.duration);
+  q.bind(13, static_cast<std::int64_t>(a.output_bytes));
+  q.step();
+  q.reset();
 }
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
@@ -384,6 +468,12 @@ void Checkpoint::commit()
   if (!m_impl || !m_impl->in_transaction) {
     return;
   }
+  auto& q = m_impl->update_session;
+  q.bind(1, unix_seconds(std::chrono::system_clock::now()));
+  q.bind(2, static_cast<std::int64_t>(m_impl->replayed));
+  q.bind(3, m_impl->session);
+  q.step();
+  q.reset();
   m_impl->in_transaction = false;
   sql::exec(m_impl->db.get(), "COMMIT", m_path);
 }

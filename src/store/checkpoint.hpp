@@ -5,6 +5,7 @@
 #include "base/reactor.hpp"
 #include "output/spill.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,6 +30,29 @@ struct RunRecord {
   std::string command; ///< The command template as written.
   std::string options; ///< Options that change results, for --report.
   std::string version; ///< parmap's version.
+  // Run history (schema v2, --report --html): kept per start or resume in the sessions table.
+  bool shell = false;         ///< The command runs through /bin/sh -c.
+  unsigned slots = 0;         ///< Slots the run uses (-j); 0 when not known.
+  double timeout = 0;         ///< --timeout in seconds; 0 for none (or a percentage).
+  double timeout_percent = 0; ///< --timeout N%: N; 0 for none.
+};
+
+/// An attempt at an item that is not its result (run history, schema v2): a failure that was
+/// retried, or an attempt parmap stopped (an interrupt, a halt). Results are recorded by
+/// Checkpoint::record(), which adds their attempt row itself.
+struct AttemptRecord {
+  std::string_view item;
+  std::uint64_t occurrence = 0;
+  std::uint64_t seq = 0;
+  unsigned attempt = 1; ///< 1 for the first try.
+  unsigned slot = 0;
+  Status status = Status::failed;
+  bool interrupted = false; ///< parmap stopped it: stored as status "interrupted".
+  int exit_code = 0;
+  int signal = 0;
+  std::chrono::system_clock::time_point started;
+  double duration = 0;
+  std::uint64_t output_bytes = 0; ///< What it wrote to stdout and stderr (then dropped).
 };
 
 /// How to open a checkpoint.
@@ -60,6 +84,9 @@ public:
   /// recording nothing, for an output too large for SQLite (1 GB): that item runs again on
   /// resume. Throws parmap::Error when the database fails (a full disk).
   bool record(const Result& result, std::uint64_t occurrence);
+  /// Adds an attempt that is not a result to the open transaction. Throws parmap::Error when
+  /// the database fails.
+  void record_attempt(const AttemptRecord& attempt);
   /// Commits if the open transaction has waited commit_interval.
   void tick(Clock::time_point now);
   /// When the open transaction is due, if one is open.
@@ -75,6 +102,7 @@ private:
   /// Refuses a run this checkpoint cannot serve; returns the number of stored results.
   std::int64_t check_run(const RunRecord& run);
   void write_run(const RunRecord& run);
+  void start_session(const RunRecord& run);
 
   std::unique_ptr<Impl> m_impl;
   std::string m_path;

@@ -1,28 +1,15 @@
 // read_report(): the --report summary of a checkpoint, read-only.
-#include "parmap/report.hpp"
+#include "store/report.hpp"
 
 #include "store/checkpoint.hpp"
-#include "base/error.hpp"
+#include "store/history.hpp"
 #include "output/format.hpp"
 #include "output/json.hpp"
-#include "store/sqlite.hpp"
 
 #include <fmt/format.h>
 
-#include <cmath>
-
-#include <sys/stat.h>
-#include <unistd.h>
-
 namespace parmap {
 namespace {
-
-/// A number read from the file, which may be damaged: an infinity (SQLite reads a NaN as NULL)
-/// becomes 0, so that the report stays printable and its JSON valid.
-double finite(double v)
-{
-  return std::isfinite(v) ? v : 0;
-}
 
 std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top, bool tails,
                                    std::size_t tail_bytes)
@@ -38,7 +25,7 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
     it.status = status_from(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
-    it.duration = finite(q.column_double(5));
+    it.duration = finite_or_zero(q.column_double(5));
     it.attempts = static_cast<unsigned>(q.column_int(6));
     if (tails) {
       it.stderr_tail = q.column_text(7);
@@ -88,34 +75,33 @@ std::string to_json(const CheckpointReport& r)
 }
 
 
+std::string describe_end(Status status, int exit_code, int signal)
+{
+  return status == Status::timeout    ? std::string("timed out")
+         : status == Status::signaled ? fmt::format("signal {}", signal)
+                                      : fmt::format("exit {}", exit_code);
+}
+
 CheckpointReport read_report(const std::string& path, std::size_t top, std::size_t tail_bytes)
 {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw_errno(path, errno);
-  }
-  // Only read, but opened for writing when allowed: the last connection to a WAL database
-  // removes its -wal and -shm files on close, which a read-only one cannot do.
-  bool writable = ::access(path.c_str(), W_OK) == 0;
-  sql::Db db = sql::open(path, (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
-                                   SQLITE_OPEN_NOMUTEX);
-  sqlite3_busy_timeout(db.get(), 5000);
+  sql::Db db = open_for_reading(path);
+  return read_report(db.get(), path, top, tail_bytes);
+}
+
+CheckpointReport read_report(sqlite3* db, const std::string& path, std::size_t top,
+                             std::size_t tail_bytes)
+{
   CheckpointReport r;
   r.path = path;
   try {
-    sql::Statement id(db.get(), "SELECT (SELECT application_id FROM pragma_application_id)");
-    id.step();
-    if (id.column_int(0) != k_checkpoint_application_id) {
-      throw Error(path + ": not a parmap checkpoint");
-    }
-    sql::Statement run(db.get(), "SELECT command, options, version, created FROM run");
+    sql::Statement run(db, "SELECT command, options, version, created FROM run");
     if (run.step()) {
       r.command = run.column_text(0);
       r.options = run.column_text(1);
       r.version = run.column_text(2);
-      r.created = finite(run.column_double(3));
+      r.created = finite_or_zero(run.column_double(3));
     }
-    sql::Statement counts(db.get(),
+    sql::Statement counts(db,
                           "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
                           "total(status = 'timeout'), total(status = 'signaled'), "
                           "total(duration) FROM results");
@@ -125,24 +111,20 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
     r.failed = static_cast<std::uint64_t>(counts.column_double(2));
     r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
     r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
-    r.busy_seconds = finite(counts.column_double(5));
+    r.busy_seconds = finite_or_zero(counts.column_double(5));
     // The tail is cut in SQL, so a huge stderr is never read whole.
-    r.slowest = read_items(db.get(),
+    r.slowest = read_items(db,
                            "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "
                            "FROM results ORDER BY duration DESC LIMIT ?1",
                            top, false, tail_bytes);
     r.failures = read_items(
-        db.get(),
+        db,
         "SELECT seq, item, status, exit, signal, duration, attempts, "
         "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
         "ORDER BY seq LIMIT ?1",
         top, true, tail_bytes);
   } catch (const Error& e) {
-    std::string what = e.what();
-    if (what.starts_with(path)) {
-      throw;
-    }
-    throw Error(path + ": not a parmap checkpoint (" + what + ")");
+    reject_file(path, e);
   }
   return r;
 }

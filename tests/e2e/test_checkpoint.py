@@ -58,7 +58,7 @@ class Recording(CheckpointTest):
     def test_schema_and_run_record(self):
         self.parmap("echo", items=["x"])
         con = sqlite3.connect(self.db)
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
         command, version = con.execute("SELECT command, version FROM run").fetchone()
         self.assertEqual(command, "echo")
