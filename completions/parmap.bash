@@ -9,7 +9,7 @@ _parmap_takes_value()
         -a | --arg-file | -d | --delimiter | -j | --jobs | --timeout | --kill-grace | --delay | \
             --env | --retries | --halt | -b | --batch-size | --max-pending | \
             --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
-            --checkpoint-every | --joblog)
+            --checkpoint-every | --html | --joblog)
             return 0
             ;;
     esac
@@ -88,7 +88,7 @@ _parmap()
 
     # The value of an option.
     case $prev in
-        -a | --arg-file | --checkpoint | --joblog)
+        -a | --arg-file | --checkpoint | --html | --joblog)
             _parmap_compgen -f -- "$cur"
             compopt -o filenames 2>/dev/null
             return
@@ -135,7 +135,7 @@ _parmap()
             -k --keep-order --as-ready --tag --json --line-buffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
             --tail-min-batch-size
-            --checkpoint --resume --retry-failed --force --checkpoint-every --report
+            --checkpoint --resume --retry-failed --force --checkpoint-every --report --html
             --bar --eta --progress-always --joblog'
         _parmap_compgen -W "$opts" -- "$cur"
         return

@@ -6,7 +6,7 @@
 function __parmap_takes_value
     contains -- $argv[1] -a --arg-file -d --delimiter -j --jobs --timeout --kill-grace --delay \
         --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
-        --tail-min-batch-size --checkpoint --checkpoint-every --joblog
+        --tail-min-batch-size --checkpoint --checkpoint-every --html --joblog
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -120,6 +120,7 @@ complete -c parmap $opt -l retry-failed -d 'With --resume: run recorded failures
 complete -c parmap $opt -l force -d 'With --resume: accept a changed command'
 complete -c parmap $opt -l checkpoint-every -x -d 'Commit at least every N items (100)'
 complete -c parmap $opt -l report -d "Summarise the checkpoint's run; run nothing"
+complete -c parmap $opt -l html -r -F -d 'With --report: write it as one HTML page (- for stdout)'
 
 # Progress and logs
 complete -c parmap $opt -l bar -d 'Show a progress bar on stderr'

@@ -292,6 +292,10 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->group(checkpoint);
   app.add_flag("--report", c.report, "Summarise the checkpoint's run; run nothing")
       ->group(checkpoint);
+  app.add_option("--html", c.html,
+                 "With --report: an HTML page (timeline, durations) to FILE (-: stdout)")
+      ->type_name("FILE")
+      ->group(checkpoint);
 
   const char* progress = "Progress and logs";
   app.add_flag("--bar", c.bar, "Show a progress bar on stderr (when it is a terminal)")
@@ -301,7 +305,8 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_flag("--progress-always", c.progress_always,
                "Draw --bar / --eta even when stderr is not a terminal")
       ->group(progress);
-  app.add_option("--joblog", c.joblog, "Log each finished item, GNU parallel's columns")
+  app.add_option("--joblog", c.joblog,
+                 "Log each finished item, GNU parallel's columns (--report: rebuilt)")
       ->type_name("FILE")
       ->group(progress);
 
@@ -411,6 +416,24 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   }
 }
 
+/// --report: what it writes, where.
+void check_report_files(const Raw& r, const Config& c)
+{
+  if (c.options.checkpoint.empty()) {
+    bad("--report needs --checkpoint PATH");
+  }
+  if (c.html && c.html->empty()) {
+    bad("--html needs a FILE (- for stdout)");
+  }
+  if (r.json && (c.html || !c.joblog.empty())) {
+    bad("--json does not go with --html or --joblog: with --report, they are written instead of "
+        "the summary");
+  }
+  if (c.html == "-" && c.joblog == "-") {
+    bad("--html - and --joblog - would both write to stdout");
+  }
+}
+
 void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
 {
   Options& o = c.options;
@@ -451,10 +474,11 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
         "least 1");
   }
   if (c.report) {
-    if (o.checkpoint.empty()) {
-      bad("--report needs --checkpoint PATH");
-    }
+    check_report_files(r, c);
     return;
+  }
+  if (c.html) {
+    bad("--html needs --report (parmap --checkpoint PATH --report --html FILE)");
   }
   split_command(rest, r, c);
   o.run_options = fmt::format("shell={} batch-size={} timeout={}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",

@@ -3,6 +3,7 @@
 
 #include "parmap/parmap.hpp"
 
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -18,7 +19,8 @@ struct Config {
   bool bar = false;            ///< --bar
   bool eta = false;            ///< --eta
   bool progress_always = false; ///< --progress-always: draw even when stderr is no terminal.
-  std::string joblog;          ///< --joblog FILE
+  std::string joblog;          ///< --joblog FILE (with --report: written from the checkpoint)
+  std::optional<std::string> html; ///< --html FILE: with --report, the HTML report ("-": stdout).
 };
 
 /// Parses argv. Returns the Config, or the exit status when parsing alone ends the program:

@@ -34,6 +34,21 @@ bool write_all(int fd, const std::string& text)
   return true;
 }
 
+/// One line, nine columns, whatever the command holds.
+std::string format_line(std::uint64_t seq, std::string_view host, double start, double runtime,
+                        std::uint64_t received, int exit_code, int signal, std::string command)
+{
+  // GNU parallel writes Exitval 0 and the signal number for a job killed by a signal.
+  int exitval = signal != 0 ? 0 : exit_code;
+  for (char& c : command) {
+    if (c == '\n' || c == '\t') {
+      c = ' ';
+    }
+  }
+  return fmt::format("{}\t{}\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", seq, host, start, runtime,
+                     received, exitval, signal, command);
+}
+
 } // namespace
 
 Joblog::Joblog(const std::string& path) : m_path(path)
@@ -42,7 +57,7 @@ Joblog::Joblog(const std::string& path) : m_path(path)
   if (m_fd < 0) {
     fail(path);
   }
-  if (!write_all(m_fd, "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n")) {
+  if (!write_all(m_fd, std::string(k_header))) {
     fail(path);
   }
 }
@@ -55,16 +70,14 @@ Joblog::~Joblog()
 std::string Joblog::line(const Result& r)
 {
   double start = std::chrono::duration<double>(r.started.time_since_epoch()).count();
-  // GNU parallel writes Exitval 0 and the signal number for a job killed by a signal.
-  int exitval = r.signal != 0 ? 0 : r.exit_code;
-  std::string command = r.command;
-  for (char& c : command) {
-    if (c == '\n' || c == '\t') {
-      c = ' '; // one line, nine columns, whatever the item holds
-    }
-  }
-  return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", r.seq, start, r.duration,
-                     r.out.size() + r.err.size(), exitval, r.signal, command);
+  return format_line(r.seq, ":", start, r.duration, r.out.size() + r.err.size(), r.exit_code,
+                     r.signal, r.command);
+}
+
+std::string Joblog::line(const ReportAttempt& a, std::string command)
+{
+  return format_line(a.seq, a.host.empty() ? ":" : a.host, a.started, a.duration, a.output_bytes,
+                     a.exit_code, a.signal, std::move(command));
 }
 
 void Joblog::add(const Result& r)

@@ -2,9 +2,12 @@
 // read parallel's joblogs keep working.
 #pragma once
 
+#include "parmap/report.hpp"
 #include "parmap/result.hpp"
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace parmap::cli {
 
@@ -16,6 +19,11 @@ public:
   void add(const Result& r);
   /// The line add() writes, for tests.
   static std::string line(const Result& r);
+  /// The line of a recorded attempt (--report --joblog), `command` being what it ran.
+  static std::string line(const ReportAttempt& a, std::string command);
+  /// The first line of a joblog: the column names.
+  static constexpr std::string_view k_header =
+      "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
   ~Joblog();
   Joblog(const Joblog&) = delete;

@@ -74,6 +74,9 @@ void ensure_standard_fds()
 
 int run(Config& c)
 {
+  if (c.report && (c.html || !c.joblog.empty())) {
+    return write_report_files(c.options.checkpoint, c.html.value_or(""), c.joblog);
+  }
   if (c.report) {
     return print_report(c.options.checkpoint, c.options.forward.format == Format::json);
   }
