@@ -219,8 +219,8 @@ void write_timeline(Page& page, const History& history)
            "<span class=\"key ok\">ok</span><span class=\"key failed\">failed</span>"
            "<span class=\"key timeout\">timed out</span><span class=\"key killed\">killed by a "
            "signal</span><span class=\"key interrupted\">stopped by parmap (runs again on "
-           "resume)</span><span class=\"key replayed\">replayed (taken from the checkpoint)"
-           "</span><br>One row per slot, one bar per attempt; faded: tried again; where bars "
+           "resume)</span><span class=\"key replayed\">replayed (not run again: counted in "
+           "the session's line)</span><br>One row per slot, one bar per attempt; faded: tried again; where bars "
            "would be thinner than a pixel, neighbours merge into one, shaded by how busy the "
            "slot was. Hover for details.</p>\n");
   const auto& sessions = history.sessions();
