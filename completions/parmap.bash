@@ -14,7 +14,7 @@ _parmap_takes_value()
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
             --block | --block-size | --blocksize | --recend | --recstart | -N | \
-            --max-replace-args | -L | --header | --slurm-alloc)
+            --max-replace-args | -L | --header | --slurm-alloc | --html)
             return 0
             ;;
     esac
@@ -94,7 +94,8 @@ _parmap()
     # The value of an option.
     case $prev in
         -a | --arg-file | --checkpoint | --joblog | --jl | --results | --res | --sshloginfile | \
-            --slf | --transferfile | --tf | --return | --trc | --basefile | --bf | --remote-parmap)
+            --slf | --transferfile | --tf | --return | --trc | --basefile | --bf | --remote-parmap | \
+            --html)
             _parmap_compgen -f -- "$cur"
             compopt -o filenames 2>/dev/null
             return
@@ -174,7 +175,7 @@ _parmap()
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
             --tail-min-batch-size
             --checkpoint --resume --retry-failed --resume-failed --force --checkpoint-every
-            --report
+            --report --html
             --bar --eta --progress-always --joblog --jl
             --number-of-cores --number-of-cpus --shellquote --shell-quote
             --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize

@@ -11,7 +11,7 @@ function __parmap_takes_value
         --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
         --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf --block \
         --block-size --blocksize --recend --recstart -N --max-replace-args -L --header \
-        --slurm-alloc
+        --slurm-alloc --html
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -161,6 +161,7 @@ complete -c parmap $opt -l resume-failed -d 'The same as --resume --retry-failed
 complete -c parmap $opt -l force -d 'With --resume: accept a changed command'
 complete -c parmap $opt -l checkpoint-every -x -d 'Commit at least every N items (100)'
 complete -c parmap $opt -l report -d "Summarise the checkpoint's run; run nothing"
+complete -c parmap $opt -l html -r -F -d 'With --report: write it as one HTML page (- for stdout)'
 
 # Progress and logs
 complete -c parmap $opt -l bar -d 'Show a progress bar on stderr'

@@ -52,12 +52,16 @@ void FakeExecutor::start(unsigned slot, Batch batch)
   m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}, 0, 0});
 }
 
-void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq)
+void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq, bool ran)
 {
   ItemEnded end;
   end.seq = seq;
   end.slot = slot;
   end.interrupted = true;
+  if (ran) {
+    end.started = std::chrono::system_clock::now();
+    end.duration = 0.01;
+  }
   m_events.emplace_back(std::move(end));
 }
 
@@ -65,7 +69,7 @@ void FakeExecutor::start_next(unsigned slot)
 {
   Slot& s = m_state[slot];
   while (!s.queue.empty() && s.queue.front().seq >= m_cancel_from) {
-    end_interrupted(slot, s.queue.front().seq);
+    end_interrupted(slot, s.queue.front().seq, false);
     s.queue.pop_front();
   }
   if (s.queue.empty()) {
@@ -101,11 +105,11 @@ void FakeExecutor::cancel(std::uint64_t from_seq, int signal)
     }
     // Queued items after the current one are dropped now; the current one is "killed".
     while (s.queue.size() > 1 && s.queue.back().seq >= from_seq) {
-      end_interrupted(slot, s.queue.back().seq);
+      end_interrupted(slot, s.queue.back().seq, false);
       s.queue.pop_back();
     }
     if (s.queue.front().seq >= from_seq && signal != 0) {
-      end_interrupted(slot, s.queue.front().seq);
+      end_interrupted(slot, s.queue.front().seq, true);
       s.queue.pop_front();
       start_next(slot);
     }

@@ -86,8 +86,8 @@ private:
     bool busy = false;
   };
   void start_next(unsigned slot);
-  // Reports an item that ended without running to completion (cancelled or killed).
-  void end_interrupted(unsigned slot, std::uint64_t seq);
+  // Reports an item that ended without running to completion: killed (`ran`) or dropped.
+  void end_interrupted(unsigned slot, std::uint64_t seq, bool ran);
 
   OutputListener& m_listener;
   std::map<unsigned, Slot> m_state;

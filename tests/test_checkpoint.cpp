@@ -682,7 +682,8 @@ TEST_CASE("checkpoint: a version 1 file is upgraded when a run takes it, not whe
     // As parmap 0.1.0 wrote it: none of schema 2's additions.
     sqlite3_exec(db,
                  "DROP TRIGGER output_chunks_go_with_their_result; DROP TABLE output_chunks; "
-                 "DROP TABLE running_items; ALTER TABLE results DROP COLUMN host; "
+                 "DROP TABLE running_items; DROP TABLE sessions; DROP TABLE attempts; "
+                 "ALTER TABLE results DROP COLUMN host; "
                  "ALTER TABLE results DROP COLUMN step; "
                  "PRAGMA user_version=1",
                  nullptr, nullptr, nullptr);

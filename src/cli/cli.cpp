@@ -183,6 +183,10 @@ void add_checkpoint_options(CLI::App& app, Config& c, Raw& r)
       ->default_str("100");
   app.add_flag("--report", c.report, "Summarise the checkpoint's run; run nothing")
       ->group(checkpoint);
+  app.add_option("--html", c.html,
+                 "With --report: an HTML page (timeline, durations) to FILE (-: stdout)")
+      ->type_name("FILE")
+      ->group(checkpoint);
 }
 
 void add_progress_options(CLI::App& app, Config& c, Raw& r)
@@ -196,7 +200,8 @@ void add_progress_options(CLI::App& app, Config& c, Raw& r)
                "Draw --bar / --eta even when stderr is not a terminal (plain lines)")
       ->group(progress);
   app.add_option("--joblog,--jl", c.options.joblog,
-                 "Log each finished item, GNU parallel's columns ('-' stdout, +FILE appends)")
+                 "Log each finished item, GNU parallel's columns ('-' stdout, +FILE appends; "
+                 "with --report: rebuilt from the checkpoint)")
       ->type_name("FILE")
       ->group(progress);
 
@@ -375,15 +380,35 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool 
   }
 }
 
+/// --report: what it writes, where.
+void check_report_files(const Raw& r, const Config& c)
+{
+  const std::string& joblog = c.options.joblog;
+  if (c.options.checkpoint.empty()) {
+    bad("--report needs --checkpoint PATH");
+  }
+  if (r.json && (!c.html.empty() || !joblog.empty())) {
+    bad("--json does not go with --html or --joblog: with --report, they are written instead of "
+        "the summary");
+  }
+  if (c.html == "-" && joblog == "-") {
+    bad("--html - and --joblog - would both write to stdout");
+  }
+  if (joblog.starts_with('+')) {
+    bad("--report --joblog writes a whole joblog: +FILE (append) does not go with --report");
+  }
+}
+
 void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
 {
   Options& o = c.options;
   apply_values(r, o);
   if (c.report) {
-    if (o.checkpoint.empty()) {
-      bad("--report needs --checkpoint PATH");
-    }
+    check_report_files(r, c);
     return;
+  }
+  if (!c.html.empty()) {
+    bad("--html needs --report (parmap --checkpoint PATH --report --html FILE)");
   }
   finish_remote(r, o);
   split_command(rest, r, c, c.shellquote == 0);
@@ -405,7 +430,7 @@ void refuse_empty_names(const CLI::App& app, const Config& c, const Raw& r)
   const Options& o = c.options;
   const std::pair<const char*, const std::string*> names[] = {
       {"--checkpoint", &o.checkpoint}, {"--joblog", &o.joblog},   {"--results", &o.results},
-      {"--wd", &o.work_dir},
+      {"--wd", &o.work_dir},           {"--html", &c.html},
       {"--tmpdir", &o.temp_dir},  {"--tagstring", &o.forward.tag_string},
       {"--arg-sep", &r.arg_sep},  {"--arg-file-sep", &r.arg_file_sep}};
   for (auto [name, value] : names) {

@@ -1,5 +1,6 @@
 #include "report.hpp"
 
+#include "output_file.hpp"
 #include "printable.hpp"
 #include "parmap/error.hpp"
 #include "parmap/report.hpp"
@@ -72,9 +73,7 @@ std::string as_text(const CheckpointReport& r)
   if (!r.failures.empty()) {
     s += "\nfailures\n";
     for (const auto& it : r.failures) {
-      std::string why = it.status == Status::timeout    ? std::string("timed out")
-                        : it.status == Status::signaled ? fmt::format("signal {}", it.signal)
-                                                        : fmt::format("exit {}", it.exit_code);
+      std::string why = describe_end(it.status, it.exit_code, it.signal);
       s += fmt::format("  #{}  {}  ({}, {} attempt{})\n", it.seq, printable(it.item, 70), why,
                        it.attempts, it.attempts == 1 ? "" : "s");
       std::string tail = printable(it.stderr_tail, 400, /*keep_newlines=*/true);
@@ -96,6 +95,26 @@ std::string as_text(const CheckpointReport& r)
 }
 
 } // namespace
+
+int write_report_files(const std::string& path, const std::string& html, const std::string& joblog)
+{
+  try {
+    if (!html.empty()) {
+      OutputFile out(html);
+      write_html_report(path, [&out](std::string_view piece) { out.write(piece); });
+      out.commit();
+    }
+    if (!joblog.empty()) {
+      OutputFile out(joblog);
+      write_joblog_report(path, [&out](std::string_view line) { out.write(line); });
+      out.commit();
+    }
+    return 0;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "parmap: %s\n", e.what());
+    return 255;
+  }
+}
 
 int print_report(const std::string& path, bool json)
 {

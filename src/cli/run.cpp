@@ -163,6 +163,9 @@ int print_quoted(const Config& c)
 
 int run(Config& c)
 {
+  if (c.report && (!c.html.empty() || !c.options.joblog.empty())) {
+    return write_report_files(c.options.checkpoint, c.html, c.options.joblog);
+  }
   if (c.report) {
     return print_report(c.options.checkpoint, c.options.forward.format == Format::json);
   }

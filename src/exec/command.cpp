@@ -7,6 +7,7 @@
 #include <charconv>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 namespace parmap {
 namespace {
@@ -60,6 +61,43 @@ void append_shell_quoted(std::string& out, std::string_view s)
     }
   }
   out.push_back('\'');
+}
+
+std::optional<std::vector<std::string>> split_quoted_words(std::string_view line)
+{
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == ' ') {
+      if (!in_word) {
+        return std::nullopt; // a leading or doubled space
+      }
+      words.push_back(std::exchange(word, {}));
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') {
+      auto end = line.find('\'', i + 1);
+      if (end == std::string_view::npos) {
+        return std::nullopt;
+      }
+      word.append(line.substr(i + 1, end - i - 1));
+      i = end;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      word.push_back(line[++i]);
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (in_word) {
+    words.push_back(std::move(word));
+  } else if (!line.empty()) {
+    return std::nullopt; // a trailing space
+  }
+  return words;
 }
 
 std::string shell_quote(std::string_view s)

@@ -5,6 +5,7 @@
 #include "parmap/parmap.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,6 +95,9 @@ private:
 
 /// Appends shell_quote(s) (parmap/parmap.hpp) to out.
 void append_shell_quoted(std::string& out, std::string_view s);
+/// Splits shell_quote()d words joined by single spaces (what CommandTemplate::text() and
+/// display() write) back into the words; nullopt for a line that is not of that form.
+std::optional<std::vector<std::string>> split_quoted_words(std::string_view line);
 
 /// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.
 std::vector<std::string> split_words(std::string_view text);

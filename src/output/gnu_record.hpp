@@ -2,6 +2,7 @@
 // CSV/TSV/JSON files (Seq Host Starttime JobRuntime Send Receive Exitval Signal Command).
 #pragma once
 
+#include "parmap/report.hpp"
 #include "parmap/result.hpp"
 
 #include <fmt/format.h>
@@ -26,18 +27,30 @@ struct GnuRecord {
   int signal = 0; ///< The signal that ended the job, 0 if none.
 };
 
-inline GnuRecord gnu_record(const Result& r)
+/// The columns of a job, `start` in seconds since the epoch, `receive` its stdout's size.
+template <class Job> GnuRecord gnu_record(const Job& job, double start, std::uint64_t receive)
 {
   GnuRecord g;
-  g.seq = r.seq;
-  g.host = r.host.empty() ? ":" : r.step.empty() ? r.host : r.host + "/" + r.step;
-  g.start = fmt::format("{:.3f}",
-                        std::chrono::duration<double>(r.started.time_since_epoch()).count());
-  g.runtime = r.duration;
-  g.receive = r.out.size();
-  g.exitval = r.status == Status::timeout ? -1 : r.signal != 0 ? 0 : r.exit_code;
-  g.signal = r.signal;
+  g.seq = job.seq;
+  g.host = job.host.empty() ? ":" : job.step.empty() ? job.host : job.host + "/" + job.step;
+  g.start = fmt::format("{:.3f}", start);
+  g.runtime = job.duration;
+  g.receive = receive;
+  g.exitval = job.status == Status::timeout ? -1 : job.signal != 0 ? 0 : job.exit_code;
+  g.signal = job.signal;
   return g;
+}
+
+inline GnuRecord gnu_record(const Result& r)
+{
+  return gnu_record(r, std::chrono::duration<double>(r.started.time_since_epoch()).count(),
+                    r.out.size());
+}
+
+/// A recorded attempt's columns (--report --joblog).
+inline GnuRecord gnu_record(const ReportAttempt& a)
+{
+  return gnu_record(a, a.started, a.stdout_bytes);
 }
 
 } // namespace parmap

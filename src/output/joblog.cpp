@@ -1,7 +1,6 @@
 #include "output/joblog.hpp"
 
 #include "base/error.hpp"
-#include "output/gnu_record.hpp"
 
 #include <fmt/format.h>
 
@@ -46,7 +45,11 @@ std::string Joblog::header()
 
 std::string Joblog::line(const Result& r, std::string_view command)
 {
-  GnuRecord g = gnu_record(r);
+  return line(gnu_record(r), command);
+}
+
+std::string Joblog::line(const GnuRecord& g, std::string_view command)
+{
   return fmt::format("{}\t{}\t{}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", g.seq, one_field(g.host),
                      g.start, g.runtime, g.receive, g.exitval, g.signal, one_field(command));
 }

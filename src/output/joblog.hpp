@@ -3,6 +3,7 @@
 #pragma once
 
 #include "base/fd.hpp"
+#include "output/gnu_record.hpp"
 #include "parmap/result.hpp"
 
 #include <string>
@@ -26,6 +27,8 @@ public:
   /// Seq Host Starttime JobRuntime Send Receive Exitval Signal Command, TAB-separated; the
   /// command on one line (newlines and TABs become spaces).
   static std::string line(const Result& r, std::string_view command);
+  /// The same line from its columns (--report --joblog writes recorded attempts).
+  static std::string line(const GnuRecord& g, std::string_view command);
 
 private:
   Fd m_fd;

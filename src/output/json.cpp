@@ -178,6 +178,21 @@ bool is_valid_utf8(std::string_view bytes)
   return esc.valid();
 }
 
+std::size_t utf8_sequence_at(std::string_view bytes, std::size_t i)
+{
+  auto lead = static_cast<unsigned char>(bytes[i]);
+  std::size_t len = sequence_length(lead);
+  if (len == 0 || i + len > bytes.size()) {
+    return 0;
+  }
+  for (std::size_t k = 1; k < len; ++k) {
+    if (!continuation_ok(lead, k, static_cast<unsigned char>(bytes[i + k]))) {
+      return 0;
+    }
+  }
+  return len;
+}
+
 void Base64Encoder::feed(std::string_view bytes, std::string& out)
 {
   for (char ch : bytes) {

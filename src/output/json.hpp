@@ -31,6 +31,8 @@ private:
 bool append_json_string(std::string& out, std::string_view bytes);
 /// True when bytes are valid UTF-8.
 bool is_valid_utf8(std::string_view bytes);
+/// The length (1-4) of the valid UTF-8 sequence that starts at bytes[i]; 0 when none does.
+std::size_t utf8_sequence_at(std::string_view bytes, std::size_t i);
 
 /// Base64 (RFC 4648, with padding), across several calls.
 class Base64Encoder {

@@ -271,6 +271,10 @@ void Engine::setup_checkpoint()
     return;
   }
   RunRecord run{m_command.text(), m_options.run_options, version()};
+  run.shell = m_command.uses_shell();
+  run.slots = m_slots;
+  run.timeout = m_options.timeout;
+  run.timeout_percent = m_options.timeout_percent;
   CheckpointMode mode;
   mode.resume = m_options.resume;
   mode.force = m_options.force;
@@ -489,6 +493,9 @@ void Engine::on_ended(ItemEnded& e)
     return;
   }
   if (e.interrupted || e.lost) {
+    if (e.interrupted) {
+      record_attempt(f, e);
+    }
     f.ended = true;
     f.interrupted = true;
     if (m_streamer == e.seq) {
@@ -503,6 +510,7 @@ void Engine::on_ended(ItemEnded& e)
   }
   if (e.status != Status::ok && f.attempt <= m_options.retries &&
       (!m_stopping || e.seq < m_stop_from)) {
+    record_attempt(f, e); // before its output is dropped
     ++f.attempt;
     uncount(f);
     f.out.clear();
@@ -542,6 +550,24 @@ void Engine::on_ended(ItemEnded& e)
   // Last: a halt delivers what it can at once, this item included, so `f` may be gone after.
   check_halt(*f.result);
   try_deliver();
+}
+
+void Engine::record_attempt(const Flight& f, const ItemEnded& e)
+{
+  if (!m_checkpoint || e.started == std::chrono::system_clock::time_point{}) {
+    return; // no checkpoint, or dropped before it started
+  }
+  try {
+    // A block is stored under its key, as its result is (see record()).
+    std::string_view item = f.key.empty() ? std::string_view(f.text) : f.key;
+    m_checkpoint->record_attempt(AttemptRecord{item, f.occurrence, e.seq, f.attempt, e.slot, e.host,
+                                               e.step, e.status, e.interrupted, e.exit_code,
+                                               e.signal, e.started, e.duration, f.out.size()});
+  } catch (const Error& err) {
+    if (!m_error) {
+      fail_run(err.what()); // as when a result cannot be recorded
+    }
+  }
 }
 
 Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)

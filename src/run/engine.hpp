@@ -135,6 +135,8 @@ private:
   void on_slot_free(const SlotFree& free);
   void on_ended(ItemEnded& e);
   Result make_result(Flight& f, std::uint64_t seq, const ItemEnded& e);
+  /// Adds an attempt that is not a result (retried, or interrupted) to the run history.
+  void record_attempt(const Flight& f, const ItemEnded& e);
   void check_halt(const Result& r);
   void begin_stop(std::uint64_t from_seq, int signal);
   void on_signal(int signal);

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "store/checkpoint_file.hpp"
+#include "store/history.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
@@ -72,6 +73,7 @@ void add_schema_2(sqlite3* db)
 {
   sql::exec(db, k_schema_v2_additions);
   RunningItems::create_table(db); // issue 12, no orphans: running process groups
+  add_history_tables(db);         // issue 16, --report --html: sessions and attempts
 }
 
 /// output_chunks.stream: which output of a result a chunk belongs to.
@@ -85,7 +87,7 @@ const char* column_of(std::int64_t stream)
 }
 
 /// Binds `text`, or NULL when it is empty (a column that only some runs fill).
-void bind_text_or_null(sql::Statement& q, int index, const std::string& text)
+void bind_text_or_null(sql::Statement& q, int index, std::string_view text)
 {
   if (text.empty()) {
     q.bind_null(index);
@@ -158,6 +160,11 @@ struct Checkpoint::Impl {
   std::size_t rows = 0;
   Clock::time_point opened{};
   Clock::time_point last_commit = Clock::now();
+  // Run history.
+  std::int64_t session = 0;   ///< This run's row in sessions.
+  std::uint64_t replayed = 0; ///< Results lookup() gave back in this session.
+  sql::Statement insert_attempt;
+  sql::Statement update_session;
 
   void begin()
   {
@@ -167,6 +174,7 @@ struct Checkpoint::Impl {
     opened = Clock::now();
   }
   void prepare();
+  void add_attempt(const AttemptRecord& a, bool is_result);
 
   /// Where an output goes: bound to the insert as it is (in memory, or empty), written into
   /// its results column after the insert (spilled), or into output_chunks (too large).
@@ -253,6 +261,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     // A fresh start, or --force: this run's command is the one the results now stand for.
     write_run(run);
   }
+  start_session(run);
   sql::exec(db.get(), "COMMIT");
   sql::exec(db.get(), "PRAGMA synchronous=NORMAL");
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864");
@@ -266,6 +275,24 @@ void Checkpoint::open_and_check(const RunRecord& run)
     done = ok.column_int(0);
   }
   m_replayable = static_cast<std::uint64_t>(done);
+}
+
+void Checkpoint::start_session(const RunRecord& run)
+{
+  auto* db = m_impl->db.get();
+  sql::Statement q(db, "INSERT INTO sessions (started, pid, command, shell, options, version, "
+                       "slots, timeout, timeout_percent) VALUES (?,?,?,?,?,?,?,?,?)");
+  q.bind(1, unix_seconds(std::chrono::system_clock::now()));
+  q.bind(2, static_cast<std::int64_t>(::getpid()));
+  q.bind_text(3, run.command);
+  q.bind(4, static_cast<std::int64_t>(run.shell));
+  q.bind_text(5, run.options);
+  q.bind_text(6, run.version);
+  q.bind(7, static_cast<std::int64_t>(run.slots));
+  q.bind(8, run.timeout);
+  q.bind(9, run.timeout_percent);
+  q.step();
+  m_impl->session = sqlite3_last_insert_rowid(db);
 }
 
 void Checkpoint::Impl::prepare()
@@ -283,6 +310,12 @@ void Checkpoint::Impl::prepare()
                                     "WHERE result = ? AND stream = ? ORDER BY rowid");
   add_chunk = sql::Statement(
       db.get(), "INSERT INTO output_chunks (result, stream, bytes) VALUES (?, ?, zeroblob(?))");
+  insert_attempt = sql::Statement(
+      db.get(), "INSERT INTO attempts (session, seq, item, occurrence, attempt, is_result, host, "
+                "step, slot, status, exit, signal, started, duration, stdout_bytes) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  update_session =
+      sql::Statement(db.get(), "UPDATE sessions SET last_commit = ?, replayed = ? WHERE id = ?");
 }
 
 void Checkpoint::write_run(const RunRecord& run)
@@ -358,6 +391,11 @@ std::optional<Result> Checkpoint::lookup(std::string_view item,
   r.out = m_impl->read_output(rowid, k_stdout_stream, out_size, spill);
   r.err = m_impl->read_output(rowid, k_stderr_stream, err_size, spill);
   r.replayed = true;
+  // Counted in the session's row at the next commit; a resume that only replays commits too.
+  ++m_impl->replayed;
+  if (!m_impl->in_transaction) {
+    m_impl->begin();
+  }
   return r;
 }
 
@@ -498,9 +536,43 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
   m_impl->write_output(rowid, k_stdout_stream, r.out, out);
   m_impl->write_output(rowid, k_stderr_stream, r.err, err);
+  m_impl->add_attempt(AttemptRecord{r.item, occurrence, r.seq, r.attempts, r.slot, r.host, r.step,
+                                    r.status, false, r.exit_code, r.signal, r.started,
+                                    r.duration, r.out.size()},
+                      true);
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
+}
+
+void Checkpoint::record_attempt(const AttemptRecord& attempt)
+{
+  if (!m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->add_attempt(attempt, false);
+}
+
+void Checkpoint::Impl::add_attempt(const AttemptRecord& a, bool is_result)
+{
+  auto& q = insert_attempt;
+  q.bind(1, session);
+  q.bind(2, static_cast<std::int64_t>(a.seq));
+  q.bind_blob(3, a.item);
+  q.bind(4, static_cast<std::int64_t>(a.occurrence));
+  q.bind(5, static_cast<std::int64_t>(a.attempt));
+  q.bind(6, static_cast<std::int64_t>(is_result));
+  bind_text_or_null(q, 7, a.host);
+  bind_text_or_null(q, 8, a.step);
+  q.bind(9, static_cast<std::int64_t>(a.slot));
+  q.bind_text(10, a.interrupted ? "interrupted" : to_string(a.status));
+  q.bind(11, static_cast<std::int64_t>(a.exit_code));
+  q.bind(12, static_cast<std::int64_t>(a.signal));
+  q.bind(13, unix_seconds(a.started));
+  q.bind(14, a.duration);
+  q.bind(15, static_cast<std::int64_t>(a.stdout_bytes));
+  q.step();
+  q.reset();
 }
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
@@ -542,6 +614,12 @@ void Checkpoint::commit()
   if (!m_impl->in_transaction) {
     return;
   }
+  auto& q = m_impl->update_session;
+  q.bind(1, unix_seconds(std::chrono::system_clock::now()));
+  q.bind(2, static_cast<std::int64_t>(m_impl->replayed));
+  q.bind(3, m_impl->session);
+  q.step();
+  q.reset();
   m_impl->in_transaction = false;
   m_impl->last_commit = Clock::now();
   sql::exec(m_impl->db.get(), "COMMIT");

@@ -6,6 +6,7 @@
 #include "output/spill.hpp"
 #include "store/running_items.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,6 +28,31 @@ struct RunRecord {
   std::string command; ///< The command template as written.
   std::string options; ///< Options that change results, for --report.
   std::string version; ///< parmap's version.
+  // Run history (schema v2, --report --html): kept per start or resume in the sessions table.
+  bool shell = false;         ///< The command runs through /bin/sh -c.
+  unsigned slots = 0;         ///< Slots the run uses (-j); 0 when not known.
+  double timeout = 0;         ///< --timeout in seconds; 0 for none (or a percentage).
+  double timeout_percent = 0; ///< --timeout N%: N; 0 for none.
+};
+
+/// An attempt at an item that is not its result (run history, schema v2): a failure that was
+/// retried, or an attempt parmap stopped (an interrupt, a halt). Results are recorded by
+/// Checkpoint::record(), which adds their attempt row itself.
+struct AttemptRecord {
+  std::string_view item;
+  std::uint64_t occurrence = 0;
+  std::uint64_t seq = 0;
+  unsigned attempt = 1; ///< 1 for the first try.
+  unsigned slot = 0;
+  std::string_view host; ///< Empty: this machine.
+  std::string_view step; ///< The Slurm job step, "JOBID.STEPID"; empty: none.
+  Status status = Status::failed;
+  bool interrupted = false; ///< parmap stopped it: stored as status "interrupted".
+  int exit_code = 0;
+  int signal = 0;
+  std::chrono::system_clock::time_point started;
+  double duration = 0;
+  std::uint64_t stdout_bytes = 0; ///< What it wrote to stdout (then dropped).
 };
 
 /// How to open a checkpoint.
@@ -64,6 +90,9 @@ public:
   /// size are stored, streamed from where they are, never held in memory whole. Throws
   /// parmap::Error when the database fails (a full disk, a damaged page).
   void record(const Result& result, std::uint64_t occurrence);
+  /// Adds an attempt that is not a result to the open transaction. Throws parmap::Error when
+  /// the database fails.
+  void record_attempt(const AttemptRecord& attempt);
   /// Commits if the open transaction is due (see deadline()).
   void tick(Clock::time_point now);
   /// When the open transaction is due (or running items are to be recorded), if at all:
@@ -97,6 +126,8 @@ private:
   /// Throws CheckpointConflict for a run this checkpoint cannot serve. Writes nothing.
   Stored check_run(const RunRecord& run);
   void write_run(const RunRecord& run);
+  /// Adds this run's row to sessions (run history), in open_and_check()'s transaction.
+  void start_session(const RunRecord& run);
 
   std::unique_ptr<Impl> m_impl;
   std::string m_path;

@@ -1,28 +1,20 @@
 // read_report(): the --report summary of a checkpoint, read-only.
-#include "parmap/report.hpp"
+#include "store/report.hpp"
 
 #include "store/checkpoint.hpp"
-#include "store/checkpoint_file.hpp"
 #include "base/error.hpp"
 #include "output/format.hpp"
 #include "output/json.hpp"
+#include "store/history.hpp"
 #include "store/running_items.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 
 namespace parmap {
 namespace {
-
-/// A number read from the file, which may be damaged: an infinity (SQLite reads a NaN as NULL)
-/// becomes 0, so that the report stays printable and its JSON valid.
-double finite(double v)
-{
-  return std::isfinite(v) ? v : 0;
-}
 
 std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top, bool tails,
                                    std::size_t tail_bytes)
@@ -38,7 +30,7 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
     it.status = status_from(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
-    it.duration = finite(q.column_double(5));
+    it.duration = finite_or_zero(q.column_double(5));
     it.attempts = static_cast<unsigned>(q.column_int(6));
     if (tails) {
       it.stderr_tail = q.column_text(7);
@@ -80,7 +72,7 @@ std::vector<HostReport> read_hosts(sqlite3* db)
   while (q.step()) {
     hosts.push_back(HostReport{q.column_text(0), static_cast<std::uint64_t>(q.column_int(1)),
                                static_cast<std::uint64_t>(q.column_double(2)),
-                               finite(q.column_double(3)), {}});
+                               finite_or_zero(q.column_double(3)), {}});
   }
   if (hosts.size() == 1 && hosts.front().host == ":") {
     hosts.clear(); // everything ran here: nothing to say per host
@@ -181,21 +173,39 @@ std::string to_json(const CheckpointReport& r)
 }
 
 
+std::string describe_end(Status status, int exit_code, int signal)
+{
+  return status == Status::timeout    ? std::string("timed out")
+         : status == Status::signaled ? fmt::format("signal {}", signal)
+                                      : fmt::format("exit {}", exit_code);
+}
+
 CheckpointReport read_report(const std::string& path, std::size_t top, std::size_t tail_bytes)
 {
+  return read_report(open_for_report(path), path, top, tail_bytes);
+}
+
+ReadableCheckpoint open_for_report(const std::string& path)
+{
   ReadableCheckpoint cp = open_for_reading(path);
-  sqlite3* db = cp.db.get();
-  CheckpointReport r;
-  r.path = path;
   if (cp.schema == 0) {
     throw Error(path + ": not a parmap checkpoint (it is empty)");
   }
+  return cp;
+}
+
+CheckpointReport read_report(const ReadableCheckpoint& cp, const std::string& path,
+                             std::size_t top, std::size_t tail_bytes)
+{
+  sqlite3* db = cp.db.get();
+  CheckpointReport r;
+  r.path = path;
   sql::Statement run(db, "SELECT command, options, version, created FROM run");
   if (run.step()) {
     r.command = run.column_text(0);
     r.options = run.column_text(1);
     r.version = run.column_text(2);
-    r.created = finite(run.column_double(3));
+    r.created = finite_or_zero(run.column_double(3));
   }
   sql::Statement counts(db, "SELECT count(*), total(status = 'ok'), total(status = 'failed'), "
                             "total(status = 'timeout'), total(status = 'signaled'), "
@@ -206,7 +216,7 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
   r.failed = static_cast<std::uint64_t>(counts.column_double(2));
   r.timeout = static_cast<std::uint64_t>(counts.column_double(3));
   r.signaled = static_cast<std::uint64_t>(counts.column_double(4));
-  r.busy_seconds = finite(counts.column_double(5));
+  r.busy_seconds = finite_or_zero(counts.column_double(5));
   r.slowest = read_items(db,
                          "SELECT seq, item, status, exit, signal, duration, attempts, ?2 "
                          "FROM results ORDER BY duration DESC LIMIT ?1",

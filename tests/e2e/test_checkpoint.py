@@ -81,6 +81,8 @@ class Recording(CheckpointTest):
         con.execute("DROP TRIGGER output_chunks_go_with_their_result")
         con.execute("DROP TABLE output_chunks")
         con.execute("DROP TABLE running_items")
+        con.execute("DROP TABLE sessions")
+        con.execute("DROP TABLE attempts")
         con.execute("ALTER TABLE results DROP COLUMN host")
         con.execute("ALTER TABLE results DROP COLUMN step")
         con.execute("PRAGMA user_version = 1")

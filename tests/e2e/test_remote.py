@@ -148,6 +148,23 @@ class Running(RemoteTest):
             hosts = {h for (h,) in db.execute("SELECT host FROM results")}
         self.assertTrue(hosts <= set(HOSTS) and hosts, hosts)
 
+    def test_report_draws_a_row_per_host_and_slot_and_rebuilds_the_joblog(self):
+        ck, live, rebuilt, page = (self.path(n) for n in ("run.db", "live", "rebuilt", "r.html"))
+        p = remote(["-S", "host1,host2", "-j2", "--checkpoint", ck, "--joblog", live, "sh", "-c",
+                    'sleep 0.2; echo "$1"', "sh", ":::"] + [str(i) for i in range(8)])
+        self.assertOk(p)
+        self.assertOk(run(["--checkpoint", ck, "--report", "--joblog", rebuilt]))
+        want, got = lines(self.read("live")), lines(self.read("rebuilt"))
+        self.assertEqual(sorted(got[1:], key=lambda l: int(l.split("\t")[0])), want[1:])
+        self.assertEqual({line.split("\t")[1] for line in got[1:]}, {"host1", "host2"})
+        self.assertOk(run(["--checkpoint", ck, "--report", "--html", page]))
+        html = self.read("r.html").decode()
+        self.assertIn("<h2>Hosts</h2>", html)
+        # Four rows, each named by its host: no idle local row for a slot that ran remotely.
+        self.assertEqual(html.count('<g class="lane">'), 4, html)
+        for host in ("host1", "host2"):
+            self.assertEqual(html.count(f">{host} slot "), 2, html)
+
     def test_output_bytes_pass_unchanged(self):
         data = bytes(range(256)) * 300 + b"no newline at the end"
         src = self.write("blob", data)

@@ -179,6 +179,13 @@ class Running(SlurmTest):
         self.assertEqual([h["host"] for h in hosts], ["localhost"])
         self.assertEqual(sorted(hosts[0]["steps"]), sorted(stored))
         self.assertIn(b"steps ", run(["--checkpoint", ck, "--report"]).stdout)
+        # --report --joblog: the Host column the live joblog writes; the page names the steps.
+        joblog = run(["--checkpoint", ck, "--report", "--joblog", "-"])
+        self.assertEqual({line.split("\t")[1] for line in lines(joblog.stdout)[1:]},
+                         {f"localhost/{s}" for s in stored})
+        page = run(["--checkpoint", ck, "--report", "--html", "-"]).stdout
+        for step in stored:
+            self.assertIn(f" \u00b7 step {step} \u00b7 ".encode(), page)
         p = in_salloc(2, ["--slurm", "--checkpoint", ck, "--resume"] + cmd + list("abcdef"))
         self.assertOk(p)
         self.assertEqual(lines(p.stdout), list("abcdef"))

@@ -647,6 +647,28 @@ private:
   std::size_t m_i = 0;
 };
 
+/// The HTML report and the joblog of the run history: written whole, or refused.
+void check_history(const std::string& path) {
+  try {
+    std::string page;
+    write_html_report(path, [&](std::string_view piece) { page += piece; });
+    expect(page.starts_with("<!DOCTYPE html>") && page.ends_with("</html>\n"),
+           "the HTML report is a whole page");
+    expect(page.find("<script") == std::string::npos, "the HTML report holds no script");
+  } catch (const Error&) {
+  }
+  try {
+    auto sessions = read_sessions(path);
+    for_each_attempt(path, [&](const ReportAttempt& a) {
+      for (const auto& s : sessions) {
+        (void)command_line(s, a);
+      }
+    });
+    write_joblog_report(path, [](std::string_view) {});
+  } catch (const Error&) {
+  }
+}
+
 void check_report(const std::string& path) {
   try {
     CheckpointReport r = read_report(path, 10, 300);
@@ -663,6 +685,7 @@ void check_report(const std::string& path) {
   } catch (const Error&) {
     // Refused: fine.
   }
+  check_history(path);
 }
 
 void check_open(const std::string& path, const std::string& dir, std::uint8_t mode) {
