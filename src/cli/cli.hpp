@@ -3,7 +3,6 @@
 
 #include "parmap/parmap.hpp"
 
-#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -20,7 +19,7 @@ struct Config {
   bool bar = false;             ///< --bar
   bool eta = false;             ///< --eta
   bool progress_always = false; ///< --progress-always: draw even when stderr is no terminal.
-  std::string html; ///< --html FILE: with --report, the HTML report ("-": stdout).
+  std::string html;             ///< --html FILE: with --report, the HTML report ("-": stdout).
 };
 
 /// How parsing alone ends the program: its exit status and what it prints.
