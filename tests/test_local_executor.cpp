@@ -67,7 +67,7 @@ struct Harness {
     Batch batch;
     std::uint64_t seq = first;
     for (auto& [text, timeout] : items) {
-      batch.items.push_back(Item{seq++, text, text.size(), timeout});
+      batch.items.push_back(Item{seq++, {text}, 0, timeout});
     }
     executor.start(slot, std::move(batch));
   }
@@ -151,8 +151,8 @@ TEST_CASE("local executor: a command that cannot start")
   {
     Harness h({"echo"}, 1);
     Batch batch;
-    batch.items.push_back(Item{1, std::string("a\0b", 3), 3, 0});
-    batch.items.push_back(Item{2, std::string(10, 'x'), 200000, 0});
+    batch.items.push_back(Item{1, {std::string("a\0b", 3)}, 0, 0});
+    batch.items.push_back(Item{2, {std::string(10, 'x')}, 200000, 0});
     h.executor.start(1, std::move(batch));
     h.pump();
     CHECK(h.ended[1].exit_code == 126);

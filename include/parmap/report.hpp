@@ -12,7 +12,8 @@ namespace parmap {
 /// One recorded item, as the report shows it.
 struct ReportItem {
   std::uint64_t seq = 0;
-  std::string item;
+  std::vector<std::string> args; ///< The command's arguments.
+  std::string item;              ///< They, joined by spaces.
   Status status = Status::ok;
   int exit_code = 0;
   int signal = 0;

@@ -24,6 +24,13 @@ struct RawItem {
   std::uint64_t full_size = 0;
 };
 
+/// One command's arguments, as the input produces them.
+struct Record {
+  std::vector<std::string> args;
+  /// The size in the input of an argument that was cut at k_max_item_bytes; 0 when none was.
+  std::uint64_t oversize = 0;
+};
+
 namespace detail {
 
 /// One source of items. Pulled by the engine's thread only.

@@ -176,7 +176,7 @@ void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool
   auto& tagger = f.tagger(stream);
   if (m_options.forward.format == Format::tag) {
     if (!tagger) {
-      tagger = std::make_unique<LineTagger>(tag_prefix(f.text));
+      tagger = std::make_unique<LineTagger>(tag_prefix(f.args));
     }
     std::string tagged;
     tagger->apply(chunk, tagged);
@@ -222,8 +222,8 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
     auto& tagger = f.tagger(s);
     std::unique_ptr<LineTagger> prefix_tagger;
     if (tag) {
-      prefix_tagger = std::make_unique<LineTagger>(tag_prefix(f.text));
-      tagger = std::make_unique<LineTagger>(tag_prefix(f.text), last_byte(held) == '\n');
+      prefix_tagger = std::make_unique<LineTagger>(tag_prefix(f.args));
+      tagger = std::make_unique<LineTagger>(tag_prefix(f.args), last_byte(held) == '\n');
     }
     m_writer->write(index_of(s), std::make_unique<StoredPiece>(held, std::move(prefix_tagger), limit));
   }
@@ -305,7 +305,7 @@ void Engine::deliver(std::uint64_t seq, Flight& f)
         const auto& bytes = OutputAccess::handle(s == Stream::out ? r.out : r.err);
         if (bytes) {
           m_writer->write(index_of(s), std::make_unique<StoredPiece>(
-                                           bytes, std::make_unique<LineTagger>(tag_prefix(r.item))));
+                                           bytes, std::make_unique<LineTagger>(tag_prefix(r.args))));
         }
       }
       break;

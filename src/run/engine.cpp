@@ -353,7 +353,8 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
 {
   Result r;
   r.seq = seq;
-  r.item = f.text;
+  r.args = f.args;
+  r.item = joined(f.args, ' ');
   r.status = e.status;
   r.exit_code = e.exit_code;
   r.signal = e.signal;
@@ -364,7 +365,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.attempts = f.attempt;
   r.slot = e.slot;
   if (m_options.record_command) {
-    r.command = m_command.display(RenderContext{f.text, seq, e.slot});
+    r.command = m_command.display(RenderContext{f.args, seq, e.slot});
   }
   return r;
 }

@@ -50,8 +50,8 @@ public:
 private:
   /// An item between dispatch (or replay) and delivery.
   struct Flight {
-    std::string text;
-    std::uint64_t full_size = 0;
+    std::vector<std::string> args;
+    std::uint64_t oversize = 0;
     std::uint64_t occurrence = 0;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
@@ -84,8 +84,8 @@ private:
   bool finished() const;
   void dispatch();
   void pull_ahead(std::size_t want);
-  bool pull_item(RawItem& raw);
-  void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
+  bool pull_record(Record& record);
+  void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
   std::size_t busy_slots() const { return m_slots - m_free_slots.size(); }
@@ -138,6 +138,7 @@ private:
   SpillFactory m_spill;
   std::unique_ptr<Checkpoint> m_checkpoint;
   OccurrenceCounter m_occurrences;
+  std::string m_key; ///< Scratch for item_key().
   std::unique_ptr<OutputWriter> m_writer;
   std::unique_ptr<Executor> m_executor;
   std::unique_ptr<SignalWatcher> m_signals;

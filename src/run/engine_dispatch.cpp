@@ -20,7 +20,7 @@ void Engine::dispatch()
     m_retries.pop_front();
     Flight& f = m_flights[seq];
     Batch batch;
-    batch.items.push_back(Item{seq, f.text, f.full_size, 0});
+    batch.items.push_back(Item{seq, f.args, f.oversize, 0});
     start_batch(std::move(batch));
   }
   while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
@@ -59,38 +59,42 @@ void Engine::pull_ahead(std::size_t want)
   // replayed into memory before the caller sees the first.
   while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
-    RawItem raw;
-    if (!pull_item(raw)) {
+    Record record;
+    if (!pull_record(record)) {
       return;
     }
     std::uint64_t seq = ++m_read;
     std::uint64_t occurrence = 0;
     if (m_checkpoint) {
-      occurrence = m_occurrences.next(raw.text);
+      std::string_view key = item_key(record.args, m_key);
+      occurrence = m_occurrences.next(key);
       // Once every stored result has been replayed (or there were none), no lookup can hit.
       bool may_hit = m_replayed_seen < m_checkpoint->replayable();
-      if (auto stored = may_hit ? m_checkpoint->lookup(raw.text, occurrence, m_spill)
+      if (auto stored = may_hit ? m_checkpoint->lookup(key, occurrence, m_spill)
                                 : std::nullopt) {
-        add_replay(seq, raw, occurrence, std::move(*stored));
+        add_replay(seq, record, occurrence, std::move(*stored));
         continue;
       }
     }
     Flight& f = m_flights[seq];
-    f.text = raw.text;
-    f.full_size = raw.full_size;
+    f.args = record.args;
+    f.oversize = record.oversize;
     f.occurrence = occurrence;
-    m_staged.items.push_back(Item{seq, std::move(raw.text), raw.full_size, 0});
+    m_staged.items.push_back(Item{seq, std::move(record.args), record.oversize, 0});
   }
 }
 
-bool Engine::pull_item(RawItem& raw)
+bool Engine::pull_record(Record& record)
 {
   const auto& sources = ItemsAccess::sources(m_items);
   try {
     while (m_source < sources.size()) {
       auto& source = *sources[m_source];
+      RawItem raw;
       switch (source.next(raw)) {
       case ItemSource::Pull::item:
+        record.oversize = raw.full_size > raw.text.size() ? raw.full_size : 0;
+        record.args.push_back(std::move(raw.text));
         return true;
       case ItemSource::Pull::end:
         ++m_source;
@@ -112,20 +116,21 @@ bool Engine::pull_item(RawItem& raw)
   return false;
 }
 
-void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored)
+void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored)
 {
   Flight& f = m_flights[seq];
-  f.text = std::move(raw.text);
+  f.args = std::move(record.args);
   f.occurrence = occurrence;
   f.batch = m_next_batch++;
   m_batch_left[f.batch] = 1;
   ++m_pending;
   stored.seq = seq;
-  stored.item = f.text;
+  stored.args = f.args;
+  stored.item = joined(f.args, ' ');
   stored.replayed = true;
   stored.slot = 0;
   if (m_options.record_command) {
-    stored.command = m_command.display(RenderContext{f.text, seq, 0});
+    stored.command = m_command.display(RenderContext{f.args, seq, 0});
   }
   ++m_progress.finished;
   ++m_progress.replayed;

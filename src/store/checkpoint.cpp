@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <fcntl.h>
@@ -67,6 +68,40 @@ Status status_from(const std::string& text)
     return Status::signaled;
   }
   return Status::failed;
+}
+
+std::string_view item_key(std::span<const std::string> args, std::string& buffer)
+{
+  if (args.size() == 1 && !args[0].starts_with('\0')) {
+    return args[0];
+  }
+  buffer.assign(1, '\0');
+  for (const auto& a : args) {
+    buffer += std::to_string(a.size());
+    buffer.push_back(':');
+    buffer += a;
+  }
+  return buffer;
+}
+
+std::vector<std::string> args_of_key(std::string_view key)
+{
+  if (!key.starts_with('\0')) {
+    return {std::string(key)};
+  }
+  std::vector<std::string> args;
+  for (std::size_t at = 1; at < key.size();) {
+    auto colon = key.find(':', at);
+    std::size_t size = 0;
+    auto [end, ec] = std::from_chars(key.data() + at, key.data() + (colon == key.npos ? at : colon), size);
+    if (colon == key.npos || ec != std::errc() || end != key.data() + colon ||
+        size > key.size() - colon - 1) {
+      return {std::string(key)}; // not what item_key() writes: show it as it is
+    }
+    args.emplace_back(key.substr(colon + 1, size));
+    at = colon + 1 + size;
+  }
+  return args;
 }
 
 struct Checkpoint::Impl {
@@ -228,12 +263,12 @@ std::int64_t Checkpoint::check_run(const RunRecord& run)
   return done;
 }
 
-std::optional<Result> Checkpoint::lookup(std::string_view item,
+std::optional<Result> Checkpoint::lookup(std::string_view key,
                                          std::uint64_t occurrence,
                                          SpillFactory& spill)
 {
   auto& q = m_impl->lookup;
-  q.bind_blob(1, item);
+  q.bind_blob(1, key);
   q.bind(2, static_cast<std::int64_t>(occurrence));
   if (!q.step()) {
     q.reset();
@@ -314,14 +349,16 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
   // SQLite cannot hold a value over its length limit (1 GB by default): such a result is not
   // recorded, and the item runs again on resume.
   auto limit = static_cast<std::uint64_t>(sqlite3_limit(m_impl->db.get(), SQLITE_LIMIT_LENGTH, -1));
-  if (r.out.size() >= limit || r.err.size() >= limit || r.item.size() >= limit) {
+  std::string buffer;
+  std::string_view key = item_key(r.args, buffer);
+  if (r.out.size() >= limit || r.err.size() >= limit || key.size() >= limit) {
     return false;
   }
   if (!m_impl->in_transaction) {
     m_impl->begin();
   }
   auto& q = m_impl->insert;
-  q.bind_blob(1, r.item);
+  q.bind_blob(1, key);
   q.bind(2, static_cast<std::int64_t>(occurrence));
   q.bind(3, static_cast<std::int64_t>(r.seq));
   q.bind_text(4, to_string(r.status));

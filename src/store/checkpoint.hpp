@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,14 @@ inline constexpr std::int64_t k_checkpoint_application_id = 0x504D4150;
 
 /// A status as stored in the checkpoint's text column; anything unknown reads as failed.
 Status status_from(const std::string& text);
+
+/// The key a command's arguments are stored under (the `item` column). One argument is its
+/// bytes, as parmap 0.1.0 stored items, so old checkpoints resume; several (or one starting
+/// with a NUL byte) are a NUL byte and then each argument as its decimal length, ':' and its
+/// bytes, which no single argument can be. Returns a view of args[0] or of `buffer`.
+std::string_view item_key(std::span<const std::string> args, std::string& buffer);
+/// The arguments stored under a key (for --report); a damaged key reads as one argument.
+std::vector<std::string> args_of_key(std::string_view key);
 
 /// What a run stores about itself; a resume checks the command against it.
 struct RunRecord {
@@ -53,9 +62,9 @@ public:
   Checkpoint(const Checkpoint&) = delete;
   Checkpoint& operator=(const Checkpoint&) = delete;
 
-  /// The stored result of the `occurrence`-th (1-based) item with this text, if it is to be
-  /// replayed. Its outputs are read into memory or the spill file.
-  std::optional<Result> lookup(std::string_view item, std::uint64_t occurrence, SpillFactory& spill);
+  /// The stored result of the `occurrence`-th (1-based) item with this key (item_key()), if it
+  /// is to be replayed. Its outputs are read into memory or the spill file.
+  std::optional<Result> lookup(std::string_view key, std::uint64_t occurrence, SpillFactory& spill);
   /// Adds a result to the open transaction (commits when the batch is full). Returns false,
   /// recording nothing, for an output too large for SQLite (1 GB): that item runs again on
   /// resume. Throws parmap::Error when the database fails (a full disk).

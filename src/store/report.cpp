@@ -34,7 +34,8 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
   while (q.step()) {
     ReportItem it;
     it.seq = static_cast<std::uint64_t>(q.column_int(0));
-    it.item = q.column_text(1);
+    it.args = args_of_key(q.column_text(1));
+    it.item = joined(it.args, ' ');
     it.status = status_from(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
@@ -51,7 +52,7 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
 std::string item_json(const ReportItem& it, bool with_tail)
 {
   std::string s = "{";
-  append_item_fields(s, it.seq, it.item, it.status, it.exit_code, it.signal, it.duration,
+  append_item_fields(s, it.seq, it.item, it.args, it.status, it.exit_code, it.signal, it.duration,
                      it.attempts);
   if (with_tail) {
     s += ",\"stderr_tail\":";

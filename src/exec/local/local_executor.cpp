@@ -247,7 +247,7 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
 
 void LocalExecutor::launch(Slot& slot, Item item)
 {
-  RenderContext ctx{item.text, item.seq, slot.number};
+  RenderContext ctx{item.args, item.seq, slot.number};
   if (m_config.dry_run) {
     m_events.emplace_back(ItemStarted{item.seq, slot.number});
     std::string line = m_command.display(ctx) + "\n";
@@ -259,21 +259,15 @@ void LocalExecutor::launch(Slot& slot, Item item)
     m_events.emplace_back(std::move(end));
     return;
   }
-  if (item.full_size > item.text.size()) {
+  auto refused = unpassable(item.args, item.oversize);
+  if (!refused) {
+    refused = m_command.render(ctx, m_argv);
+  }
+  if (refused) {
     fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) + " is " + std::to_string(item.full_size) +
-                      " bytes long; one argument can be at most " +
-                      std::to_string(item.text.size()) + " bytes");
+                  "item " + std::to_string(item.seq) + " not run: " + *refused);
     return;
   }
-  if (item.text.find('\0') != std::string::npos) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) +
-                      " contains a NUL byte, which cannot be passed as an argument "
-                      "(use -0 for NUL-separated input)");
-    return;
-  }
-  m_command.render(ctx, m_argv);
   set_env(item, slot.number);
   Pipe out = make_pipe();
   Pipe err = make_pipe();
