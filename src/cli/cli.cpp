@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 #include <unistd.h>
 
@@ -224,6 +225,10 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_flag("--shell", r.shell, "Run the command through /bin/sh -c")->group(running);
   app.add_flag("--no-shell", r.no_shell, "Exec the command directly, never through a shell")
       ->group(running);
+  app.add_option("--shell-path", o.shell_path,
+                 "The shell for shell commands and builtins (default $PARALLEL_SHELL, /bin/sh)")
+      ->type_name("SHELL")
+      ->group(running);
   app.add_option("--env", r.env,
                  "Pass variable VAR to jobs (they get the whole environment locally)")
       ->type_name("VAR")
@@ -430,6 +435,9 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
     bad("--line-buffer and --json contradict each other (a JSON record is written whole)");
   }
   o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
+  if (const char* shell = std::getenv("PARALLEL_SHELL"); o.shell_path.empty() && shell) {
+    o.shell_path = shell; // GNU parallel's variable; --shell-path wins
+  }
   o.order = r.as_ready ? Order::as_ready : Order::input;
   o.forward.format = r.json ? Format::json : r.tag ? Format::tag : Format::raw;
   o.jobs = parse_jobs(r.jobs);

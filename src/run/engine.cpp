@@ -32,12 +32,32 @@ Options validated(Options o)
   require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "--kill-grace must not be negative");
   require(std::isfinite(o.delay) && o.delay >= 0, "--delay must not be negative");
   require(o.halt.threshold > 0, "--halt needs a count or percentage above 0");
+  require(!o.replace.empty(), "-I needs a replacement string");
   require(!o.resume || !o.checkpoint.empty(), "--resume needs --checkpoint");
   require(!o.retry_failed || o.resume, "--retry-failed needs --resume");
   require(!o.force || o.resume, "--force needs --resume");
   require(!(o.dry_run && !o.checkpoint.empty()),
           "--dry-run runs nothing and cannot be used with --checkpoint");
   return o;
+}
+
+/// How the command is read: its shell, spellings, and whether its first word is a shell builtin
+/// or exported function, which locally run through the shell.
+TemplateOptions template_options(const Command& command, const Options& o, bool local)
+{
+  TemplateOptions t;
+  t.shell = o.shell;
+  t.spellings.item = o.replace;
+  t.several = o.grouping.context_replace ? Several::repeat : Several::words;
+  t.shell_path = o.shell_path.empty() ? "/bin/sh" : o.shell_path;
+  if (local && o.shell != Shell::always && !command.empty()) {
+    CommandKind kind = classify_command(command.front(), snapshot_environment());
+    t.through_shell = kind != CommandKind::program;
+    if (kind == CommandKind::function && o.shell_path.empty()) {
+      t.shell_path = "bash"; // only bash imports exported functions
+    }
+  }
+  return t;
 }
 
 unsigned resolve_jobs(std::size_t jobs)
@@ -51,7 +71,8 @@ unsigned resolve_jobs(std::size_t jobs)
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
-    : m_options(validated(std::move(options))), m_command(std::move(command), m_options.shell),
+    : m_options(validated(std::move(options))),
+      m_command(command, template_options(command, m_options, !factory)),
       m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   unsigned jobs = resolve_jobs(m_options.jobs);
@@ -81,6 +102,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
+    if (auto warning = m_command.pasted_script_warning()) {
+      m_writer->write(1, "parmap: warning: " + *warning + "\n");
+    }
     if (m_slots < jobs) {
       m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
                                      "the open-file limit (ulimit -n) allows no more\n",

@@ -51,6 +51,18 @@ private:
   std::vector<char*> m_env_ptrs;
 };
 
+/// execvp's search of PATH for `name` (a name holding '/' is its own path). Returns the path,
+/// or empty with `error` set to ENOENT (not found) or EACCES (found, not executable).
+std::string find_program(const std::string& name, int& error);
+
+/// What a command's first word names.
+enum class CommandKind {
+  program,  ///< A path, a program in PATH, or nothing known (it then fails with 127).
+  builtin,  ///< A shell builtin no PATH directory holds (cd, exit, export, source...).
+  function, ///< A bash function exported into `env` (export -f): bash runs it before a program.
+};
+CommandKind classify_command(const std::string& name, const std::vector<std::string>& env);
+
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
 
