@@ -689,10 +689,12 @@ TEST_CASE("command: positional and named replacement strings")
                     Shell::never);
   CHECK(t.has_replacement());
   CHECK(render_args(t, args) ==
-        std::vector<std::string>{"e", "d/a.x", "b", "c", "a.x", "d", "b", "", ""});
+        std::vector<std::string>{"e", "d/a.x", "b", "c", "a.x", "d", "b"}); // {4} {-4}: no word
+  CommandTemplate inside({"e", "[{4}]", "{4}x"}, Shell::never);
+  CHECK(render_args(inside, args) == std::vector<std::string>{"e", "[]", "x"}); // as GNU's
   SUBCASE("in shell mode, each is one parameter")
   {
-    CommandTemplate s({"printf '[%s]' {1} \"{-1}\" '{2.}' {4}"}, Shell::automatic);
+    CommandTemplate s({"printf '[%s]' {1} \"{-1}\" '{2.}' {4} '{4}'"}, Shell::automatic);
     CHECK(sh_argv_out(render_args(s, args)) == "[d/a.x][c][b][]");
   }
   SUBCASE("--header names")

@@ -1,5 +1,8 @@
 #include "cli.hpp"
 
+#include "arguments.hpp"
+#include "sources.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -30,7 +33,9 @@ struct Raw {
   bool shell = false;
   bool no_shell = false;
   bool no_adaptive_tail = false;
+  bool link = false;
   bool dump_options = false;
+  ArgumentFlags arguments;
 };
 
 unsigned cpus()
@@ -204,6 +209,11 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_option("-d,--delimiter", r.delimiter, "Items end with character C (\\n \\t \\0 \\xHH)")
       ->type_name("C")
       ->group(input);
+  app.add_flag("--link,--xapply", r.link,
+               "Pair the input sources side by side (shorter ones wrap) instead of combining")
+      ->group(input);
+
+  add_argument_options(app, r.arguments);
 
   const char* running = "Running";
   app.add_option("-j,--jobs", r.jobs, "Run N items at once: N, N% of CPUs, +N, -N, 0 = max")
@@ -359,55 +369,31 @@ void dump_options(const CLI::App& app)
   }
 }
 
-/// Splits what follows the options into the command and at most one ::: or :::: group.
+/// Splits what follows the options into the command and its input sources.
 void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
 {
+  SourceSyntax syntax;
+  syntax.delimiter = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
+  syntax.split_words = !r.delimiter.empty();
+  syntax.link = r.link;
   if (!rest.empty() && rest.front() == "--") {
     rest.erase(rest.begin());
   } else if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' &&
-             rest.front() != ":::" && rest.front() != "::::") {
+             !is_source_separator(rest.front(), syntax)) {
     bad(fmt::format("unknown option {}", rest.front()));
   }
   auto sep = std::find_if(rest.begin(), rest.end(),
-                          [](const std::string& w) { return w == ":::" || w == "::::"; });
+                          [&](const std::string& w) { return is_source_separator(w, syntax); });
   c.command.assign(rest.begin(), sep);
   if (c.command.empty()) {
     bad("no command given (to run each input line as a shell command, use: parmap sh -c {})");
   }
-  char delim = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
-  bool have_items = false;
-  // :::: FILE... and -a FILE: each file's items in turn; "-" is stdin.
-  auto add_files = [&](const std::vector<std::string>& paths) {
-    for (const auto& path : paths) {
-      c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
-                                 : Items::from_file(path, delim));
-      c.options.null_stdin = c.options.null_stdin || path == "-";
-      have_items = true;
-    }
-  };
-  if (sep != rest.end()) {
-    std::string kind = *sep;
-    auto group_end = std::find_if(sep + 1, rest.end(), [](const std::string& w) {
-      return w == ":::" || w == "::::";
-    });
-    if (group_end != rest.end()) {
-      bad("only one ::: or :::: group is supported (GNU parallel's combinations of groups are "
-          "not); put all items after one :::");
-    }
-    if (!r.arg_files.empty()) {
-      bad(fmt::format("give items either with -a or with {}, not both", kind));
-    }
-    std::vector<std::string> words(sep + 1, rest.end());
-    if (kind == ":::") {
-      c.items = Items(std::move(words));
-    } else {
-      add_files(words);
-    }
-    have_items = true;
-  }
-  add_files(r.arg_files);
-  if (!have_items) {
-    c.items = Items::from_fd(STDIN_FILENO, delim, "stdin");
+  auto groups = std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
+  Sources sources = read_sources(r.arg_files, groups, syntax);
+  c.items = std::move(sources.items);
+  c.options.null_stdin = sources.reads_stdin;
+  if (!sources.given) {
+    c.items = Items::from_fd(STDIN_FILENO, syntax.delimiter, "stdin");
     c.options.null_stdin = true;
   }
   // Jobs run in their own process groups: one reading the terminal would be stopped (SIGTTIN).
@@ -464,10 +450,12 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
     }
     return;
   }
+  apply_argument_options(r.arguments, o);
   split_command(rest, r, c);
-  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
                               o.batch_size, r.timeout.empty() ? "none" : r.timeout,
-                              r.json ? " json" : r.tag ? " tag" : "");
+                              r.json ? " json" : r.tag ? " tag" : "",
+                              describe_argument_options(r.arguments));
   o.forward.stdout_fd = STDOUT_FILENO;
   o.forward.stderr_fd = STDERR_FILENO;
   o.handle_signals = true;

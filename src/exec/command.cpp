@@ -1,5 +1,6 @@
 #include "exec/command.hpp"
 
+#include "input/input.hpp"
 #include "parmap/error.hpp"
 
 #include <algorithm>
@@ -48,7 +49,8 @@ std::optional<std::string> unpassable(std::span<const std::string> args, std::ui
 {
   if (oversize > 0) {
     return "an argument is " + std::to_string(oversize) +
-           " bytes long, more than one argument can be (128 KiB less a byte)";
+           " bytes long; one argument can be at most " + std::to_string(k_max_item_bytes) +
+           " bytes";
   }
   if (std::any_of(args.begin(), args.end(),
                   [](const std::string& a) { return a.find('\0') != std::string::npos; })) {
@@ -111,6 +113,12 @@ void CommandTemplate::render_word(const Tokens& word,
       append_token_value(out, t, ctx, index);
     }
   };
+  bool missing = std::all_of(word.begin(), word.end(), [&](const Token& t) {
+    return t.kind == Token::Kind::value && !t.is_list() && pick(ctx.args, t.position) == nullptr;
+  });
+  if (missing) {
+    return; // {2} past the last argument: no argument at all, as in GNU parallel
+  }
   if (lists == 0) {
     write(0, argv.emplace_back());
   } else if (m_options.several == Several::repeat) {
@@ -225,6 +233,124 @@ std::string CommandTemplate::text() const
     append_shell_quoted(line, m_words[i]);
   }
   return line;
+}
+
+namespace {
+
+/// The longest a reference to a parameter and its separator can be ("${9999999}" and a space).
+constexpr std::size_t k_reference_bytes = 16;
+
+std::size_t edited_size(std::string_view arg, PathEdit edit)
+{
+  if (edit == PathEdit::none) {
+    return arg.size();
+  }
+  std::string v;
+  append_edited(v, arg, edit);
+  return v.size();
+}
+
+/// The bytes a word renders to without its list values: literals, and numbers at their widest.
+std::size_t fixed_bytes(const Tokens& word)
+{
+  std::size_t n = 0;
+  for (const auto& t : word) {
+    n += t.kind == Token::Kind::literal ? t.text.size() : t.kind == Token::Kind::value ? 0 : 20;
+  }
+  return n;
+}
+
+} // namespace
+
+LineSize CommandTemplate::base_size() const
+{
+  LineSize s;
+  auto add = [&](std::size_t bytes) {
+    s.bytes += bytes + 1;
+    ++s.strings;
+  };
+  if (m_script) {
+    std::vector<std::string> argv;
+    (void)render(RenderContext{}, argv); // no arguments: the script without list references
+    for (const auto& a : argv) {
+      add(a.size() + (&a == &argv[2] ? 20 * m_parsed.size() : 0)); // {#} {%} at their widest
+    }
+    s.longest = argv[2].size();
+    return s;
+  }
+  if (m_options.through_shell) {
+    add(m_options.shell_path.size());
+    add(2); // -c
+    add(4); // "$@"
+    add(2); // sh
+  }
+  for (const auto& word : m_parsed) {
+    std::size_t lists = list_tokens(word);
+    if (lists == 0) {
+      add(fixed_bytes(word));
+    } else if (lists == 1 && m_options.several == Several::words) {
+      s.bytes += fixed_bytes(word); // joins the first and last arguments' strings
+    } else if (m_options.several == Several::words) {
+      add(fixed_bytes(word));
+      s.longest = std::max(s.longest, fixed_bytes(word)); // one string that grows
+    }
+  }
+  return s;
+}
+
+LineSize CommandTemplate::argument_size(std::string_view arg) const
+{
+  LineSize s;
+  if (m_script) {
+    for (PathEdit e : m_script->list_edits()) {
+      s.bytes += edited_size(arg, e) + 1;
+      ++s.strings;
+    }
+    // The script gains references (with -X, a copy of the words around them).
+    std::size_t growth = m_script->list_references() * k_reference_bytes;
+    if (m_options.several == Several::repeat) {
+      growth += m_script->text_size();
+    }
+    s.bytes += growth;
+    s.longest = growth;
+    return s;
+  }
+  for (const auto& word : m_parsed) {
+    std::size_t values = 0;
+    for (const auto& t : word) {
+      values += t.is_list() ? edited_size(arg, t.edit) + 1 : 0;
+    }
+    std::size_t lists = list_tokens(word);
+    if (lists > 0 && m_options.several == Several::repeat) {
+      s.bytes += fixed_bytes(word) + values; // the whole word once more: its own string
+      ++s.strings;
+    } else if (lists == 1) {
+      s.bytes += values; // one more string: the value and its NUL
+      ++s.strings;
+    } else if (lists > 1) {
+      s.bytes += values; // joined by spaces into one growing string
+      s.longest += values;
+    }
+  }
+  if (!m_has_replacement) {
+    s.bytes += arg.size() + 1;
+    ++s.strings;
+  }
+  return s;
+}
+
+std::size_t CommandTemplate::positional_values() const
+{
+  if (m_script) {
+    return m_script->positional_values();
+  }
+  std::size_t n = 0;
+  for (const auto& word : m_parsed) {
+    for (const auto& t : word) {
+      n += t.kind == Token::Kind::value && !t.is_list() ? 1 : 0;
+    }
+  }
+  return n;
 }
 
 std::optional<std::string> CommandTemplate::pasted_script_warning() const

@@ -25,6 +25,24 @@ struct TemplateOptions {
   bool through_shell = false;
 };
 
+/// What a command line costs exec(): its strings with their NULs (what xargs' and GNU
+/// parallel's -s count), how many strings (each also takes a pointer), and the longest string
+/// that grows with the arguments (a joined word, the shell script), which must stay under the
+/// kernel's limit for one string.
+struct LineSize {
+  std::size_t bytes = 0;
+  std::size_t strings = 0;
+  std::size_t longest = 0;
+
+  LineSize& operator+=(const LineSize& o)
+  {
+    bytes += o.bytes;
+    strings += o.strings;
+    longest += o.longest;
+    return *this;
+  }
+};
+
 /// A parsed command template. Immutable after construction; rendering is a pure function of
 /// (template, arguments, seq, slot), so a remote controller renders exactly what runs.
 class CommandTemplate {
@@ -61,6 +79,16 @@ public:
   /// directly): the values are pasted into the script as text, as GNU parallel and xargs -I do.
   /// A one-line warning naming the one-word form that passes them as data; nullopt otherwise.
   std::optional<std::string> pasted_script_warning() const;
+
+  /// The size of the command with no arguments. Together with argument_size() for each
+  /// argument and positional_values() times the longest argument, an upper bound of the
+  /// command's size for those arguments, exact for a direct command without positional values
+  /// (so -s counts as GNU parallel's does). For grouping items up to the line's limit.
+  LineSize base_size() const;
+  /// What one more argument adds to the command's size.
+  LineSize argument_size(std::string_view arg) const;
+  /// How many values in the template stand for one argument each ({1}, {-1}, {name}).
+  std::size_t positional_values() const;
 
   const std::vector<std::string>& words() const { return m_words; }
   const TemplateOptions& options() const { return m_options; }

@@ -87,6 +87,15 @@ ShellScript::ShellScript(const std::vector<Tokens>& words, bool append)
   }
 }
 
+std::size_t ShellScript::list_references() const
+{
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < m_tokens.size(); ++k) {
+    n += m_tokens[k].is_list() && m_lex.markers[k].context != ShellContext::comment ? 1 : 0;
+  }
+  return n;
+}
+
 /// Writes one script: the template's text, with references where its values were.
 class ShellScript::Builder {
 public:
@@ -193,6 +202,10 @@ private:
     if (t.kind != Token::Kind::value) {
       append_token_value(m_out, t, m_ctx, 0); // {#} {%}: numbers, no quoting needed
       return;
+    }
+    if (!t.is_list() && pick(m_ctx.args, t.position) == nullptr &&
+        m.context == ShellContext::plain && m.word_end == m.word_begin + 1) {
+      return; // a bare {2} past the last argument is no word at all, as in GNU parallel
     }
     std::vector<std::size_t> params = params_of(t, bound);
     if (m.arithmetic) {

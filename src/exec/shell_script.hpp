@@ -39,6 +39,15 @@ public:
                                                   std::string& script,
                                                   std::vector<std::string>& params) const;
 
+  /// The distinct edits of list values ({} {.} ...): each is one parameter per argument.
+  const std::vector<PathEdit>& list_edits() const { return m_lists; }
+  /// How many references to list values the script has (each argument adds one each).
+  std::size_t list_references() const;
+  /// How many parameters stand for one argument each ({1} {-1} {name}).
+  std::size_t positional_values() const { return m_singles.size(); }
+  /// The script's text without its values, for bounds on its size.
+  std::size_t text_size() const { return m_text.size(); }
+
 private:
   class Builder;
 

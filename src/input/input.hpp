@@ -42,21 +42,39 @@ public:
     end,  ///< No more items.
   };
   virtual ~ItemSource() = default;
-  /// Produces the next item without blocking when the source allows it. Throws parmap::Error on
-  /// a read error, naming the source.
-  virtual Pull next(RawItem& out) = 0;
+  /// Produces the next item without blocking when the source allows it; after `wait`, the
+  /// next call goes on where this one stopped. Throws parmap::Error on a read error, naming
+  /// the source.
+  virtual Pull next(Record& out) = 0;
   virtual int wait_fd() const { return -1; }
-  /// The number of items this source will still produce, when it can be known without
-  /// consuming it (a list, a regular file). May read the file once.
+  /// The number of items this source will produce, when it can be known without consuming it
+  /// (a list, a regular file), asked before the first pull. May read the file once.
   virtual std::optional<std::uint64_t> count() = 0;
   /// The source's name for messages: "stdin", a path, "arguments".
   virtual std::string name() const = 0;
+
+  /// Asked before the first pull: will rewind() work? A source that says no is spooled by
+  /// whoever needs to read it again.
+  virtual bool prepare_rewind() { return false; }
+  /// Starts over from the first item (only after prepare_rewind() said yes).
+  virtual void rewind() {}
+  /// --header: the first item of each input source names its columns. Returns false when
+  /// this source is a part of an input source rather than one (or several) itself.
+  virtual bool take_headers() { return false; }
+  /// The headers read so far, in input-source order (after the first pull).
+  virtual void append_headers(std::vector<std::string>& names) const { (void)names; }
 };
 
 struct ItemsAccess {
   static const std::vector<std::shared_ptr<ItemSource>>& sources(const Items& items)
   {
     return items.m_sources;
+  }
+  static Items make(std::vector<std::shared_ptr<ItemSource>> sources)
+  {
+    Items items;
+    items.m_sources = std::move(sources);
+    return items;
   }
 };
 

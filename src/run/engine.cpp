@@ -1,6 +1,7 @@
 #include "run/engine.hpp"
 
 #include "exec/local/local_executor.hpp"
+#include "input/combine.hpp"
 
 #include <fmt/format.h>
 
@@ -73,22 +74,31 @@ unsigned resolve_jobs(std::size_t jobs)
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
     : m_options(validated(std::move(options))),
       m_command(command, template_options(command, m_options, !factory)),
-      m_items(std::move(items)), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+      m_input(std::make_unique<SequenceSource>(ItemsAccess::sources(items))),
+      m_columns(m_options.columns), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   unsigned jobs = resolve_jobs(m_options.jobs);
   m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
 
-  // The length is known when every source can tell it before the run.
-  std::uint64_t total = 0;
-  bool known = true;
-  for (const auto& source : ItemsAccess::sources(m_items)) {
-    auto n = source->count();
-    known = known && n.has_value();
-    total += n.value_or(0);
+  const std::string& header = m_options.columns.header;
+  if (!header.empty()) {
+    m_input->take_headers(); // before count(): the headers are not items
+    m_named = false;
+    if (header != ":") {
+      m_header = std::make_unique<Pattern>(header, "--header");
+    }
   }
+  // The length is known when every source can tell it before the run; with groups, when each
+  // holds a fixed number of items.
+  auto total = m_input->count();
+  const Grouping& g = m_options.grouping;
+  bool grouped = g.max_items != 1 || g.no_arguments || g.continue_lines;
+  bool known = total.has_value() && (!grouped || (g.max_items > 0 && !g.continue_lines));
   m_progress.known_total = known;
-  m_progress.total = total;
+  m_progress.total = grouped && known && !g.no_arguments
+                         ? (*total + g.max_items - 1) / g.max_items
+                         : total.value_or(0);
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
@@ -122,6 +132,10 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     config.reset_sigpipe = reset_sigpipe;
     config.dry_run = m_options.dry_run;
     m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
+  }
+  if (grouped) {
+    m_grouper = std::make_unique<Grouper>(g, m_command, exec_line_limit(snapshot_environment()),
+                                          m_slots);
   }
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
@@ -216,7 +230,7 @@ bool Engine::finished() const
 {
   bool writer_done = !m_writer || m_abandoned || m_writer->state() != WriteState::ok ||
                      (m_writer->idle() && m_unwritten.empty());
-  return (m_input_done || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
+  return (input_exhausted() || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
          m_retries.empty() && writer_done;
 }
 

@@ -13,6 +13,8 @@
 #include "base/signals.hpp"
 #include "output/spill.hpp"
 #include "output/writer.hpp"
+#include "input/columns.hpp"
+#include "run/grouping.hpp"
 
 #include <deque>
 #include <memory>
@@ -85,6 +87,10 @@ private:
   void dispatch();
   void pull_ahead(std::size_t want);
   bool pull_record(Record& record);
+  bool pull_group(Record& group);
+  void name_columns();
+  /// Every item was read and grouped: nothing more will come from the input.
+  bool input_exhausted() const { return m_input_done && (!m_grouper || m_grouper->empty()); }
   void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
@@ -122,8 +128,12 @@ private:
 
   Options m_options;
   CommandTemplate m_command;
-  Items m_items;
-  std::size_t m_source = 0;
+  /// The run's input: the Items' sources one after another (combinations included).
+  std::unique_ptr<ItemSource> m_input;
+  ColumnSplitter m_columns;
+  std::unique_ptr<Pattern> m_header; ///< --header REGEX: what the header records must match.
+  bool m_named = true;               ///< --header: the template knows the column names.
+  std::unique_ptr<Grouper> m_grouper; ///< Several items per command (-n, -X, -m...).
   bool m_input_done = false;
   bool m_input_waiting = false; ///< A source would block; its descriptor is in the reactor.
   struct InputWatch final : Watcher {

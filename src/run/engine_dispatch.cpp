@@ -57,10 +57,10 @@ void Engine::pull_ahead(std::size_t want)
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
-  while (m_staged.items.size() < want && !m_input_done && !m_input_waiting && !m_stopping &&
+  while (m_staged.items.size() < want && !input_exhausted() && !m_input_waiting && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
     Record record;
-    if (!pull_record(record)) {
+    if (!pull_group(record)) {
       return;
     }
     std::uint64_t seq = ++m_read;
@@ -84,28 +84,66 @@ void Engine::pull_ahead(std::size_t want)
   }
 }
 
+bool Engine::pull_group(Record& group)
+{
+  if (!m_grouper) {
+    return pull_record(group);
+  }
+  while (!m_grouper->ready()) {
+    Record record;
+    if (pull_record(record)) {
+      m_grouper->add(std::move(record));
+    } else if (m_input_done) {
+      m_grouper->finish();
+      break;
+    } else {
+      return false; // waiting for input
+    }
+  }
+  if (!m_grouper->ready()) {
+    return false;
+  }
+  group = m_grouper->take();
+  return true;
+}
+
+void Engine::name_columns()
+{
+  // The headers were read with the first item (or the end of an empty input).
+  std::vector<std::string> names;
+  m_input->append_headers(names);
+  for (const auto& name : names) {
+    if (m_header && !m_header->matches_all(name + "\n")) {
+      throw Error("--header: the first record '" + name + "' does not match '" +
+                  m_options.columns.header + "'");
+    }
+  }
+  m_columns.apply(names);
+  TemplateOptions t = m_command.options();
+  t.spellings.columns = std::move(names);
+  m_command = CommandTemplate(m_command.words(), std::move(t));
+  m_named = true;
+}
+
 bool Engine::pull_record(Record& record)
 {
-  const auto& sources = ItemsAccess::sources(m_items);
   try {
-    while (m_source < sources.size()) {
-      auto& source = *sources[m_source];
-      RawItem raw;
-      switch (source.next(raw)) {
-      case ItemSource::Pull::item:
-        record.oversize = raw.full_size > raw.text.size() ? raw.full_size : 0;
-        record.args.push_back(std::move(raw.text));
-        return true;
-      case ItemSource::Pull::end:
-        ++m_source;
-        continue;
-      case ItemSource::Pull::wait:
-        m_input_waiting = true;
-        m_input_watch.engine = this;
-        m_input_watch.fd = source.wait_fd();
-        m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
-        return false;
-      }
+    ItemSource::Pull pull = m_input->next(record);
+    if (pull != ItemSource::Pull::wait && !m_named) {
+      name_columns();
+    }
+    switch (pull) {
+    case ItemSource::Pull::item:
+      m_columns.apply(record.args);
+      return true;
+    case ItemSource::Pull::end:
+      break;
+    case ItemSource::Pull::wait:
+      m_input_waiting = true;
+      m_input_watch.engine = this;
+      m_input_watch.fd = m_input->wait_fd();
+      m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
+      return false;
     }
   } catch (const Error& e) {
     m_input_done = true;

@@ -18,18 +18,19 @@ class InputSources(TempDirTest):
         self.assertOk(p)
         self.assertEqual(lines(p.stdout), ["one !", "two words !", "-x !"])
 
-    def test_quad_colon_files_in_order(self):
+    def test_quad_colon_files_are_sources(self):
+        # As GNU parallel: each file is an input source, combined with the others.
         a = self.write("a.txt", "1\n2\n")
         b = self.write("b.txt", "3\n")
         p = run(["echo", "::::", a, b])
-        self.assertEqual(lines(p.stdout), ["1", "2", "3"])
+        self.assertEqual(lines(p.stdout), ["1 3", "2 3"])
 
     def test_arg_file_repeatable_and_dash_is_stdin(self):
         a = self.write("a.txt", "1\n")
         b = self.write("b.txt", "3\n")
         p = run(["-a", a, "-a", "-", "-a", b, "echo"], input="2\n")
         self.assertOk(p)
-        self.assertEqual(lines(p.stdout), ["1", "2", "3"])
+        self.assertEqual(lines(p.stdout), ["1 2 3"])
 
     def test_null_delimited(self):
         p = run(["-0", "printf", "[%s]\\n"], input=b"a\nb\0c d\0")

@@ -289,7 +289,14 @@ void check_shell_render(const CommandTemplate& t,
 }
 
 /// How many strings direct mode renders a word into.
-std::size_t strings_of(const Tokens& word, std::size_t n, Several several) {
+std::size_t strings_of(const Tokens& word, const RenderContext& ctx, Several several) {
+  std::size_t n = ctx.args.size();
+  bool missing = std::all_of(word.begin(), word.end(), [&](const Token& t) {
+    return t.kind == Token::Kind::value && !t.is_list() && pick(ctx.args, t.position) == nullptr;
+  });
+  if (missing) {
+    return 0; // {2} past the last argument vanishes
+  }
   auto lists = std::count_if(word.begin(), word.end(), [](const Token& t) { return t.is_list(); });
   if (lists == 0 || lists > 1) {
     return lists == 0 || several == Several::words ? 1 : n;
@@ -310,7 +317,7 @@ void check_direct_render(const std::vector<std::string>& words,
   std::size_t want = t.has_replacement() ? 0 : n;
   bool one_each = true;
   for (const auto& w : parsed) {
-    std::size_t k = strings_of(w, n, t.options().several);
+    std::size_t k = strings_of(w, ctx, t.options().several);
     one_each = one_each && k == 1;
     want += k;
   }

@@ -116,6 +116,17 @@ CommandKind classify_command(const std::string& name, const std::vector<std::str
   return builtin ? CommandKind::builtin : CommandKind::program;
 }
 
+std::size_t exec_line_limit(const std::vector<std::string>& env)
+{
+  long arg_max = ::sysconf(_SC_ARG_MAX);
+  auto limit = static_cast<std::size_t>(arg_max > 0 ? arg_max : 128 * 1024);
+  std::size_t used = sizeof(char*) + 2048 + 256;
+  for (const auto& e : env) {
+    used += e.size() + 1 + sizeof(char*);
+  }
+  return limit > used + 4096 ? limit - used : 4096;
+}
+
 std::vector<std::string> snapshot_environment()
 {
   std::vector<std::string> env;

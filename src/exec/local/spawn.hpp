@@ -63,6 +63,11 @@ enum class CommandKind {
 };
 CommandKind classify_command(const std::string& name, const std::vector<std::string>& env);
 
+/// The most bytes one command line may take in exec() here (its strings with their NULs and a
+/// pointer each): ARG_MAX less what the environment `env` takes, less xargs' 2048 bytes of
+/// slack and room for the variables parmap adds.
+std::size_t exec_line_limit(const std::vector<std::string>& env);
+
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
 
