@@ -9,7 +9,9 @@ _parmap_takes_value()
         -a | --arg-file | -d | --delimiter | -j | --jobs | --timeout | --kill-grace | --delay | \
             --env | --retries | --halt | -b | --batch-size | --max-pending | \
             --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
-            --checkpoint-every | --joblog)
+            --checkpoint-every | --joblog | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
+            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
+            --workdir | --wd)
             return 0
             ;;
     esac
@@ -88,7 +90,8 @@ _parmap()
 
     # The value of an option.
     case $prev in
-        -a | --arg-file | --checkpoint | --joblog)
+        -a | --arg-file | --checkpoint | --joblog | --sshloginfile | --slf | --transferfile | \
+            --tf | --return | --trc | --basefile | --bf | --remote-parmap)
             _parmap_compgen -f -- "$cur"
             compopt -o filenames 2>/dev/null
             return
@@ -131,6 +134,8 @@ _parmap()
         local opts='-h --help --version
             -a --arg-file -0 --null -d --delimiter
             -j --jobs --timeout --kill-grace --delay --shell --no-shell --env --dry-run
+            -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
+            --transfer --return --cleanup --trc --basefile --bf --workdir --wd
             --keep-going --safe --retries --halt
             -k --keep-order --as-ready --tag --json --line-buffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core

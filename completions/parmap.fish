@@ -6,7 +6,9 @@
 function __parmap_takes_value
     contains -- $argv[1] -a --arg-file -d --delimiter -j --jobs --timeout --kill-grace --delay \
         --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
-        --tail-min-batch-size --checkpoint --checkpoint-every --joblog
+        --tail-min-batch-size --checkpoint --checkpoint-every --joblog -S --sshlogin \
+        --sshloginfile --slf --ssh --remote-parmap --transferfile --tf --return --trc \
+        --basefile --bf --workdir --wd
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -82,8 +84,25 @@ complete -c parmap $opt -l kill-grace -x -d 'Seconds between SIGTERM and SIGKILL
 complete -c parmap $opt -l delay -x -d 'Wait SECS between starting two items'
 complete -c parmap $opt -l shell -d 'Run the command through /bin/sh -c'
 complete -c parmap $opt -l no-shell -d 'Exec the command directly, never through a shell'
-complete -c parmap $opt -l env -x -a '(set -xn)' -d 'Pass variable VAR to jobs (they get all locally)'
+complete -c parmap $opt -l env -x -a '(set -xn)' -d 'Set variable VAR for remote jobs (_ = all)'
 complete -c parmap $opt -l dry-run -d 'Print the commands that would run; run nothing'
+
+# Remote hosts
+complete -c parmap $opt -s S -l sshlogin -x -a '(__fish_print_hostnames)' -d 'Run jobs on [N/][user@]HOST[:PORT] too (: is here)'
+complete -c parmap $opt -l sshloginfile -r -F -d 'Read sshlogins from FILE (.. = ~/.parallel/sshloginfile)'
+complete -c parmap $opt -l slf -r -F -d 'Read sshlogins from FILE (= --sshloginfile)'
+complete -c parmap $opt -l ssh -x -a '(__fish_complete_command)' -d 'The ssh command'
+complete -c parmap $opt -l remote-parmap -r -F -d 'parmap on the remote hosts'
+complete -c parmap $opt -l transferfile -r -F -d 'Send FILE (a template) to the host first'
+complete -c parmap $opt -l tf -r -F -d 'Send FILE to the host first (= --transferfile)'
+complete -c parmap $opt -l transfer -d "Send the item's file first (--transferfile {})"
+complete -c parmap $opt -l return -r -F -d 'Bring FILE (a template) back after the job'
+complete -c parmap $opt -l cleanup -d 'Remove transferred and returned files on the host'
+complete -c parmap $opt -l trc -r -F -d '--transfer --return FILE --cleanup'
+complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before its jobs'
+complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
+complete -c parmap $opt -l workdir -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR'
+complete -c parmap $opt -l wd -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR (= --workdir)'
 
 # Failures
 complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'

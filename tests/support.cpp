@@ -50,7 +50,7 @@ void FakeExecutor::start(unsigned slot, Batch batch)
   }
   started.push_back(std::move(rec));
   s.busy = true;
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
 }
 
 void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq)
@@ -74,7 +74,7 @@ void FakeExecutor::start_next(unsigned slot)
     m_events.emplace_back(SlotFree{slot});
     return;
   }
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
 }
 
 void FakeExecutor::wait(std::optional<Clock::time_point>, std::vector<ExecutorEvent>& events)

@@ -109,6 +109,9 @@ TEST_CASE("fuzz: corpora and regressions still pass the fuzz properties") {
   SUBCASE("fuzz_cli") {
     replay("fuzz_cli", parmap::fuzz::check_cli, true);
   }
+  SUBCASE("fuzz_protocol") {
+    replay("fuzz_protocol", parmap::fuzz::check_protocol);
+  }
   SUBCASE("fuzz_checkpoint") {
     replay("fuzz_checkpoint", parmap::fuzz::check_checkpoint, true);
   }

@@ -28,13 +28,14 @@ struct Harness {
   Reactor reactor;
   Collect collect;
   CommandTemplate command;
+  TemplateLaunch launch{command};
   LocalExecutor executor;
   std::map<std::uint64_t, ItemEnded> ended;
   std::vector<unsigned> freed;
 
   Harness(std::vector<std::string> words, unsigned slots = 2, double grace = 1.0)
       : command(std::move(words), Shell::automatic),
-        executor(reactor, command, collect, config(slots, grace))
+        executor(reactor, launch, collect, config(slots, grace))
   {
   }
   static LocalExecutorConfig config(unsigned slots, double grace)

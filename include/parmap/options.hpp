@@ -108,6 +108,24 @@ struct Forward {
   bool line_buffer = false;
 };
 
+/// Running items on other machines, as GNU parallel's --sshlogin does: each host runs
+/// `parmap --agent` over one ssh connection; commands are rendered here and run there.
+struct Remote {
+  /// Hosts as -S takes them: "[N/]host", "user@host:port", "ssh -p 2222 host", or ":" for this
+  /// machine; each may be a comma-separated list. Empty: items run on this machine only.
+  std::vector<std::string> sshlogins;
+  std::string ssh = "ssh";              ///< The ssh command, split at blanks (--ssh).
+  std::string remote_parmap = "parmap"; ///< parmap on the hosts (--remote-parmap).
+  std::vector<std::string> transfer;    ///< File templates sent before each item (--transferfile).
+  std::vector<std::string> returns;     ///< File templates brought back after it (--return).
+  std::vector<std::string> basefiles;   ///< Files sent once per host (--basefile).
+  bool cleanup = false;                 ///< Remove them there once used (--cleanup).
+  /// Where items run there (--workdir): relative to the login directory; "..." is a fresh
+  /// temporary directory, removed at the end. Empty: the login directory.
+  std::string workdir;
+  std::vector<std::string> env; ///< Names of variables set for items there (--env).
+};
+
 /// Options of one run. The defaults are the command line's.
 struct Options {
   /// Worker slots; 0 means the number of CPUs.
@@ -166,6 +184,7 @@ struct Options {
   double progress_interval = 0.1;
   /// Directory for spill files; empty means $TMPDIR or /tmp.
   std::string temp_dir;
+  Remote remote;
 };
 
 } // namespace parmap

@@ -22,6 +22,14 @@ struct ReportItem {
   std::string stderr_tail; ///< The end of its stderr (failures only).
 };
 
+/// What one host ran (--sshlogin runs).
+struct HostReport {
+  std::string host; ///< ":" for this machine.
+  std::uint64_t done = 0;
+  std::uint64_t failed = 0; ///< Of those, not ok.
+  double busy_seconds = 0;  ///< Sum of their durations.
+};
+
 /// A summary of a checkpoint.
 struct CheckpointReport {
   std::string path;
@@ -37,6 +45,7 @@ struct CheckpointReport {
   double busy_seconds = 0; ///< Sum of the items' durations.
   std::vector<ReportItem> slowest;  ///< The `top` longest items, longest first.
   std::vector<ReportItem> failures; ///< Up to `top` items that did not succeed, in input order.
+  std::vector<HostReport> hosts; ///< Per host, when remote hosts ran items; empty otherwise.
 };
 
 /// Reads a checkpoint without changing it (it may belong to a run in progress). Throws

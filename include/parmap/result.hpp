@@ -40,6 +40,7 @@ struct Result {
   double duration = 0;                           ///< Seconds its last attempt ran.
   unsigned attempts = 1;                         ///< Attempts made (1 + retries used).
   unsigned slot = 0;     ///< 1-based slot that ran it (0 if replayed).
+  std::string host;      ///< The remote host that ran it (as -S named it); empty: this machine.
   bool replayed = false; ///< Taken from the checkpoint instead of being run.
   std::string command;   ///< The command line, shell-quoted (only with record_command).
 

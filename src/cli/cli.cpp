@@ -7,11 +7,20 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <sstream>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace parmap::cli {
 namespace {
@@ -24,6 +33,10 @@ struct Raw {
   std::string halt;
   std::vector<std::string> arg_files;
   std::vector<std::string> env;
+  std::vector<std::string> sshlogins;
+  std::vector<std::string> sshloginfiles;
+  std::vector<std::string> trc;
+  bool transfer = false;
   bool null = false;
   bool keep_going = false;
   bool keep_order = false;
@@ -240,12 +253,57 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->type_name("SHELL")
       ->group(running);
   app.add_option("--env", r.env,
-                 "Pass variable VAR to jobs (they get the whole environment locally)")
+                 "Set variable VAR for remote jobs (local ones inherit everything); _ = all")
       ->type_name("VAR")
       ->allow_extra_args(false)
       ->group(running);
   app.add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")
       ->group(running);
+
+  const char* remote = "Remote hosts";
+  Remote& rm = o.remote;
+  app.add_option("-S,--sshlogin", r.sshlogins,
+                 "Run jobs on [N/][user@]HOST[:PORT] too (: is this machine); comma lists")
+      ->type_name("LOGIN")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--sshloginfile,--slf", r.sshloginfiles,
+                 "Read sshlogins from FILE, one a line (.. = ~/.parallel/sshloginfile, - = stdin)")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--ssh", rm.ssh, "The ssh command (also $PARALLEL_SSH)")
+      ->type_name("CMD")
+      ->default_str("ssh")
+      ->group(remote);
+  app.add_option("--remote-parmap", rm.remote_parmap, "parmap on the remote hosts")
+      ->type_name("PATH")
+      ->capture_default_str()
+      ->group(remote);
+  app.add_option("--transferfile,--tf", rm.transfer, "Send FILE (a template) to the host first")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_flag("--transfer", r.transfer, "Send the item's file first (--transferfile {})")
+      ->group(remote);
+  app.add_option("--return", rm.returns, "Bring FILE (a template) back after the job")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_flag("--cleanup", rm.cleanup, "Remove transferred and returned files on the host")
+      ->group(remote);
+  app.add_option("--trc", r.trc, "--transfer --return FILE --cleanup")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--basefile,--bf", rm.basefiles, "Send FILE once to each host before its jobs")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--workdir,--wd", rm.workdir,
+                 "Run remote jobs in DIR (... = a new temporary dir, removed at the end)")
+      ->type_name("DIR")
+      ->group(remote);
 
   const char* failures = "Failures";
   app.add_flag("--keep-going,--safe", r.keep_going,
@@ -402,6 +460,101 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   }
 }
 
+/// $PARALLEL_HOME, or ~/.parallel: where GNU parallel keeps sshloginfile and ignored_vars.
+std::string parallel_home()
+{
+  const char* home = std::getenv("PARALLEL_HOME");
+  if (home != nullptr && *home != '\0') {
+    return home;
+  }
+  home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "") + "/.parallel";
+}
+
+std::string read_text(const std::string& path, const char* option)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (path != "-" && !in) {
+    bad(fmt::format("{} {}: {}", option, path, std::strerror(errno)));
+  }
+  std::istream& from = path == "-" ? std::cin : in;
+  return std::string(std::istreambuf_iterator<char>(from), {});
+}
+
+/// An sshloginfile's logins: one a line, blank lines and '#' comments skipped.
+void add_sshloginfile(const std::string& name, std::vector<std::string>& logins)
+{
+  std::string path = name == ".." ? parallel_home() + "/sshloginfile" : name;
+  std::istringstream text(read_text(path, "--sshloginfile"));
+  for (std::string line; std::getline(text, line);) {
+    auto first = line.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line[first] != '#') {
+      logins.push_back(line.substr(first, line.find_last_not_of(" \t\r") - first + 1));
+    }
+  }
+}
+
+/// --env: names, comma lists allowed; "_" is every variable not named in ignored_vars (a
+/// clean environment's, as env_parallel --record-env writes it).
+std::vector<std::string> env_names(const std::vector<std::string>& values)
+{
+  std::vector<std::string> names;
+  for (const auto& value : values) {
+    std::istringstream parts(value);
+    for (std::string name; std::getline(parts, name, ',');) {
+      if (name != "_") {
+        names.push_back(name);
+        continue;
+      }
+      std::string path = parallel_home() + "/ignored_vars";
+      std::ifstream in(path);
+      if (!in) {
+        bad(fmt::format("--env _ copies the variables a clean environment lacks, listed in {}, "
+                        "which cannot be read ({}); write it from a clean shell with: "
+                        "compgen -e > {}",
+                        path, std::strerror(errno), path));
+      }
+      std::set<std::string> ignored;
+      for (std::string line; std::getline(in, line);) {
+        ignored.insert(line);
+      }
+      for (char** e = environ; *e != nullptr; ++e) {
+        std::string var(*e, std::strcspn(*e, "="));
+        if (!ignored.contains(var)) {
+          names.push_back(var);
+        }
+      }
+    }
+  }
+  return names;
+}
+
+void finish_remote(const Raw& r, Options& o)
+{
+  Remote& rm = o.remote;
+  for (const auto& login : r.sshlogins) {
+    if (login == "..") {
+      add_sshloginfile("..", rm.sshlogins);
+    } else {
+      rm.sshlogins.push_back(login);
+    }
+  }
+  for (const auto& file : r.sshloginfiles) {
+    add_sshloginfile(file, rm.sshlogins);
+  }
+  if (rm.ssh == "ssh") {
+    if (const char* ssh = std::getenv("PARALLEL_SSH"); ssh != nullptr && *ssh != '\0') {
+      rm.ssh = ssh;
+    }
+  }
+  if (r.transfer || !r.trc.empty()) {
+    rm.transfer.emplace_back("{}");
+  }
+  rm.returns.insert(rm.returns.end(), r.trc.begin(), r.trc.end());
+  rm.cleanup = rm.cleanup || !r.trc.empty();
+  rm.env = env_names(r.env);
+}
+
 void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
 {
   Options& o = c.options;
@@ -451,6 +604,7 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
     return;
   }
   apply_argument_options(r.arguments, o);
+  finish_remote(r, o);
   split_command(rest, r, c);
   o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
                               o.batch_size, r.timeout.empty() ? "none" : r.timeout,

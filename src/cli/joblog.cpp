@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -34,6 +35,13 @@ bool write_all(int fd, const std::string& text)
   return true;
 }
 
+/// `text` as one column: one line, nine columns, whatever an item or host name holds.
+std::string one_field(std::string text)
+{
+  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\t'; }, ' ');
+  return text;
+}
+
 } // namespace
 
 Joblog::Joblog(const std::string& path) : m_path(path)
@@ -57,14 +65,11 @@ std::string Joblog::line(const Result& r)
   double start = std::chrono::duration<double>(r.started.time_since_epoch()).count();
   // GNU parallel writes Exitval 0 and the signal number for a job killed by a signal.
   int exitval = r.signal != 0 ? 0 : r.exit_code;
-  std::string command = r.command;
-  for (char& c : command) {
-    if (c == '\n' || c == '\t') {
-      c = ' '; // one line, nine columns, whatever the item holds
-    }
-  }
-  return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", r.seq, start, r.duration,
-                     r.out.size() + r.err.size(), exitval, r.signal, command);
+  // Host: as -S named it; ":" is this machine, as in GNU parallel's joblog.
+  std::string host = one_field(r.host.empty() ? ":" : r.host);
+  std::string command = one_field(r.command);
+  return fmt::format("{}\t{}\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", r.seq, host, start,
+                     r.duration, r.out.size() + r.err.size(), exitval, r.signal, command);
 }
 
 void Joblog::add(const Result& r)

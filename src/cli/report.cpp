@@ -26,6 +26,13 @@ std::string as_text(const CheckpointReport& r)
   s += fmt::format("done        {}: {} ok, {} failed, {} timed out, {} killed by a signal\n",
                    r.total, r.ok, r.failed, r.timeout, r.signaled);
   s += fmt::format("busy time   {:.1f}s in all\n", r.busy_seconds);
+  if (!r.hosts.empty()) {
+    s += "\nhosts\n";
+    for (const auto& h : r.hosts) {
+      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy\n", printable(h.host, 24),
+                       h.done, h.failed, h.busy_seconds);
+    }
+  }
   if (!r.slowest.empty()) {
     s += "\nslowest\n";
     for (const auto& it : r.slowest) {

@@ -43,6 +43,9 @@ inline int index_of(Stream s)
 struct ItemStarted {
   std::uint64_t seq = 0;
   unsigned slot = 0;
+  /// The remote host it runs on (empty: this machine). A remote item may be lost with its
+  /// connection and run again, so its output is held until it ends, never streamed.
+  std::string host;
 };
 
 /// An item has ended: its process exited (or could not start) and its output is all read.
@@ -56,14 +59,28 @@ struct ItemEnded {
   double duration = 0;
   /// The executor killed it because it was told to stop: not a result, it runs again on resume.
   bool interrupted = false;
+  /// Its host's connection was lost before it ended: not an attempt and not a result; it goes
+  /// back to the queue to run elsewhere.
+  bool lost = false;
+  std::string host; ///< As in ItemStarted.
 };
 
 /// A slot finished its batch (or dropped it when stopping) and can take another.
 struct SlotFree {
   unsigned slot = 0;
+  /// The slot is gone (its host was lost): the run has one slot less, until a SlotFree without
+  /// `gone` for it brings it back.
+  bool gone = false;
 };
 
-using ExecutorEvent = std::variant<ItemStarted, ItemEnded, SlotFree>;
+/// Something to tell the user that is no item's output (a host lost, back, or given up). When
+/// `fatal`, the run cannot go on and stops with `message` as its error.
+struct ExecutorNotice {
+  std::string message;
+  bool fatal = false;
+};
+
+using ExecutorEvent = std::variant<ItemStarted, ItemEnded, SlotFree, ExecutorNotice>;
 
 /// Receives output as it is read, synchronously, in the executor's wait().
 class OutputListener {

@@ -103,6 +103,10 @@ public:
     append_item_fields(head, r.seq, r.item, r.args, r.status, r.exit_code, r.signal, r.duration,
                        r.attempts);
     head += r.replayed ? ",\"replayed\":true" : ",\"replayed\":false";
+    if (!r.host.empty()) {
+      head += ",\"host\":"; // only items that ran on a remote host (--sshlogin) have one
+      append_json_string(head, r.host);
+    }
     m_steps.push_back(text(std::move(head)));
     add_stream("stdout", r.out);
     add_stream("stderr", r.err);

@@ -47,8 +47,9 @@ std::size_t Engine::memory_limit() const
 bool Engine::may_stream(const Flight& f) const
 {
   // An item that may still be retried is held back: a failed attempt's output is dropped.
+  // Nor is a remote item's: it may be lost with its host and run again elsewhere.
   return m_writer && m_options.forward.format != Format::json && !f.ended &&
-         f.attempt > m_options.retries;
+         f.attempt > m_options.retries && f.host.empty();
 }
 
 bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)

@@ -1,6 +1,7 @@
 #include "run/engine.hpp"
 
 #include "exec/local/local_executor.hpp"
+#include "exec/ssh/ssh_executor.hpp"
 #include "input/combine.hpp"
 
 #include <fmt/format.h>
@@ -78,8 +79,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_columns(m_options.columns), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   unsigned jobs = resolve_jobs(m_options.jobs);
-  m_slots = factory ? jobs : LocalExecutor::fd_limited_slots(jobs);
-  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
 
   const std::string& header = m_options.columns.header;
   if (!header.empty()) {
@@ -101,8 +100,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
                          : total.value_or(0);
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
-  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
-                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
 
   setup_checkpoint();
   bool reset_sigpipe = true;
@@ -115,24 +112,11 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     if (auto warning = m_command.pasted_script_warning()) {
       m_writer->write(1, "parmap: warning: " + *warning + "\n");
     }
-    if (m_slots < jobs) {
-      m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                     "the open-file limit (ulimit -n) allows no more\n",
-                                     m_slots, jobs));
-    }
   }
-  if (factory) {
-    m_executor = factory(m_reactor, m_command, *this, m_slots);
-  } else {
-    LocalExecutorConfig config;
-    config.slots = m_slots;
-    config.kill_grace = m_options.kill_grace;
-    config.delay = m_options.delay;
-    config.null_stdin = m_options.null_stdin;
-    config.reset_sigpipe = reset_sigpipe;
-    config.dry_run = m_options.dry_run;
-    m_executor = std::make_unique<LocalExecutor>(m_reactor, m_command, *this, config);
-  }
+  make_executor(std::move(factory), jobs, reset_sigpipe);
+  m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
+  m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
+                       m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
   if (grouped) {
     m_grouper = std::make_unique<Grouper>(g, m_command, exec_line_limit(snapshot_environment()),
                                           m_slots);
@@ -165,6 +149,37 @@ Engine::~Engine()
     }
   } catch (...) {
     // Destructors must not throw; the executor's destructor still kills and reaps.
+  }
+}
+
+void Engine::make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe)
+{
+  if (factory) {
+    m_slots = jobs;
+    m_executor = factory(m_reactor, m_command, *this, m_slots);
+    return;
+  }
+  LocalExecutorConfig config;
+  config.kill_grace = m_options.kill_grace;
+  config.delay = m_options.delay;
+  config.null_stdin = m_options.null_stdin;
+  config.reset_sigpipe = reset_sigpipe;
+  config.dry_run = m_options.dry_run;
+  if (!m_options.remote.sshlogins.empty() && !m_options.dry_run) {
+    // -j means slots per host there, and each host's CPU count when not given.
+    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
+                                  m_options.jobs > 0 ? jobs : 0, config);
+    m_executor = std::move(made.executor);
+    m_slots = made.slots;
+    return;
+  }
+  m_slots = LocalExecutor::fd_limited_slots(jobs);
+  config.slots = m_slots;
+  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
+  if (m_slots < jobs && m_writer) {
+    m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
+                                   "the open-file limit (ulimit -n) allows no more\n",
+                                   m_slots, jobs));
   }
 }
 
@@ -304,7 +319,25 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
     auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
                                 std::greater<>());
+    if (free->gone) {
+      if (m_gone_slots.insert(free->slot).second) {
+        --m_slots; // its host is away: the run goes on without it
+        if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
+          m_free_slots.erase(pos - 1);
+        }
+      }
+      return;
+    }
+    if (m_gone_slots.erase(free->slot) > 0) {
+      ++m_slots; // back with its host
+    }
     m_free_slots.insert(pos, free->slot);
+  } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
+    if (notice->fatal) {
+      fail_run(notice->message);
+    } else if (m_writer) {
+      m_writer->write(1, "parmap: " + notice->message + "\n");
+    }
   }
 }
 
@@ -315,6 +348,7 @@ void Engine::on_started(const ItemStarted& e)
     return;
   }
   Flight& f = it->second;
+  f.host = e.host;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
@@ -337,7 +371,15 @@ void Engine::on_ended(ItemEnded& e)
     return;
   }
   Flight& f = it->second;
-  if (e.interrupted) {
+  if (e.lost && (!m_stopping || e.seq < m_stop_from)) {
+    // Its host went away: not an attempt, not a result; it runs again, first in line.
+    uncount(f);
+    f.out.clear();
+    f.err.clear();
+    m_retries.push_front(e.seq);
+    return;
+  }
+  if (e.interrupted || e.lost) {
     f.ended = true;
     f.interrupted = true;
     if (m_streamer == e.seq) {
@@ -402,6 +444,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.duration = e.duration;
   r.attempts = f.attempt;
   r.slot = e.slot;
+  r.host = e.host;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.args, seq, e.slot});
   }

@@ -6,6 +6,7 @@
 #include "exec/command.hpp"
 #include "run/dispatch.hpp"
 #include "exec/executor.hpp"
+#include "exec/launch.hpp"
 #include "output/format.hpp"
 #include "input/input.hpp"
 #include "parmap/parmap.hpp"
@@ -63,6 +64,7 @@ private:
     bool ended = false;
     bool interrupted = false;
     bool streaming = false;         ///< Output goes to the writer as it arrives.
+    std::string host;               ///< The remote host running it; empty: this machine.
     std::unique_ptr<LineTagger> tag_out; ///< --tag state while streaming.
     std::unique_ptr<LineTagger> tag_err;
     std::string partial[2];          ///< --line-buffer: the unterminated last line.
@@ -80,6 +82,9 @@ private:
   };
   enum class Phase { running, done };
 
+  /// Makes the executor (a test's, the ssh one for --sshlogin, else the local one) and sets
+  /// the number of slots.
+  void make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe);
   void setup_checkpoint();
   void step();
   void service_writer();
@@ -128,6 +133,7 @@ private:
 
   Options m_options;
   CommandTemplate m_command;
+  TemplateLaunch m_launch{m_command};
   /// The run's input: the Items' sources one after another (combinations included).
   std::unique_ptr<ItemSource> m_input;
   ColumnSplitter m_columns;
@@ -161,6 +167,7 @@ private:
   std::unordered_map<std::uint64_t, std::size_t> m_batch_left; ///< Undelivered items per batch.
   std::uint64_t m_next_batch = 1;
   std::vector<unsigned> m_free_slots;
+  std::unordered_set<unsigned> m_gone_slots; ///< Slots whose host is away (not counted).
   std::deque<std::uint64_t> m_retries;
   Batch m_staged; ///< Items read and not yet sent (at most about one batch).
   std::uint64_t m_replayed_seen = 0;

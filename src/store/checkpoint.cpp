@@ -17,7 +17,7 @@
 namespace parmap {
 namespace {
 
-constexpr std::int64_t k_schema_version = 1;
+constexpr std::int64_t k_schema_version = 2;
 
 constexpr const char* k_schema = R"sql(
   CREATE TABLE run (
@@ -42,6 +42,26 @@ constexpr const char* k_schema = R"sql(
     PRIMARY KEY (item, occurrence)
   );
 )sql";
+
+/// True when `table` has a column `column` (schema 2 adds some; older files lack them).
+bool has_column(sqlite3* db, const char* table, const char* column)
+{
+  sql::Statement q(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
+  q.bind_text(1, table);
+  q.bind_text(2, column);
+  q.step();
+  return q.column_int(0) > 0;
+}
+
+/// Schema 2 is schema 1 plus these additions (each slice's in its own block), applied to a new
+/// file and to a schema 1 file being resumed, inside the caller's transaction.
+void add_schema_2(sqlite3* db, const std::string& path)
+{
+  // --sshlogin: the host that ran the item (NULL: this machine).
+  if (!has_column(db, "results", "host")) {
+    sql::exec(db, "ALTER TABLE results ADD COLUMN host TEXT", path);
+  }
+}
 
 double unix_seconds(std::chrono::system_clock::time_point t)
 {
@@ -198,6 +218,7 @@ void Checkpoint::open_and_check(const RunRecord& run)
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
     sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
     sql::exec(db.get(), k_schema, m_path);
+    add_schema_2(db.get(), m_path);
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
                                     k_checkpoint_application_id, k_schema_version)
                             .c_str(),
@@ -207,15 +228,22 @@ void Checkpoint::open_and_check(const RunRecord& run)
   } else {
     done = check_run(run);
     sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
+    if (version < k_schema_version) {
+      // A checkpoint of an older parmap: it gains the new columns and goes on.
+      sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
+      add_schema_2(db.get(), m_path);
+      sql::exec(db.get(), fmt::format("PRAGMA user_version={}", k_schema_version).c_str(), m_path);
+      sql::exec(db.get(), "COMMIT", m_path);
+    }
   }
   sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
   sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
   m_impl->insert = sql::Statement(
       db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                "started, duration, attempts, stdout, stderr, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
   m_impl->lookup = sql::Statement(
       db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr) FROM results WHERE item = ? AND occurrence = ?");
+                "length(stdout), length(stderr), host FROM results WHERE item = ? AND occurrence = ?");
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -298,6 +326,7 @@ std::optional<Result> Checkpoint::lookup(std::string_view key,
   std::int64_t rowid = q.column_int(6);
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
+  r.host = q.column_text(9);
   q.reset();
   r.out = m_impl->read_blob(rowid, "stdout", out_size, spill);
   r.err = m_impl->read_blob(rowid, "stderr", err_size, spill);
@@ -367,6 +396,11 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
+  if (r.host.empty()) {
+    q.bind_null(12);
+  } else {
+    q.bind_text(12, r.host);
+  }
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
   // the insert. Either way a large output is never in memory whole, nor twice.
   const Output* outs[2] = {&r.out, &r.err};

@@ -49,6 +49,28 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
   return items;
 }
 
+/// Counts per host, when some item ran on a remote host (schema 2 files only).
+std::vector<HostReport> read_hosts(sqlite3* db)
+{
+  sql::Statement has(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'host'");
+  has.step();
+  std::vector<HostReport> hosts;
+  if (has.column_int(0) == 0) {
+    return hosts;
+  }
+  sql::Statement q(db, "SELECT coalesce(host, ':'), count(*), total(status != 'ok'), "
+                       "total(duration) FROM results GROUP BY 1 ORDER BY 1");
+  while (q.step()) {
+    hosts.push_back(HostReport{q.column_text(0), static_cast<std::uint64_t>(q.column_int(1)),
+                               static_cast<std::uint64_t>(q.column_double(2)),
+                               finite(q.column_double(3))});
+  }
+  if (hosts.size() == 1 && hosts.front().host == ":") {
+    hosts.clear(); // everything ran here: nothing to say per host
+  }
+  return hosts;
+}
+
 std::string item_json(const ReportItem& it, bool with_tail)
 {
   std::string s = "{";
@@ -85,7 +107,19 @@ std::string to_json(const CheckpointReport& r)
     s += i > 0 ? "," : "";
     s += item_json(r.failures[i], true);
   }
-  return s + "]}\n";
+  s += "]";
+  if (!r.hosts.empty()) {
+    s += ",\"hosts\":[";
+    for (std::size_t i = 0; i < r.hosts.size(); ++i) {
+      const HostReport& h = r.hosts[i];
+      s += i > 0 ? ",{\"host\":" : "{\"host\":";
+      append_json_string(s, h.host);
+      s += fmt::format(",\"done\":{},\"failed\":{},\"busy_s\":{:.3f}}}", h.done, h.failed,
+                       h.busy_seconds);
+    }
+    s += "]";
+  }
+  return s + "}\n";
 }
 
 
@@ -138,6 +172,7 @@ CheckpointReport read_report(const std::string& path, std::size_t top, std::size
         "substr(stderr, max(1, length(stderr) - ?2 + 1)) FROM results WHERE status != 'ok' "
         "ORDER BY seq LIMIT ?1",
         top, true, tail_bytes);
+    r.hosts = read_hosts(db.get());
   } catch (const Error& e) {
     std::string what = e.what();
     if (what.starts_with(path)) {

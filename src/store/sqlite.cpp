@@ -82,6 +82,11 @@ void Statement::bind_zeroblob(int index, std::uint64_t size)
   sqlite3_bind_zeroblob64(m_stmt.get(), index, size);
 }
 
+void Statement::bind_null(int index)
+{
+  sqlite3_bind_null(m_stmt.get(), index);
+}
+
 std::int64_t Statement::column_int(int index) const
 {
   return sqlite3_column_int64(m_stmt.get(), index);

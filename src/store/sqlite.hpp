@@ -41,6 +41,7 @@ public:
   void bind_text(int index, std::string_view value);
   void bind_blob(int index, std::string_view value);
   void bind_zeroblob(int index, std::uint64_t size);
+  void bind_null(int index);
   std::int64_t column_int(int index) const;
   double column_double(int index) const;
   std::string column_text(int index) const;

@@ -58,15 +58,30 @@ class Recording(CheckpointTest):
     def test_schema_and_run_record(self):
         self.parmap("echo", items=["x"])
         con = sqlite3.connect(self.db)
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 1)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
         self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0], "wal")
         command, version = con.execute("SELECT command, version FROM run").fetchone()
         self.assertEqual(command, "echo")
         self.assertTrue(version)
         cols = [r[1] for r in con.execute("PRAGMA table_info(results)")]
         for c in ("item", "occurrence", "seq", "status", "exit", "signal", "stdout", "stderr",
-                  "started", "duration", "attempts"):
+                  "started", "duration", "attempts", "host"):
             self.assertIn(c, cols)
+        con.close()
+
+    def test_schema_1_file_resumes_and_gains_the_new_columns(self):
+        self.assertOk(self.parmap("echo", items=["a", "b"]))
+        con = sqlite3.connect(self.db)
+        con.execute("ALTER TABLE results DROP COLUMN host")  # as parmap 0.1.0 wrote it
+        con.execute("PRAGMA user_version = 1")
+        con.commit()
+        con.close()
+        p = self.parmap("--resume", "echo", items=["a", "b", "c"])
+        self.assertOk(p)
+        self.assertEqual(lines(p.stdout), ["a", "b", "c"])
+        con = sqlite3.connect(self.db)
+        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 2)
+        self.assertEqual(con.execute("SELECT count(*) FROM results WHERE host IS NULL").fetchone()[0], 3)
         con.close()
 
     def test_duplicates_get_their_own_rows(self):

@@ -5,6 +5,7 @@
 #include "store/checkpoint.hpp"
 #include "cli/cli.hpp"
 #include "cli/report.hpp"
+#include "exec/agent/protocol.hpp"
 #include "exec/command.hpp"
 #include "input/input.hpp"
 #include "parmap/error.hpp"
@@ -1029,6 +1030,41 @@ void check_checkpoint(const std::uint8_t* data, std::size_t size) {
   install();
   check_open(path, f.dir, mode);
   remove_db(path);
+}
+
+void check_protocol(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  std::uint8_t flags = in.byte();
+  std::uint32_t seed = in.byte() | 1U;
+  std::string_view stream = in.rest();
+  agent::FrameReader reader((flags & 1) != 0);
+  auto encode = [](const agent::Message& m) {
+    std::string frame;
+    agent::append_frame(frame, m);
+    return frame;
+  };
+  try {
+    std::size_t at = 0;
+    while (at < stream.size()) {
+      seed = seed * 1103515245U + 12345U;
+      std::size_t n = std::min<std::size_t>(stream.size() - at, 1 + (seed >> 16) % 97);
+      reader.feed(stream.substr(at, n));
+      at += n;
+      while (auto frame = reader.next()) {
+        agent::Message m = agent::decode(*frame);
+        std::string once = encode(m);
+        agent::Message again = agent::decode(std::string_view(once).substr(4));
+        if (again.index() != m.index() || encode(again) != once) {
+          violated(std::string("a ") + agent::name_of(m) + " message does not re-encode stably");
+        }
+      }
+      if (reader.buffered() > n + agent::k_max_frame + 4) {
+        violated("the frame reader holds more than it can need");
+      }
+    }
+  } catch (const agent::ProtocolError&) {
+    // Refusing garbage is the expected outcome for most inputs.
+  }
 }
 
 int run_or_abort(void (*check)(const std::uint8_t*, std::size_t),

@@ -45,6 +45,14 @@ void check_checkpoint(const std::uint8_t* data, std::size_t size);
 /// The undamaged checkpoint file the edits apply to (for the seed corpus).
 std::string valid_checkpoint_image();
 
+/// Agent protocol reader. Input: [flags][chunking seed] then the byte stream. flags & 1: the
+/// stream starts with the agent's greeting (the controller's side). The stream is fed to a
+/// FrameReader in chunks whose sizes come from the seed; every frame is decoded. Properties:
+/// only ProtocolError is thrown; a decoded message re-encodes to a frame that decodes to a
+/// message encoding the same way (a fixed point after one round); the reader never holds more
+/// than one frame's worth beyond what it was fed.
+void check_protocol(const std::uint8_t* data, std::size_t size);
+
 /// Runs `check`, turning a PropertyViolation (or any other escaping exception) into a report
 /// on stderr and abort(), which libFuzzer records as a crash.
 int run_or_abort(void (*check)(const std::uint8_t*, std::size_t),

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,11 +39,6 @@ void kill_and_reap(pid_t pid)
 {
   ::kill(-pid, SIGKILL);
   reap(pid);
-}
-
-int pidfd_open(pid_t pid)
-{
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
 }
 
 /// Descriptors open in this process now.
@@ -139,25 +133,19 @@ unsigned LocalExecutor::fd_limited_slots(unsigned wanted)
 }
 
 LocalExecutor::LocalExecutor(Reactor& reactor,
-                             const CommandTemplate& command,
+                             const LaunchBuilder& launch,
                              OutputListener& listener,
                              LocalExecutorConfig config)
-    : m_reactor(reactor), m_command(command), m_listener(listener), m_config(config),
-      m_spawner(config.null_stdin, config.reset_sigpipe)
+    : m_reactor(reactor), m_launch_builder(launch), m_listener(listener), m_config(config),
+      m_spawner(config.null_stdin, config.reset_sigpipe), m_env(snapshot_environment())
 {
+  override_env(m_env, m_config.env);
   m_slots.resize(std::max(1U, config.slots));
   for (unsigned i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].number = i + 1;
+    m_slots[i].number = config.first_slot + i;
   }
-  for (auto& e : snapshot_environment()) {
-    if (!e.starts_with("PARMAP_SEQ=") && !e.starts_with("PARMAP_SLOT=")) {
-      m_env.push_back(std::move(e));
-    }
-  }
-  m_env.emplace_back();
-  m_env.emplace_back();
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
-  Fd probe(pidfd_open(::getpid()));
+  Fd probe = open_pidfd(::getpid());
   m_use_pidfd = static_cast<bool>(probe);
 }
 
@@ -186,7 +174,7 @@ std::size_t LocalExecutor::running() const
 
 void LocalExecutor::start(unsigned slot_number, Batch batch)
 {
-  Slot& slot = m_slots.at(slot_number - 1);
+  Slot& slot = m_slots.at(slot_number - m_config.first_slot);
   slot.busy = true;
   for (auto& item : batch.items) {
     slot.queue.push_back(std::move(item));
@@ -225,15 +213,9 @@ void LocalExecutor::start_next(Slot& slot)
   }
 }
 
-void LocalExecutor::set_env(const Item& item, unsigned slot)
-{
-  m_env[m_env.size() - 2] = "PARMAP_SEQ=" + std::to_string(item.seq);
-  m_env[m_env.size() - 1] = "PARMAP_SLOT=" + std::to_string(slot);
-}
-
 void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot.number});
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
   std::string line = "parmap: " + message + "\n";
   m_listener.on_output(item.seq, Stream::err, line);
   ItemEnded end;
@@ -247,10 +229,9 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
 
 void LocalExecutor::launch(Slot& slot, Item item)
 {
-  RenderContext ctx{item.args, item.seq, slot.number};
   if (m_config.dry_run) {
-    m_events.emplace_back(ItemStarted{item.seq, slot.number});
-    std::string line = m_command.display(ctx) + "\n";
+    m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
+    std::string line = m_launch_builder.display(item, slot.number) + "\n";
     m_listener.on_output(item.seq, Stream::out, line);
     ItemEnded end;
     end.seq = item.seq;
@@ -259,19 +240,14 @@ void LocalExecutor::launch(Slot& slot, Item item)
     m_events.emplace_back(std::move(end));
     return;
   }
-  auto refused = unpassable(item.args, item.oversize);
-  if (!refused) {
-    refused = m_command.render(ctx, m_argv);
-  }
-  if (refused) {
-    fail_to_start(slot, std::move(item), 126,
-                  "item " + std::to_string(item.seq) + " not run: " + *refused);
+  if (auto why = prepare_launch(m_launch_builder, item, slot.number, m_launch)) {
+    fail_to_start(slot, std::move(item), 126, *why);
     return;
   }
-  set_env(item, slot.number);
   Pipe out = make_pipe();
   Pipe err = make_pipe();
-  Spawned child = m_spawner.spawn(m_argv, m_env, out.write.get(), err.write.get());
+  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env,
+                                  Spawner::Stdio{out.write.get(), err.write.get(), -1});
   if (child.pid < 0) {
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;
@@ -296,7 +272,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   Running& ref = *r;
   if (m_use_pidfd) {
-    ref.pidfd.reset(pidfd_open(ref.pid));
+    ref.pidfd = open_pidfd(ref.pid);
   }
   if (ref.pidfd) {
     m_reactor.add(ref.pidfd.get(), EPOLLIN, &ref.exit_watch);
@@ -312,7 +288,7 @@ void LocalExecutor::launch(Slot& slot, Item item)
     });
   }
   slot.running = std::move(r);
-  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number});
+  m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}});
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)

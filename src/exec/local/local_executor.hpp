@@ -2,8 +2,8 @@
 // deadlines (SIGTERM, then SIGKILL after a grace) and both output pipes read as they fill.
 #pragma once
 
-#include "exec/command.hpp"
 #include "exec/executor.hpp"
+#include "exec/launch.hpp"
 #include "base/fd.hpp"
 #include "base/reactor.hpp"
 #include "exec/local/spawn.hpp"
@@ -19,10 +19,14 @@ namespace parmap {
 
 struct LocalExecutorConfig {
   unsigned slots = 1;
+  /// The number of the first slot; the others follow (slots of several executors in one run).
+  unsigned first_slot = 1;
   double kill_grace = 1.0;
   /// Seconds between two starts (--delay).
   double delay = 0;
   bool null_stdin = false;
+  /// NAME=VALUE set for every item, over the inherited environment.
+  std::vector<std::string> env;
   bool reset_sigpipe = true;
   /// Print the commands instead of running them.
   bool dry_run = false;
@@ -35,7 +39,7 @@ class LocalExecutor final : public Executor {
 public:
   /// Throws parmap::Error if pidfds or spawning are unavailable.
   LocalExecutor(Reactor& reactor,
-                const CommandTemplate& command,
+                const LaunchBuilder& launch,
                 OutputListener& listener,
                 LocalExecutorConfig config);
   /// Kills (SIGKILL) and reaps whatever still runs: no process group outlives the executor.
@@ -75,11 +79,10 @@ private:
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
-  void set_env(const Item& item, unsigned slot);
   void schedule_exit_poll(Running& r);
 
   Reactor& m_reactor;
-  const CommandTemplate& m_command;
+  const LaunchBuilder& m_launch_builder;
   OutputListener& m_listener;
   LocalExecutorConfig m_config;
   Spawner m_spawner;
@@ -91,7 +94,7 @@ private:
   /// Leaders of groups still in their kill grace after the item finished; reaped by a timer.
   std::unordered_map<pid_t, Reactor::TimerId> m_doomed;
   std::vector<std::string> m_env;
-  std::vector<std::string> m_argv;
+  Launch m_launch; ///< The item being started (kept to reuse its buffers).
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -136,6 +137,26 @@ std::vector<std::string> snapshot_environment()
   return env;
 }
 
+Fd open_pidfd(pid_t pid)
+{
+  return Fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+}
+
+bool same_variable(const std::string& entry, const std::string& assignment)
+{
+  auto eq = assignment.find('=');
+  return eq != std::string::npos && entry.size() > eq &&
+         entry.compare(0, eq + 1, assignment, 0, eq + 1) == 0;
+}
+
+void override_env(std::vector<std::string>& env, const std::vector<std::string>& assignments)
+{
+  for (const auto& a : assignments) {
+    std::erase_if(env, [&](const std::string& e) { return same_variable(e, a); });
+    env.push_back(a);
+  }
+}
+
 Spawner::Spawner(bool null_stdin, bool reset_sigpipe) : m_null_stdin(null_stdin)
 {
   if (m_null_stdin) {
@@ -165,14 +186,16 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 
-int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid)
+int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid)
 {
   SpawnSetup setup;
-  if (m_null_stdin) {
+  if (stdio.in >= 0) {
+    posix_spawn_file_actions_adddup2(&setup.actions, stdio.in, STDIN_FILENO);
+  } else if (m_null_stdin) {
     posix_spawn_file_actions_adddup2(&setup.actions, m_devnull.get(), STDIN_FILENO);
   }
-  posix_spawn_file_actions_adddup2(&setup.actions, out_fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, err_fd, STDERR_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.out, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&setup.actions, stdio.err, STDERR_FILENO);
   // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
   // program without it must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
@@ -185,10 +208,27 @@ int Spawner::spawn_path(const char* path, char* const* argv, int out_fd, int err
   return ::posix_spawn(&pid, path, &setup.actions, &setup.attr, argv, m_env_ptrs.data());
 }
 
+void Spawner::set_env(const std::vector<std::string>& env,
+                      const std::vector<std::string>& overrides)
+{
+  m_env_ptrs.clear();
+  for (const auto& e : env) {
+    bool replaced = std::any_of(overrides.begin(), overrides.end(),
+                                [&](const std::string& o) { return same_variable(e, o); });
+    if (!replaced) {
+      m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
+    }
+  }
+  for (const auto& o : overrides) {
+    m_env_ptrs.push_back(const_cast<char*>(o.c_str()));
+  }
+  m_env_ptrs.push_back(nullptr);
+}
+
 Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env,
-                       int out_fd,
-                       int err_fd)
+                       const std::vector<std::string>& overrides,
+                       Stdio stdio)
 {
   Spawned result;
   int error = 0; // errno of the failure to start
@@ -202,18 +242,14 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
       m_argv_ptrs.push_back(const_cast<char*>(a.c_str()));
     }
     m_argv_ptrs.push_back(nullptr);
-    m_env_ptrs.clear();
-    for (const auto& e : env) {
-      m_env_ptrs.push_back(const_cast<char*>(e.c_str()));
-    }
-    m_env_ptrs.push_back(nullptr);
-    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+    set_env(env, overrides);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), stdio, result.pid);
     if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      error = spawn_path("/bin/sh", m_argv_ptrs.data(), out_fd, err_fd, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), stdio, result.pid);
     }
   }
   if (error != 0) {

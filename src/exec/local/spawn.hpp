@@ -28,11 +28,19 @@ public:
   /// get SIGPIPE's default action (parmap ignores it for itself; its own parent may not have).
   Spawner(bool null_stdin, bool reset_sigpipe);
 
-  /// Spawns argv with `env` as its whole environment and stdout/stderr on out_fd/err_fd.
+  /// The descriptors a child gets: stdout and stderr, and stdin when `in` is not -1 (else
+  /// parmap's own stdin, or /dev/null with `null_stdin`).
+  struct Stdio {
+    int out = -1;
+    int err = -1;
+    int in = -1;
+  };
+  /// Spawns argv with the environment `env`, where each NAME=VALUE of `overrides` replaces
+  /// the entry of the same name (or is added).
   Spawned spawn(const std::vector<std::string>& argv,
                 const std::vector<std::string>& env,
-                int out_fd,
-                int err_fd);
+                const std::vector<std::string>& overrides,
+                Stdio stdio);
 
 private:
   struct Resolved {
@@ -40,7 +48,8 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
-  int spawn_path(const char* path, char* const* argv, int out_fd, int err_fd, pid_t& pid);
+  int spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid);
+  void set_env(const std::vector<std::string>& env, const std::vector<std::string>& overrides);
 
   bool m_null_stdin;
   Fd m_devnull;
@@ -68,7 +77,15 @@ CommandKind classify_command(const std::string& name, const std::vector<std::str
 /// slack and room for the variables parmap adds.
 std::size_t exec_line_limit(const std::vector<std::string>& env);
 
+/// A pidfd for `pid` (invalid where the kernel has none: before Linux 5.3).
+Fd open_pidfd(pid_t pid);
+
 /// Environment of parmap at the start of a run, as NAME=VALUE strings.
 std::vector<std::string> snapshot_environment();
+
+/// True when `entry` (NAME=VALUE) sets the variable `assignment` (NAME=...) sets.
+bool same_variable(const std::string& entry, const std::string& assignment);
+/// Replaces (or adds) each of `assignments` in `env`.
+void override_env(std::vector<std::string>& env, const std::vector<std::string>& assignments);
 
 } // namespace parmap

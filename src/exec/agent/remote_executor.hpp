@@ -1,0 +1,129 @@
+// RemoteExecutor: the controller's side of agent connections. Each endpoint is a local command
+// (ssh HOST parmap --agent, or a Slurm step) whose stdin and stdout reach one agent; its slots
+// run the commands this side renders. Connections that drop are reported, their in-flight
+// items handed back to the engine as lost (not an attempt), and retried with backoff.
+#pragma once
+
+#include "base/reactor.hpp"
+#include "exec/agent/connection.hpp"
+#include "exec/agent/protocol.hpp"
+#include "exec/command.hpp"
+#include "exec/executor.hpp"
+#include "exec/launch.hpp"
+#include "exec/local/spawn.hpp"
+#include "output/spill.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parmap::agent {
+
+/// One agent to start.
+struct Endpoint {
+  std::string name;                 ///< The host as the user wrote it (messages, joblog, PARMAP_HOST).
+  std::vector<std::string> command; ///< The local command whose stdin/stdout reach the agent.
+  unsigned slots = 0;               ///< 0: RemoteConfig::slots, else the agent's CPU count.
+};
+
+struct RemoteConfig {
+  std::vector<Endpoint> endpoints;
+  unsigned first_slot = 1;
+  unsigned slots = 0; ///< Slots of an endpoint that names none (-j); 0: the agent's CPUs.
+  double kill_grace = 1;
+  std::string workdir;                 ///< On the hosts; "..." = a fresh temporary directory.
+  std::vector<std::string> env;        ///< NAME=VALUE set for every item there (--env).
+  std::vector<std::string> transfers;  ///< File templates sent before each item.
+  std::vector<std::string> returns;    ///< File templates brought back after it.
+  std::vector<std::string> basefiles;  ///< Files sent once per host before its first item.
+  bool cleanup = false;
+  /// Nothing else runs items: losing every endpoint ends the run with an error.
+  bool last_resort = true;
+  double connect_wait = 30; ///< Seconds the start waits for agents to greet.
+  double heartbeat = 5;     ///< Seconds between pings; silence for 6 of them is a lost host.
+};
+
+/// Where a file of the controller lands on a host: a path with "/./" in it is relative to the
+/// working directory from there on (rsync -R); other paths are taken as they are.
+std::string remote_path(const std::string& local);
+
+class RemoteExecutor final : public Executor {
+public:
+  /// Starts every endpoint and waits (up to connect_wait) for their greetings, so that slot
+  /// counts are known. Throws parmap::Error when none could be reached and last_resort is set.
+  RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch, OutputListener& listener,
+                 RemoteConfig config);
+  /// Closes every connection (the agents kill what still runs) and reaps the transports.
+  ~RemoteExecutor() override;
+  RemoteExecutor(const RemoteExecutor&) = delete;
+  RemoteExecutor& operator=(const RemoteExecutor&) = delete;
+
+  /// The slots, numbered from first_slot.
+  unsigned slots() const { return m_slot_count; }
+
+  void start(unsigned slot, Batch batch) override;
+  void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
+  void cancel(std::uint64_t from_seq, int signal) override;
+  void kill_all() override;
+  void resume_output(std::uint64_t seq) override;
+  std::size_t running() const override;
+
+private:
+  struct Host;
+  struct InFlight {
+    Host* host = nullptr;
+    unsigned slot = 0; ///< Global slot number.
+    bool started = false;
+    std::vector<std::pair<std::string, std::string>> returns; ///< (remote, local) paths.
+  };
+  /// What the engine and the hosts know of one slot.
+  struct SlotState {
+    Host* host = nullptr;
+    unsigned outstanding = 0; ///< Items sent to its agent that have not ended.
+    bool busy = false;        ///< Given a batch by the engine and not freed since.
+    bool away = false;        ///< Reported gone to the engine while its host is away.
+  };
+
+  void connect(Host& host);
+  void handle(Host& host, agent::Message& message);
+  void on_hello(Host& host, unsigned cpus);
+  void on_ended(Host& host, agent::Ended& ended);
+  void on_return(Host& host, agent::Message& message);
+  void on_down(Host& host);
+  void give_up(Host& host, const std::string& why);
+  void lose_items(Host& host);
+  /// Takes the host's slots out of the run (its host is away), or brings them back.
+  void set_away(Host& host, bool away);
+  void free_if_idle(unsigned slot);
+  void send_item(Host& host, unsigned slot, const Item& item);
+  void fail_item(unsigned slot, const Item& item, const std::string& message);
+  void notice(std::string message, bool fatal = false);
+  SlotState& slot_state(unsigned slot) { return m_slot_states.at(slot - m_config.first_slot); }
+  void reap_all();
+
+  Reactor& m_reactor;
+  const LaunchBuilder& m_launch;
+  OutputListener& m_listener;
+  RemoteConfig m_config;
+  Spawner m_spawner;
+  std::vector<std::string> m_env;
+  SpillFactory m_spill;
+  std::vector<CommandTemplate> m_transfers;
+  std::vector<CommandTemplate> m_returns;
+  std::vector<std::unique_ptr<Host>> m_hosts;
+  std::vector<SlotState> m_slot_states;
+  std::unordered_map<std::uint64_t, InFlight> m_items;
+  std::vector<ExecutorEvent> m_events;
+  /// Connections closed during the current wait, destroyed after it (their callbacks may be
+  /// on the stack).
+  std::vector<std::unique_ptr<Connection>> m_dead;
+  unsigned m_slot_count = 0;
+  std::uint64_t m_cancel_from = UINT64_MAX;
+  bool m_stopping = false;
+  bool m_failed = false; ///< The fatal notice went out.
+  Launch m_launch_buf;
+};
+
+} // namespace parmap::agent
