@@ -2,8 +2,6 @@
 
 #include "parmap/error.hpp"
 
-#include <regex.h>
-
 namespace parmap {
 namespace {
 
@@ -61,71 +59,15 @@ std::optional<std::string> literal_of(std::string_view p)
   return out;
 }
 
-/// Perl escapes POSIX extended syntax lacks, spelled the POSIX way.
-std::string to_posix(std::string_view p)
-{
-  std::string out;
-  bool bracket = false;
-  for (std::size_t i = 0; i < p.size(); ++i) {
-    char c = p[i];
-    if (c == '[' && !bracket) {
-      bracket = true;
-    } else if (c == ']' && bracket && i > 0 && p[i - 1] != '[') {
-      bracket = false;
-    }
-    if (c != '\\' || i + 1 >= p.size()) {
-      out.push_back(c);
-      continue;
-    }
-    char e = p[++i];
-    if (auto ctl = control_escape(e)) {
-      out.push_back(*ctl);
-    } else if (e == 'd' || e == 'D') {
-      out += bracket ? "0-9" : (e == 'd' ? "[0-9]" : "[^0-9]");
-    } else if (bracket && e == 's') {
-      out += " \t\n\r\f\v";
-    } else if (bracket && e == 'w') {
-      out += "A-Za-z0-9_";
-    } else if (bracket) {
-      out.push_back(e); // a backslash is literal inside POSIX brackets
-    } else {
-      out.push_back('\\');
-      out.push_back(e);
-    }
-  }
-  return out;
-}
-
 } // namespace
 
-struct Pattern::Compiled {
-  regex_t re{};
-};
-
-Pattern::Pattern(const std::string& perl_like, const std::string& what)
-    : m_literal(literal_of(perl_like))
+Pattern::Pattern(const std::string& perl, const std::string& what) : m_literal(literal_of(perl))
 {
-  if (m_literal) {
-    if (m_literal->empty()) {
-      throw Error(what + ": an empty separator");
-    }
-    return;
+  if (m_literal && m_literal->empty()) {
+    throw Error(what + ": an empty separator");
   }
-  m_regex = std::make_unique<Compiled>();
-  int rc = ::regcomp(&m_regex->re, to_posix(perl_like).c_str(), REG_EXTENDED);
-  if (rc != 0) {
-    char message[256];
-    ::regerror(rc, &m_regex->re, message, sizeof message);
-    m_regex.reset();
-    throw Error(what + ": '" + perl_like + "' is not a valid regular expression (" + message +
-                ")");
-  }
-}
-
-Pattern::~Pattern()
-{
-  if (m_regex) {
-    ::regfree(&m_regex->re);
+  if (!m_literal) {
+    m_regex.emplace(perl, what);
   }
 }
 
@@ -139,20 +81,11 @@ std::optional<std::pair<std::size_t, std::size_t>> Pattern::find(std::string_vie
     }
     return std::pair{at, at + m_literal->size()};
   }
-  while (from <= text.size()) {
-    regmatch_t m{};
-    m.rm_so = static_cast<regoff_t>(from);
-    m.rm_eo = static_cast<regoff_t>(text.size());
-    int flags = REG_STARTEND | (from > 0 ? REG_NOTBOL : 0);
-    if (::regexec(&m_regex->re, text.data(), 1, &m, flags) != 0) {
-      return std::nullopt;
+  while (auto m = m_regex->find(text, from)) {
+    if (m->end > m->start) {
+      return std::pair{m->start, m->end};
     }
-    auto begin = static_cast<std::size_t>(m.rm_so);
-    auto end = static_cast<std::size_t>(m.rm_eo);
-    if (end > begin) {
-      return std::pair{begin, end};
-    }
-    from = begin + 1; // an empty match separates nothing
+    from = m->start + 1; // an empty match separates nothing
   }
   return std::nullopt;
 }
@@ -162,11 +95,8 @@ bool Pattern::matches_all(std::string_view text) const
   if (m_literal) {
     return text == *m_literal;
   }
-  regmatch_t m{};
-  m.rm_so = 0;
-  m.rm_eo = static_cast<regoff_t>(text.size());
-  return ::regexec(&m_regex->re, text.data(), 1, &m, REG_STARTEND) == 0 && m.rm_so == 0 &&
-         static_cast<std::size_t>(m.rm_eo) == text.size();
+  Regex::Match m;
+  return m_regex->match_prefix(text, m, false) == Regex::Prefix::matched && m.end == text.size();
 }
 
 void trim(std::string& s, Trim how)

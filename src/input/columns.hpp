@@ -2,6 +2,7 @@
 // names, as GNU parallel makes them.
 #pragma once
 
+#include "base/regex.hpp"
 #include "input/input.hpp"
 #include "parmap/options.hpp"
 
@@ -13,18 +14,13 @@
 
 namespace parmap {
 
-/// A regular expression as GNU parallel users write them (Perl's), matched with POSIX regexec
-/// (extended syntax): glibc's matcher needs no recursion, so a long line cannot overflow the
-/// stack as std::regex's backtracking can, and it is several times faster. Perl's \t \n \r
-/// \f \v \d \D are translated (glibc knows \s \S \w \W); a pattern with no special character
-/// is matched as a plain string, without the regex engine.
+/// A separator or header pattern as GNU parallel users write them (Perl's regular
+/// expressions, matched with PCRE2); one with no special character is matched as a plain
+/// string, without the regex engine (--colsep , or --colsep '\t', the usual cases).
 class Pattern {
 public:
-  /// Throws parmap::Error naming `what` for an invalid expression.
-  Pattern(const std::string& perl_like, const std::string& what);
-  ~Pattern();
-  Pattern(const Pattern&) = delete;
-  Pattern& operator=(const Pattern&) = delete;
+  /// Throws parmap::Error naming `what` for an invalid or empty expression.
+  Pattern(const std::string& perl, const std::string& what);
 
   /// The first match in `text` at or after `from` that is not empty: [begin, end), or nullopt.
   std::optional<std::pair<std::size_t, std::size_t>> find(std::string_view text,
@@ -33,9 +29,8 @@ public:
   bool matches_all(std::string_view text) const;
 
 private:
-  struct Compiled;
   std::optional<std::string> m_literal;
-  std::unique_ptr<Compiled> m_regex;
+  std::optional<Regex> m_regex;
 };
 
 /// Splits and trims the arguments of input records (--colsep, --trim).
