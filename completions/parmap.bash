@@ -6,12 +6,13 @@
 _parmap_takes_value()
 {
     case $1 in
-        -a | --arg-file | -d | --delimiter | -j | --jobs | --timeout | --kill-grace | --delay | \
-            --env | --retries | --halt | -b | --batch-size | --max-pending | \
-            --tail-batches-per-core | --tail-min-batch-size | --checkpoint | \
-            --checkpoint-every | --joblog | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
-            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
-            --workdir | --wd)
+        -a | --arg-file | -d | --delimiter | -j | -P | --jobs | --max-procs | --timeout | \
+            --kill-grace | --delay | --env | --retries | --halt | --halt-on-error | -b | \
+            --batch-size | --max-pending | --tail-batches-per-core | --tail-min-batch-size | \
+            --checkpoint | --checkpoint-every | --joblog | --jl | --arg-sep | --argsep | \
+            --arg-file-sep | --argfilesep | --nice | --wd | --workdir | --tmpdir | --tagstring | \
+            --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
+            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf)
             return 0
             ;;
     esac
@@ -90,21 +91,33 @@ _parmap()
 
     # The value of an option.
     case $prev in
-        -a | --arg-file | --checkpoint | --joblog | --sshloginfile | --slf | --transferfile | \
-            --tf | --return | --trc | --basefile | --bf | --remote-parmap)
+        -a | --arg-file | --checkpoint | --joblog | --jl | --results | --res | --sshloginfile | \
+            --slf | --transferfile | --tf | --return | --trc | --basefile | --bf | --remote-parmap)
             _parmap_compgen -f -- "$cur"
             compopt -o filenames 2>/dev/null
             return
             ;;
-        -j | --jobs)
+        --wd | --workdir | --tmpdir)
+            _parmap_compgen -d -- "$cur"
+            compopt -o filenames 2>/dev/null
+            return
+            ;;
+        --nice)
+            _parmap_compgen -W '1 5 10 19' -- "$cur"
+            return
+            ;;
+        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring)
+            return # any text
+            ;;
+        -j | -P | --jobs | --max-procs)
             local n
             n=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)
             _parmap_compgen -W "$n 100% 50% 200% +1 -1 0 1 2 4 8 16" -- "$cur"
             return
             ;;
-        --halt)
+        --halt | --halt-on-error)
             _parmap_compgen -W 'never now,fail=1 soon,fail=1 now,success=1 soon,success=1
-                now,done=1 soon,done=1 now,fail=10% soon,fail=10%' -- "$cur"
+                now,done=1 soon,done=1 now,fail=10% soon,fail=10% 0 1 2 -1 -2' -- "$cur"
             return
             ;;
         -d | --delimiter)
@@ -132,16 +145,22 @@ _parmap()
 
     if [[ $cur == -* ]]; then
         local opts='-h --help --version
-            -a --arg-file -0 --null -d --delimiter
-            -j --jobs --timeout --kill-grace --delay --shell --no-shell --env --dry-run
+            -a --arg-file -0 --null -d --delimiter --arg-sep --argsep --arg-file-sep
+            --argfilesep
+            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --env
+            --nice --wd --workdir --tmpdir --shuf --dry-run --dryrun -v --verbose
+            -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
-            --transfer --return --cleanup --trc --basefile --bf --workdir --wd
-            --keep-going --safe --retries --halt
-            -k --keep-order --as-ready --tag --json --line-buffer
+            --transfer --return --cleanup --trc --basefile --bf
+            --keep-going --safe --retries --halt --halt-on-error
+            -k --keep-order --as-ready --group -u --ungroup --tag --tagstring --json --files
+            --output-as-files --results --res --line-buffer --lb --linebuffer
             -b --batch-size --max-pending --no-adaptive-tail --tail-batches-per-core
             --tail-min-batch-size
-            --checkpoint --resume --retry-failed --force --checkpoint-every --report
-            --bar --eta --progress-always --joblog'
+            --checkpoint --resume --retry-failed --resume-failed --force --checkpoint-every
+            --report
+            --bar --eta --progress-always --joblog --jl
+            --number-of-cores --number-of-cpus --shellquote --shell-quote'
         _parmap_compgen -W "$opts" -- "$cur"
         return
     fi

@@ -4,11 +4,12 @@
 
 # Options whose value is the next word (to find where the command starts).
 function __parmap_takes_value
-    contains -- $argv[1] -a --arg-file -d --delimiter -j --jobs --timeout --kill-grace --delay \
-        --env --retries --halt -b --batch-size --max-pending --tail-batches-per-core \
-        --tail-min-batch-size --checkpoint --checkpoint-every --joblog -S --sshlogin \
-        --sshloginfile --slf --ssh --remote-parmap --transferfile --tf --return --trc \
-        --basefile --bf --workdir --wd
+    contains -- $argv[1] -a --arg-file -d --delimiter -j -P --jobs --max-procs --timeout \
+        --kill-grace --delay --env --retries --halt --halt-on-error -b --batch-size \
+        --max-pending --tail-batches-per-core --tail-min-batch-size --checkpoint \
+        --checkpoint-every --joblog --jl --arg-sep --argsep --arg-file-sep --argfilesep --nice \
+        --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
+        --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -74,18 +75,29 @@ complete -c parmap $opt -s a -l arg-file -r -F -d "Read items from FILE ('-' is 
 complete -c parmap $opt -s 0 -l null -d 'Items end with NUL instead of newline'
 complete -c parmap $opt -s d -l delimiter -x -a '\\\\t\tTAB \\\\0\tNUL ,\tcomma :\tcolon' \
     -d 'Items end with character C'
+complete -c parmap $opt -l arg-sep -l argsep -x -d 'Use SEP instead of ::: before items'
+complete -c parmap $opt -l arg-file-sep -l argfilesep -x -d 'Use SEP instead of :::: before item files'
 
 # Running
-complete -c parmap $opt -s j -l jobs -x \
+complete -c parmap $opt -s j -s P -l jobs -l max-procs -x \
     -a "(nproc 2>/dev/null)\t'the number of CPUs' 100%\t'one per CPU' 50%\t'half the CPUs' +1\t'one more than the CPUs' -1\t'one less than the CPUs' 0\t'as many as possible'" \
-    -d 'Run N items at once: N, N% of CPUs, +N, -N, 0 = max'
+    -d 'Run N items at once: N, N% of CPUs, +N, -N, 0 = max, or FILE'
 complete -c parmap $opt -l timeout -x -d "Kill an item's process group after SECS (or N% of the median)"
 complete -c parmap $opt -l kill-grace -x -d 'Seconds between SIGTERM and SIGKILL (1)'
 complete -c parmap $opt -l delay -x -d 'Wait SECS between starting two items'
 complete -c parmap $opt -l shell -d 'Run the command through /bin/sh -c'
 complete -c parmap $opt -l no-shell -d 'Exec the command directly, never through a shell'
 complete -c parmap $opt -l env -x -a '(set -xn)' -d 'Set variable VAR for remote jobs (_ = all)'
-complete -c parmap $opt -l dry-run -d 'Print the commands that would run; run nothing'
+complete -c parmap $opt -l nice -x -d "Run items at parmap's niceness plus N"
+complete -c parmap $opt -l wd -l workdir -x -a '(__fish_complete_directories) ...' \
+    -d 'Run items in DIR (... = a new temporary dir; remote: from ~)'
+complete -c parmap $opt -l tmpdir -x -a '(__fish_complete_directories)' -d 'Put temporary files in DIR'
+complete -c parmap $opt -l shuf -d 'Run the items in random order'
+complete -c parmap $opt -l dry-run -l dryrun -d 'Print the commands that would run; run nothing'
+complete -c parmap $opt -s v -l verbose -d 'Print each command before its output, then run it'
+complete -c parmap $opt -s q -l quote -d 'Accepted for GNU parallel scripts; changes nothing'
+complete -c parmap $opt -l will-cite -d 'Accepted for GNU parallel scripts; changes nothing'
+complete -c parmap $opt -l no-notice -d 'Accepted for GNU parallel scripts; changes nothing'
 
 # Remote hosts
 complete -c parmap $opt -s S -l sshlogin -x -a '(__fish_print_hostnames)' -d 'Run jobs on [N/][user@]HOST[:PORT] too (: is here)'
@@ -101,14 +113,12 @@ complete -c parmap $opt -l cleanup -d 'Remove transferred and returned files on 
 complete -c parmap $opt -l trc -r -F -d '--transfer --return FILE --cleanup'
 complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before its jobs'
 complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
-complete -c parmap $opt -l workdir -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR'
-complete -c parmap $opt -l wd -x -a '(__fish_complete_directories) ...' -d 'Run remote jobs in DIR (= --workdir)'
 
 # Failures
 complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'
 complete -c parmap $opt -l safe -d 'Record failures as results and go on (= --keep-going)'
 complete -c parmap $opt -l retries -x -d 'Run a failed item up to N more times'
-complete -c parmap $opt -l halt -x -d 'When to stop' -a "
+complete -c parmap $opt -l halt -l halt-on-error -x -d 'When to stop' -a "
     never\t'keep going (= --keep-going)'
     now,fail=1\t'stop at the first failure, kill running items (default)'
     soon,fail=1\t'stop at the first failure, let running items finish'
@@ -121,9 +131,14 @@ complete -c parmap $opt -l halt -x -d 'When to stop' -a "
 # Output
 complete -c parmap $opt -s k -l keep-order -d 'Write results in input order (the default)'
 complete -c parmap $opt -l as-ready -d 'Write results as they finish'
+complete -c parmap $opt -l group -d "Write each item's output whole (the default)"
+complete -c parmap $opt -s u -l ungroup -d 'Items write straight to stdout and stderr, ungrouped'
 complete -c parmap $opt -l tag -d 'Prefix each output line with the item and a TAB'
+complete -c parmap $opt -l tagstring -x -d 'Prefix each output line with STR ({} etc.) and a TAB'
 complete -c parmap $opt -l json -d 'Write one JSON object per item'
-complete -c parmap $opt -l line-buffer -d 'With --as-ready: write whole lines as they come'
+complete -c parmap $opt -l files -l output-as-files -d "Write each item's stdout to a file, print its name"
+complete -c parmap $opt -l results -l res -r -F -d 'Save outputs as GNU parallel does (NAME/, .csv, .tsv, .json)'
+complete -c parmap $opt -l line-buffer -l lb -l linebuffer -d 'With --as-ready: write whole lines as they come'
 
 # Flow control
 complete -c parmap $opt -s b -l batch-size -x -d 'Items per dispatch unit (1)'
@@ -136,6 +151,7 @@ complete -c parmap $opt -l tail-min-batch-size -x -d 'Smallest batch in the tail
 complete -c parmap $opt -l checkpoint -r -F -d 'Record finished items in this SQLite file'
 complete -c parmap $opt -l resume -d 'Continue the recorded run: replay finished items'
 complete -c parmap $opt -l retry-failed -d 'With --resume: run recorded failures again'
+complete -c parmap $opt -l resume-failed -d 'The same as --resume --retry-failed'
 complete -c parmap $opt -l force -d 'With --resume: accept a changed command'
 complete -c parmap $opt -l checkpoint-every -x -d 'Commit at least every N items (100)'
 complete -c parmap $opt -l report -d "Summarise the checkpoint's run; run nothing"
@@ -144,4 +160,8 @@ complete -c parmap $opt -l report -d "Summarise the checkpoint's run; run nothin
 complete -c parmap $opt -l bar -d 'Show a progress bar on stderr'
 complete -c parmap $opt -l eta -d 'Show the estimated time left on stderr'
 complete -c parmap $opt -l progress-always -d 'Draw --bar / --eta even when stderr is not a terminal'
-complete -c parmap $opt -l joblog -r -F -d "Log each finished item, GNU parallel's columns"
+complete -c parmap $opt -l joblog -l jl -r -F -d "Log each finished item, GNU parallel's columns (- stdout, +FILE appends)"
+
+# Information
+complete -c parmap $opt -l number-of-cores -l number-of-cpus -d 'Print the number of physical CPU cores and exit'
+complete -c parmap $opt -l shellquote -l shell-quote -d 'Print the items quoted for the shell; run nothing'

@@ -1083,3 +1083,45 @@ TEST_CASE("api: version and to_string")
   CHECK(std::string(to_string(Status::ok)) == "ok");
   CHECK(std::string(to_string(Status::signaled)) == "signaled");
 }
+
+TEST_CASE("api: Summary::exit_status follows GNU parallel's rules for each halt")
+{
+  auto summary = [](Halt halt, std::uint64_t failed, std::uint64_t total) {
+    Summary s;
+    s.halt = halt;
+    s.counts.failed = failed;
+    s.counts.finished = total;
+    s.counts.total = total;
+    return s;
+  };
+  // Not halted: the failures (101 for more than 100), or their percentage, rounded up.
+  CHECK(summary(Halt::keep_going(), 0, 10).exit_status() == 0);
+  CHECK(summary(Halt::keep_going(), 4, 10).exit_status() == 4);
+  CHECK(summary(Halt::keep_going(), 250, 300).exit_status() == 101);
+  CHECK(summary(Halt{Halt::When::now, Halt::On::fail, 90, true}, 4, 10).exit_status() == 40);
+  CHECK(summary(Halt{Halt::When::now, Halt::On::fail, 90, true}, 1, 3).exit_status() == 34);
+  // Halted on failures: one failure gives the item's status; more, their number.
+  Summary s = summary(Halt::fail_fast(), 1, 10);
+  s.halted = true;
+  s.stop_result.status = Status::failed;
+  s.stop_result.exit_code = 7;
+  s.failed_at_halt = 1;
+  CHECK(s.exit_status() == 7);
+  s.stop_result.status = Status::timeout;
+  s.stop_result.exit_code = 124;
+  CHECK(s.exit_status() == 124);
+  s.halt.threshold = 3;
+  s.failed_at_halt = 3;
+  CHECK(s.exit_status() == 3);
+  s.halt.percent = true;
+  s.halt.threshold = 20;
+  s.failed_at_halt = 2;
+  CHECK(s.exit_status() == 20);
+  // Halted on successes: 0; on done=1: the item's status.
+  s.halt = Halt{Halt::When::now, Halt::On::success, 2, false};
+  CHECK(s.exit_status() == 0);
+  s.halt = Halt{Halt::When::now, Halt::On::done, 1, false};
+  s.stop_result.status = Status::ok;
+  s.stop_result.exit_code = 0;
+  CHECK(s.exit_status() == 0);
+}

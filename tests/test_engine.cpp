@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <thread>
 
 using namespace parmap;
 using parmap::test::FakeExecutor;
@@ -343,4 +344,49 @@ TEST_CASE("engine: invalid options are refused before anything runs")
   CHECK_THROWS_WITH_AS(FakeRun({"echo"}, Items(numbers(1)), r), "--resume needs --checkpoint",
                        Error);
   CHECK_THROWS_AS(FakeRun({}, Items(numbers(1)), Options{}), Error);
+}
+
+TEST_CASE("engine: the slot count follows jobs_update, growing and shrinking mid-run")
+{
+  // Each phase waits for the next poll (about a second): first one slot, then three, then one.
+  int polls = 0;
+  Options o = with_jobs(1);
+  o.jobs_update = [&polls]() -> std::optional<std::size_t> {
+    ++polls;
+    if (polls <= 2) {
+      return polls == 1 ? 3 : 1;
+    }
+    return std::nullopt;
+  };
+  std::size_t most_before = 0;
+  std::size_t most_grown = 0;
+  std::size_t most_after_shrink = 0;
+  bool shrunk_settled = false;
+  FakeRun run({"echo"}, Items(numbers(12)), o, [&](FakeExecutor& f) {
+    std::size_t running = f.running_seqs().size();
+    if (polls == 0) {
+      most_before = std::max(most_before, running);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return;
+    }
+    if (polls == 1) {
+      most_grown = std::max(most_grown, running);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // hold three until the shrink
+      return;
+    }
+    // Shrunk: running items finish one by one; no new one starts until fewer than one run.
+    shrunk_settled = shrunk_settled || running <= 1;
+    if (shrunk_settled) {
+      most_after_shrink = std::max(most_after_shrink, running);
+    }
+    f.finish_oldest();
+  });
+  auto results = run.drain();
+  CHECK(results.size() == 12);
+  CHECK(most_before == 1);
+  CHECK(most_grown == 3);
+  CHECK(most_after_shrink == 1);
+  // After the shrink, new batches went to slot 1 only.
+  auto& started = run.fake->started;
+  CHECK(std::all_of(started.end() - 5, started.end(), [](const auto& s) { return s.slot == 1; }));
 }

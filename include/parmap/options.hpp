@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ enum class Format {
   raw,  ///< Each item's bytes as they are.
   tag,  ///< Each line prefixed with the item and a TAB (`--tag`).
   json, ///< One JSON object per item on the output fd (`--json`).
+  /// Each item's stdout goes to a file of its own in the temporary directory, which is kept,
+  /// and the file's name is written instead (`--files`); stderr is written as it is.
+  files,
 };
 
 /// When the run stops early (GNU parallel's `--halt`). The default is fail-fast: the first
@@ -106,6 +110,14 @@ struct Forward {
   Format format = Format::raw;
   /// Write whole lines as they come, from any running item (GNU parallel's --line-buffer).
   bool line_buffer = false;
+  /// Format::tag's prefix: this text, with replacement strings filled in per item, and a TAB
+  /// (`--tagstring`). Empty: the item and a TAB. With Format::files, the file names get this
+  /// prefix when it is set.
+  std::string tag_string;
+  /// Items write to stdout_fd and stderr_fd themselves, as they go: nothing is captured, the
+  /// output of items running at once may mix (`-u`). The fastest way; results then hold no
+  /// output.
+  bool ungroup = false;
 };
 
 /// Running items on other machines, as GNU parallel's --sshlogin does: each host runs
@@ -120,9 +132,6 @@ struct Remote {
   std::vector<std::string> returns;     ///< File templates brought back after it (--return).
   std::vector<std::string> basefiles;   ///< Files sent once per host (--basefile).
   bool cleanup = false;                 ///< Remove them there once used (--cleanup).
-  /// Where items run there (--workdir): relative to the login directory; "..." is a fresh
-  /// temporary directory, removed at the end. Empty: the login directory.
-  std::string workdir;
   std::vector<std::string> env; ///< Names of variables set for items there (--env).
 };
 
@@ -179,10 +188,40 @@ struct Options {
   /// Catch SIGINT, SIGTERM and SIGHUP while the run lasts: running items are terminated, the
   /// checkpoint committed, and parmap::Interrupted thrown. The CLI sets it; embedders may not.
   bool handle_signals = false;
+  /// Save outputs as GNU parallel's `--results NAME` does, instead of writing them to
+  /// forward.stdout_fd: a tree NAME/1/ITEM/{stdout,stderr,seq}; a CSV, TSV or JSON-lines file
+  /// when NAME ends in .csv, .tsv or .json ("-.csv" and the like: on forward.stdout_fd); one
+  /// file per item (NAME, NAME.err, NAME.seq) when NAME has replacement strings, or one
+  /// directory per item when it also ends in '/'. Empty: none.
+  std::string results;
+  /// GNU parallel's joblog, one line per delivered result: a file (truncated, with a header),
+  /// "+FILE" (appended to), or "-" (forward.stdout_fd, after each item's output). Empty: none.
+  std::string joblog;
+  /// Called about once a second while the run lasts; a value changes the number of slots
+  /// (growing starts more items at once; shrinking lets running items finish and starts fewer).
+  /// nullopt keeps it. If it throws parmap::Error, the message is a warning (on
+  /// forward.stderr_fd) and the count stays.
+  std::function<std::optional<std::size_t>()> jobs_update;
+  /// Each item's stdout starts with its command line, as dry_run prints it (`-v`).
+  bool verbose = false;
+  /// Items run at parmap's niceness plus this (`--nice`).
+  int nice = 0;
+  /// Items run in this directory; replacement strings are filled in per item, and "..." gives
+  /// each item a fresh temporary directory, removed when it ends (`--wd`). Empty: parmap's own.
+  /// On remote hosts (-S) it is relative to the login directory, and "..." is one fresh
+  /// temporary directory per host, removed at the end.
+  std::string work_dir;
+  /// Run the items in random order (`--shuf`); the whole input is read first, into a
+  /// temporary file. Sequence numbers follow the order the items run in.
+  bool shuffle = false;
+  /// Read the whole input ahead of dispatch (into a temporary file, not memory), so that
+  /// Progress::total becomes known as soon as the input ends (`--bar`, `--eta` on a pipe).
+  bool read_ahead = false;
   /// Called from the run's thread at most every `progress_interval` seconds, and at the end.
   std::function<void(const Progress&)> on_progress;
   double progress_interval = 0.1;
-  /// Directory for spill files; empty means $TMPDIR or /tmp.
+  /// Directory for spill files, spooled input, `--files` and `--wd ...`; empty means $TMPDIR or
+  /// /tmp.
   std::string temp_dir;
   Remote remote;
 };

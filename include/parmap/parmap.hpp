@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parmap {
@@ -35,6 +36,10 @@ using Command = std::vector<std::string>;
 
 /// parmap's version, e.g. "0.1.0".
 const char* version();
+
+/// `text` quoted for POSIX sh as one word with exactly these bytes, as --dry-run and
+/// Result::command show commands; text made only of safe characters is returned as it is.
+std::string shell_quote(std::string_view text);
 
 /// The CPUs this process may run on (its affinity mask, so taskset and cpusets count), at least
 /// 1: what Options::jobs = 0 means.

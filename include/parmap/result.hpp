@@ -1,6 +1,7 @@
 // parmap::Result and friends: what one item produced, and how a run ended.
 #pragma once
 
+#include "parmap/options.hpp"
 #include "parmap/output.hpp"
 
 #include <chrono>
@@ -88,11 +89,17 @@ struct Summary {
   bool halted = false;
   /// The item that triggered the halt, when halted.
   Result stop_result;
+  /// The run's halt rule (Options::halt), which exit_status() follows.
+  Halt halt;
+  /// Failed items of this run when the halt was triggered.
+  std::uint64_t failed_at_halt = 0;
   /// The output fd was closed by its reader (EPIPE); the run stopped early.
   bool output_closed = false;
 
-  /// The exit status the command line reports: 0, the failed count (1-101) when going on past
-  /// failures, or the halting item's status.
+  /// The exit status the command line reports, GNU parallel's: 0 when nothing failed; the
+  /// number of failed items (101 for more than 100), or their percentage of all items when the
+  /// halt rule counts in percent; when a halt on one failure (the default) or one finished item
+  /// was triggered, that item's status; 0 after a halt on success.
   int exit_status() const;
 };
 

@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <string>
 #include <sys/stat.h>
@@ -70,6 +71,26 @@ StdioFd make_nonblocking_view(int fd, bool for_write)
   // or /proc is missing): use fd as it is.
   view.kind = FdKind::blocking;
   return view;
+}
+
+void write_all(int fd, std::string_view bytes, std::string_view name)
+{
+  while (!bytes.empty()) {
+    ssize_t n = retry_eintr([&] { return ::write(fd, bytes.data(), bytes.size()); });
+    if (n < 0) {
+      throw_errno(name, errno);
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string temp_directory(const std::string& dir)
+{
+  if (!dir.empty()) {
+    return dir;
+  }
+  const char* env = std::getenv("TMPDIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
 }
 
 } // namespace parmap

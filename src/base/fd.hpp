@@ -1,6 +1,7 @@
 // Fd: an owned file descriptor, and the few descriptor operations the engine needs.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -60,6 +61,12 @@ struct StdioFd {
   bool can_poll() const { return kind == FdKind::pollable || kind == FdKind::socket; }
 };
 StdioFd make_nonblocking_view(int fd, bool for_write);
+
+/// Writes all of `bytes` to fd, blocking as needed. Throws parmap::Error naming `name`.
+void write_all(int fd, std::string_view bytes, std::string_view name);
+
+/// Where temporary files go: `dir`, or $TMPDIR, or /tmp.
+std::string temp_directory(const std::string& dir);
 
 /// True when fd refers to a regular file.
 bool is_regular_file(int fd);

@@ -86,7 +86,8 @@ void add_argument_options(CLI::App& app, ArgumentFlags& f)
 
 void apply_argument_options(const ArgumentFlags& f, Options& o)
 {
-  o.columns.separator = f.colsep;
+  // --header splits the header and the records into columns: at TAB unless told, as GNU's.
+  o.columns.separator = f.colsep.empty() && !f.header.empty() ? "\t" : f.colsep;
   o.columns.trim = trim_of(f.trim);
   o.columns.header = f.header;
   if (!f.replace.empty()) {

@@ -1,250 +1,82 @@
 #include "cli.hpp"
 
+#include "apply.hpp"
 #include "arguments.hpp"
+#include "printable.hpp"
+#include "raw_options.hpp"
+#include "remote_options.hpp"
 #include "sources.hpp"
+#include "unknown_option.hpp"
+#include "values.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <charconv>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <set>
-#include <sstream>
-#include <cmath>
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <thread>
+#include <memory>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace parmap::cli {
 namespace {
 
-/// The raw strings of options that need parsing beyond CLI11's.
-struct Raw {
-  std::string jobs;
-  std::string timeout;
-  std::string delimiter;
-  std::string halt;
-  std::vector<std::string> arg_files;
-  std::vector<std::string> env;
-  std::vector<std::string> sshlogins;
-  std::vector<std::string> sshloginfiles;
-  std::vector<std::string> trc;
-  bool transfer = false;
-  bool null = false;
-  bool keep_going = false;
-  bool keep_order = false;
-  bool as_ready = false;
-  bool tag = false;
-  bool json = false;
-  bool shell = false;
-  bool no_shell = false;
-  bool no_adaptive_tail = false;
-  bool link = false;
-  bool dump_options = false;
-  ArgumentFlags arguments;
-};
-
-unsigned cpus()
+[[noreturn]] void bad(const std::string& message, bool hint_help = false)
 {
-  static const unsigned count = cpu_count();
-  return count;
+  throw UsageError(message, hint_help);
 }
 
-[[noreturn]] void bad(const std::string& message)
+/// An option whose value parmap parses itself (so that every message is its own).
+CLI::Option* value(CLI::App& app,
+                   const char* names,
+                   std::optional<std::string>& into,
+                   const char* help,
+                   const char* type,
+                   const char* group)
 {
-  throw CLI::ValidationError(message);
+  return app
+      .add_option_function<std::string>(
+          names, [&into](const std::string& v) { into = v; }, help)
+      ->type_name(type)
+      ->group(group);
 }
 
-std::size_t parse_count(const std::string& text, const char* option, long long min_value)
+void add_input_options(CLI::App& app, Raw& r)
 {
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < min_value) {
-    bad(fmt::format("{}: '{}' is not a whole number of at least {}", option, text, min_value));
-  }
-  return static_cast<std::size_t>(value);
-}
-
-double parse_seconds(const std::string& text, const char* option)
-{
-  std::size_t used = 0;
-  double value = -1;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || !std::isfinite(value) || value < 0) {
-    bad(fmt::format("{}: '{}' is not a number of seconds", option, text));
-  }
-  return value;
-}
-
-/// -j: N, N% of the CPUs, +N / -N relative to them, or 0 for as many as the system allows.
-std::size_t parse_jobs(const std::string& text)
-{
-  if (text.empty()) {
-    return 0;
-  }
-  if (text.back() == '%') {
-    double pct = parse_seconds(text.substr(0, text.size() - 1), "--jobs");
-    return std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(cpus() * pct / 100.0)));
-  }
-  if (text.front() == '+') {
-    return cpus() + parse_count(text.substr(1), "--jobs", 0);
-  }
-  if (text.front() == '-') {
-    auto less = parse_count(text.substr(1), "--jobs", 0);
-    return less >= cpus() ? 1 : cpus() - less;
-  }
-  std::size_t n = parse_count(text, "--jobs", 0);
-  return n == 0 ? 1024 : n; // -j 0: as many as possible (the open-file limit still applies)
-}
-
-char parse_delimiter(const std::string& text)
-{
-  if (text.size() == 1) {
-    return text[0];
-  }
-  if (text.size() == 2 && text[0] == '\\') {
-    switch (text[1]) {
-    case 'n':
-      return '\n';
-    case 't':
-      return '\t';
-    case 'r':
-      return '\r';
-    case '0':
-      return '\0';
-    case '\\':
-      return '\\';
-    default:
-      break;
-    }
-  }
-  if (text.size() == 4 && text.starts_with("\\x")) {
-    // from_chars, not stoi: stoi throws on "\x--" and accepts "\x-1" and "\x 1".
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(text.data() + 2, text.data() + 4, value, 16);
-    if (ec == std::errc() && end == text.data() + 4) {
-      return static_cast<char>(value);
-    }
-  }
-  bad(fmt::format("--delimiter: '{}' is not one character (escapes: \\n \\t \\r \\0 \\\\ \\xHH)",
-                  text));
-}
-
-/// --halt: never | [now|soon,](fail|success|done)=N[%] | GNU parallel's 0, 1, 2.
-Halt parse_halt(const std::string& text)
-{
-  if (text == "never" || text == "0") {
-    return Halt::keep_going();
-  }
-  if (text == "1") {
-    return Halt{Halt::When::soon, Halt::On::fail, 1, false};
-  }
-  if (text == "2") {
-    return Halt::fail_fast();
-  }
-  Halt h;
-  std::string rest = text;
-  auto comma = rest.find(',');
-  if (comma != std::string::npos) {
-    std::string when = rest.substr(0, comma);
-    if (when == "now") {
-      h.when = Halt::When::now;
-    } else if (when == "soon") {
-      h.when = Halt::When::soon;
-    } else {
-      bad(fmt::format("--halt: '{}' should be 'now' or 'soon'", when));
-    }
-    rest = rest.substr(comma + 1);
-  }
-  auto eq = rest.find('=');
-  std::string on = rest.substr(0, eq);
-  if (on == "fail") {
-    h.on = Halt::On::fail;
-  } else if (on == "success") {
-    h.on = Halt::On::success;
-  } else if (on == "done") {
-    h.on = Halt::On::done;
-  } else {
-    bad(fmt::format("--halt: '{}' is not of the form [now|soon,]fail|success|done=N[%]", text));
-  }
-  std::string count = eq == std::string::npos ? "1" : rest.substr(eq + 1);
-  if (!count.empty() && count.back() == '%') {
-    h.percent = true;
-    count.pop_back();
-  }
-  h.threshold = parse_seconds(count, "--halt");
-  if (h.threshold <= 0) {
-    bad("--halt: the count must be above 0");
-  }
-  return h;
-}
-
-void apply_timeout(const std::string& text, Options& o)
-{
-  if (text.empty()) {
-    return;
-  }
-  if (text.back() == '%') {
-    o.timeout_percent = parse_seconds(text.substr(0, text.size() - 1), "--timeout");
-    if (o.timeout_percent <= 0) {
-      bad("--timeout: the percentage must be above 0");
-    }
-    return;
-  }
-  o.timeout = parse_seconds(text, "--timeout");
-}
-
-void add_options(CLI::App& app, Config& c, Raw& r)
-{
-  Options& o = c.options;
   const char* input = "Input";
   app.add_option("-a,--arg-file", r.arg_files, "Read items from FILE ('-' is stdin); repeatable")
       ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group(input);
   app.add_flag("-0,--null", r.null, "Items end with NUL instead of newline")->group(input);
-  app.add_option("-d,--delimiter", r.delimiter, "Items end with character C (\\n \\t \\0 \\xHH)")
-      ->type_name("C")
+  value(app, "-d,--delimiter", r.delimiter, "Items end with character C (\\n \\t \\0 \\xHH)", "C",
+        input);
+  app.add_option("--arg-sep,--argsep", r.arg_sep, "Use SEP instead of ::: before items")
+      ->type_name("SEP")
+      ->group(input);
+  app.add_option("--arg-file-sep,--argfilesep", r.arg_file_sep,
+                 "Use SEP instead of :::: before item files")
+      ->type_name("SEP")
       ->group(input);
   app.add_flag("--link,--xapply", r.link,
                "Pair the input sources side by side (shorter ones wrap) instead of combining")
       ->group(input);
-
   add_argument_options(app, r.arguments);
+}
 
+void add_running_options(CLI::App& app, Config& c, Raw& r)
+{
+  Options& o = c.options;
   const char* running = "Running";
-  app.add_option("-j,--jobs", r.jobs, "Run N items at once: N, N% of CPUs, +N, -N, 0 = max")
-      ->type_name("N")
-      ->default_str(std::to_string(cpus()))
-      ->group(running);
-  app.add_option("--timeout", r.timeout,
-                 "Kill an item's process group after SECS (or N% of the median runtime)")
-      ->type_name("SECS")
-      ->group(running);
-  app.add_option("--kill-grace", o.kill_grace, "Seconds between SIGTERM and SIGKILL")
-      ->type_name("SECS")
-      ->capture_default_str()
-      ->group(running);
-  app.add_option("--delay", o.delay, "Wait SECS between starting two items")
-      ->type_name("SECS")
-      ->capture_default_str()
-      ->group(running);
+  value(app, "-j,-P,--jobs,--max-procs", r.jobs,
+        "Run N items at once: N, N% of CPUs, +N, -N, 0 = max, or FILE holding N", "N", running)
+      ->default_str(std::to_string(cpu_count()));
+  value(app, "--timeout", r.timeout,
+        "Kill an item's process group after SECS (or N% of the median runtime)", "SECS", running);
+  value(app, "--kill-grace", r.kill_grace, "Seconds between SIGTERM and SIGKILL", "SECS", running)
+      ->default_str("1");
+  value(app, "--delay", r.delay, "Wait SECS between starting two items", "SECS", running)
+      ->default_str("0");
   app.add_flag("--shell", r.shell, "Run the command through /bin/sh -c")->group(running);
   app.add_flag("--no-shell", r.no_shell, "Exec the command directly, never through a shell")
       ->group(running);
@@ -255,100 +87,93 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_option("--env", r.env,
                  "Set variable VAR for remote jobs (local ones inherit everything); _ = all")
       ->type_name("VAR")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group(running);
-  app.add_flag("--dry-run", o.dry_run, "Print the commands that would run; run nothing")
-      ->group(running);
-
-  const char* remote = "Remote hosts";
-  Remote& rm = o.remote;
-  app.add_option("-S,--sshlogin", r.sshlogins,
-                 "Run jobs on [N/][user@]HOST[:PORT] too (: is this machine); comma lists")
-      ->type_name("LOGIN")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_option("--sshloginfile,--slf", r.sshloginfiles,
-                 "Read sshlogins from FILE, one a line (.. = ~/.parallel/sshloginfile, - = stdin)")
-      ->type_name("FILE")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_option("--ssh", rm.ssh, "The ssh command (also $PARALLEL_SSH)")
-      ->type_name("CMD")
-      ->default_str("ssh")
-      ->group(remote);
-  app.add_option("--remote-parmap", rm.remote_parmap, "parmap on the remote hosts")
-      ->type_name("PATH")
-      ->capture_default_str()
-      ->group(remote);
-  app.add_option("--transferfile,--tf", rm.transfer, "Send FILE (a template) to the host first")
-      ->type_name("FILE")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_flag("--transfer", r.transfer, "Send the item's file first (--transferfile {})")
-      ->group(remote);
-  app.add_option("--return", rm.returns, "Bring FILE (a template) back after the job")
-      ->type_name("FILE")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_flag("--cleanup", rm.cleanup, "Remove transferred and returned files on the host")
-      ->group(remote);
-  app.add_option("--trc", r.trc, "--transfer --return FILE --cleanup")
-      ->type_name("FILE")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_option("--basefile,--bf", rm.basefiles, "Send FILE once to each host before its jobs")
-      ->type_name("FILE")
-      ->allow_extra_args(false)
-      ->group(remote);
-  app.add_option("--workdir,--wd", rm.workdir,
-                 "Run remote jobs in DIR (... = a new temporary dir, removed at the end)")
+  value(app, "--nice", r.nice, "Run items at parmap's niceness plus N", "N", running);
+  app.add_option("--wd,--workdir", o.work_dir,
+                 "Run items in DIR ({} etc. allowed; ... = a new temporary dir; remote: from ~)")
       ->type_name("DIR")
-      ->group(remote);
+      ->group(running);
+  app.add_option("--tmpdir", o.temp_dir, "Temporary files go to DIR (default $TMPDIR or /tmp)")
+      ->type_name("DIR")
+      ->group(running);
+  app.add_flag("--shuf", o.shuffle, "Run the items in random order (reads all input first)")
+      ->group(running);
+  app.add_flag("--dry-run,--dryrun", o.dry_run, "Print the commands that would run; run nothing")
+      ->group(running);
+  app.add_flag("-v,--verbose", o.verbose, "Print each command before its output, then run it")
+      ->group(running);
+  app.add_flag("-q,--quote,--will-cite,--no-notice", r.no_op,
+               "Accepted for GNU parallel scripts; parmap already behaves so")
+      ->group(running);
+}
 
+void add_failure_options(CLI::App& app, Raw& r)
+{
   const char* failures = "Failures";
   app.add_flag("--keep-going,--safe", r.keep_going,
                "Record failures as results and go on (default: stop at the first)")
       ->group(failures);
-  app.add_option("--retries", o.retries, "Run a failed item up to N more times")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(failures);
-  app.add_option("--halt", r.halt, "When to stop: never, or [now|soon,]fail|success|done=N[%]")
-      ->type_name("WHEN")
-      ->group(failures);
+  value(app, "--retries", r.retries, "Run a failed item up to N more times", "N", failures)
+      ->default_str("0");
+  value(app, "--halt,--halt-on-error", r.halt,
+        "When to stop: never, or [now|soon,]fail|success|done=N[%]", "WHEN", failures);
+}
 
+void add_output_options(CLI::App& app, Config& c, Raw& r)
+{
+  Options& o = c.options;
   const char* output = "Output";
   app.add_flag("-k,--keep-order", r.keep_order, "Write results in input order (the default)")
       ->group(output);
   app.add_flag("--as-ready", r.as_ready, "Write results as they finish")->group(output);
+  app.add_flag("--group", r.no_op, "Write each item's output whole (the default)")
+      ->group(output);
+  app.add_flag("-u,--ungroup", o.forward.ungroup,
+               "Items write straight to stdout and stderr: fastest, lines may mix")
+      ->group(output);
   app.add_flag("--tag", r.tag, "Prefix each output line with the item and a TAB")->group(output);
+  app.add_option("--tagstring", o.forward.tag_string,
+                 "Prefix each output line with STR ({} etc. filled in) and a TAB")
+      ->type_name("STR")
+      ->group(output);
   app.add_flag("--json", r.json, "Write one JSON object per item instead of its output")
       ->group(output);
-  app.add_flag("--line-buffer", o.forward.line_buffer,
+  app.add_flag("--files,--output-as-files", r.files,
+               "Write each item's stdout to a file and print the file's name")
+      ->group(output);
+  app.add_option("--results,--res", o.results,
+                 "Save outputs as GNU parallel does: NAME/1/ITEM/{stdout,stderr,seq}, or a "
+                 ".csv/.tsv/.json file")
+      ->type_name("NAME")
+      ->group(output);
+  app.add_flag("--line-buffer,--lb,--linebuffer", o.forward.line_buffer,
                "With --as-ready: write whole lines as they come, from all items")
       ->group(output);
+}
 
+void add_flow_options(CLI::App& app, Raw& r)
+{
   const char* flow = "Flow control";
-  app.add_option("-b,--batch-size", o.batch_size, "Items per dispatch unit")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(flow);
-  app.add_option("--max-pending", o.max_pending, "Batches dispatched but not written, at most")
-      ->type_name("N")
-      ->default_str("jobs + 16")
-      ->group(flow);
+  value(app, "-b,--batch-size", r.batch_size, "Items per dispatch unit", "N", flow)
+      ->default_str("1");
+  value(app, "--max-pending", r.max_pending, "Batches dispatched but not written, at most", "N",
+        flow)
+      ->default_str("jobs + 16");
   app.add_flag("--no-adaptive-tail", r.no_adaptive_tail, "Keep batches full to the end")
       ->group(flow);
-  app.add_option("--tail-batches-per-core", o.tail_batches_per_core,
-                 "Adaptive tail starts when this many batches per slot are left")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(flow);
-  app.add_option("--tail-min-batch-size", o.tail_min_batch_size, "Smallest batch in the tail")
-      ->type_name("N")
-      ->capture_default_str()
-      ->group(flow);
+  value(app, "--tail-batches-per-core", r.tail_batches_per_core,
+        "Adaptive tail starts when this many batches per slot are left", "N", flow)
+      ->default_str("2");
+  value(app, "--tail-min-batch-size", r.tail_min_batch_size, "Smallest batch in the tail", "N",
+        flow)
+      ->default_str("1");
+}
 
+void add_checkpoint_options(CLI::App& app, Config& c, Raw& r)
+{
+  Options& o = c.options;
   const char* checkpoint = "Checkpoint";
   app.add_option("--checkpoint", o.checkpoint, "Record finished items in this SQLite file")
       ->type_name("PATH")
@@ -357,15 +182,18 @@ void add_options(CLI::App& app, Config& c, Raw& r)
       ->group(checkpoint);
   app.add_flag("--retry-failed", o.retry_failed, "With --resume: run recorded failures again")
       ->group(checkpoint);
-  app.add_flag("--force", o.force, "With --resume: accept a changed command")->group(checkpoint);
-  app.add_option("--checkpoint-every", o.checkpoint_every,
-                 "Commit at least every N items (and every second)")
-      ->type_name("N")
-      ->capture_default_str()
+  app.add_flag("--resume-failed", r.resume_failed, "The same as --resume --retry-failed")
       ->group(checkpoint);
+  app.add_flag("--force", o.force, "With --resume: accept a changed command")->group(checkpoint);
+  value(app, "--checkpoint-every", r.checkpoint_every,
+        "Commit at least every N items (and every second)", "N", checkpoint)
+      ->default_str("100");
   app.add_flag("--report", c.report, "Summarise the checkpoint's run; run nothing")
       ->group(checkpoint);
+}
 
+void add_progress_options(CLI::App& app, Config& c, Raw& r)
+{
   const char* progress = "Progress and logs";
   app.add_flag("--bar", c.bar, "Show a progress bar on stderr (when it is a terminal)")
       ->group(progress);
@@ -374,10 +202,19 @@ void add_options(CLI::App& app, Config& c, Raw& r)
   app.add_flag("--progress-always", c.progress_always,
                "Draw --bar / --eta even when stderr is not a terminal")
       ->group(progress);
-  app.add_option("--joblog", c.joblog, "Log each finished item, GNU parallel's columns")
+  app.add_option("--joblog,--jl", c.options.joblog,
+                 "Log each finished item, GNU parallel's columns ('-' stdout, +FILE appends)")
       ->type_name("FILE")
       ->group(progress);
 
+  const char* info = "Information";
+  app.add_flag("--number-of-cores,--number-of-cpus", r.number_of_cores,
+               "Print the number of physical CPU cores parmap may use and exit")
+      ->group(info);
+  app.add_flag("--shellquote,--shell-quote", c.shellquote,
+               "Print the items quoted for the shell (twice: quoted twice); run nothing")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(info);
   app.add_flag("--dump-options", r.dump_options, "List every long option (for the docs test)")
       ->group("");
 }
@@ -405,6 +242,7 @@ it as arguments ("${1}"...), so no item is ever run as code.
 
 Exit status: 0 all ok; with --keep-going the number of failed items (1-100, 101 for more);
 on the first failure that item's status (124 timeout, 127 not found, 128+N signal N);
+with --halt, GNU parallel's (the failures, or their percentage with N%);
 255 usage or configuration error; 129/130/143 after SIGHUP/SIGINT/SIGTERM.
 
 Examples:
@@ -413,40 +251,74 @@ Examples:
   parmap --checkpoint run.db --resume --json ./score.sh ::: data/*.csv)";
 }
 
-void dump_options(const CLI::App& app)
+/// Every option as it is spelled on the command line: "--jobs", "-j".
+std::vector<std::string> spellings(const CLI::App& app)
 {
+  std::vector<std::string> names;
   for (const CLI::Option* opt : app.get_options()) {
     for (const auto& name : opt->get_lnames()) {
       if (name != "dump-options") {
-        std::printf("--%s\n", name.c_str());
+        names.push_back("--" + name);
       }
     }
     for (const auto& name : opt->get_snames()) {
-      std::printf("-%s\n", name.c_str());
+      names.push_back("-" + name);
     }
   }
+  return names;
 }
 
+/// The number of physical cores among the CPUs parmap may use, as GNU parallel counts them:
+/// distinct sets of hyperthread siblings, at most the CPUs in the affinity mask.
+unsigned physical_cores()
+{
+  std::vector<std::string> seen;
+  for (unsigned cpu = 0;; ++cpu) {
+    auto path = fmt::format("/sys/devices/system/cpu/cpu{}/topology/thread_siblings", cpu);
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) {
+      break;
+    }
+    char buf[256] = {};
+    std::string siblings = std::fgets(buf, sizeof buf, f) ? buf : "";
+    std::fclose(f);
+    if (std::find(seen.begin(), seen.end(), siblings) == seen.end()) {
+      seen.push_back(siblings);
+    }
+  }
+  auto cores = static_cast<unsigned>(seen.size());
+  return cores == 0 ? cpu_count() : std::min(cores, cpu_count());
+}
+
+/// A word that looks like an option parmap does not have; interpret() names it.
+struct UnknownOption {
+  std::string word;
+};
+
 /// Splits what follows the options into the command and its input sources.
-void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
+void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool need_command)
 {
   SourceSyntax syntax;
-  syntax.delimiter = r.null ? '\0' : r.delimiter.empty() ? '\n' : parse_delimiter(r.delimiter);
-  syntax.split_words = !r.delimiter.empty();
+  syntax.arg_sep = r.arg_sep;
+  syntax.arg_file_sep = r.arg_file_sep;
+  syntax.delimiter = r.null ? '\0' : r.delimiter ? parse_delimiter(*r.delimiter) : '\n';
+  syntax.split_words = r.delimiter.has_value();
   syntax.link = r.link;
   if (!rest.empty() && rest.front() == "--") {
     rest.erase(rest.begin());
   } else if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' &&
              !is_source_separator(rest.front(), syntax)) {
-    bad(fmt::format("unknown option {}", rest.front()));
+    throw UnknownOption{rest.front()};
   }
   auto sep = std::find_if(rest.begin(), rest.end(),
                           [&](const std::string& w) { return is_source_separator(w, syntax); });
   c.command.assign(rest.begin(), sep);
-  if (c.command.empty()) {
-    bad("no command given (to run each input line as a shell command, use: parmap sh -c {})");
+  if (c.command.empty() && need_command) {
+    bad("no command given (to run each input line as a shell command, use: parmap sh -c {})",
+        true);
   }
-  auto groups = std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
+  auto groups =
+      std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
   Sources sources = read_sources(r.arg_files, groups, syntax);
   c.items = std::move(sources.items);
   c.options.null_stdin = sources.reads_stdin;
@@ -460,143 +332,10 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c)
   }
 }
 
-/// $PARALLEL_HOME, or ~/.parallel: where GNU parallel keeps sshloginfile and ignored_vars.
-std::string parallel_home()
-{
-  const char* home = std::getenv("PARALLEL_HOME");
-  if (home != nullptr && *home != '\0') {
-    return home;
-  }
-  home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : "") + "/.parallel";
-}
-
-std::string read_text(const std::string& path, const char* option)
-{
-  std::ifstream in(path, std::ios::binary);
-  if (path != "-" && !in) {
-    bad(fmt::format("{} {}: {}", option, path, std::strerror(errno)));
-  }
-  std::istream& from = path == "-" ? std::cin : in;
-  return std::string(std::istreambuf_iterator<char>(from), {});
-}
-
-/// An sshloginfile's logins: one a line, blank lines and '#' comments skipped.
-void add_sshloginfile(const std::string& name, std::vector<std::string>& logins)
-{
-  std::string path = name == ".." ? parallel_home() + "/sshloginfile" : name;
-  std::istringstream text(read_text(path, "--sshloginfile"));
-  for (std::string line; std::getline(text, line);) {
-    auto first = line.find_first_not_of(" \t\r");
-    if (first != std::string::npos && line[first] != '#') {
-      logins.push_back(line.substr(first, line.find_last_not_of(" \t\r") - first + 1));
-    }
-  }
-}
-
-/// --env: names, comma lists allowed; "_" is every variable not named in ignored_vars (a
-/// clean environment's, as env_parallel --record-env writes it).
-std::vector<std::string> env_names(const std::vector<std::string>& values)
-{
-  std::vector<std::string> names;
-  for (const auto& value : values) {
-    std::istringstream parts(value);
-    for (std::string name; std::getline(parts, name, ',');) {
-      if (name != "_") {
-        names.push_back(name);
-        continue;
-      }
-      std::string path = parallel_home() + "/ignored_vars";
-      std::ifstream in(path);
-      if (!in) {
-        bad(fmt::format("--env _ copies the variables a clean environment lacks, listed in {}, "
-                        "which cannot be read ({}); write it from a clean shell with: "
-                        "compgen -e > {}",
-                        path, std::strerror(errno), path));
-      }
-      std::set<std::string> ignored;
-      for (std::string line; std::getline(in, line);) {
-        ignored.insert(line);
-      }
-      for (char** e = environ; *e != nullptr; ++e) {
-        std::string var(*e, std::strcspn(*e, "="));
-        if (!ignored.contains(var)) {
-          names.push_back(var);
-        }
-      }
-    }
-  }
-  return names;
-}
-
-void finish_remote(const Raw& r, Options& o)
-{
-  Remote& rm = o.remote;
-  for (const auto& login : r.sshlogins) {
-    if (login == "..") {
-      add_sshloginfile("..", rm.sshlogins);
-    } else {
-      rm.sshlogins.push_back(login);
-    }
-  }
-  for (const auto& file : r.sshloginfiles) {
-    add_sshloginfile(file, rm.sshlogins);
-  }
-  if (rm.ssh == "ssh") {
-    if (const char* ssh = std::getenv("PARALLEL_SSH"); ssh != nullptr && *ssh != '\0') {
-      rm.ssh = ssh;
-    }
-  }
-  if (r.transfer || !r.trc.empty()) {
-    rm.transfer.emplace_back("{}");
-  }
-  rm.returns.insert(rm.returns.end(), r.trc.begin(), r.trc.end());
-  rm.cleanup = rm.cleanup || !r.trc.empty();
-  rm.env = env_names(r.env);
-}
-
 void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest)
 {
   Options& o = c.options;
-  if (r.shell && r.no_shell) {
-    bad("--shell and --no-shell contradict each other");
-  }
-  if (r.keep_order && r.as_ready) {
-    bad("--keep-order and --as-ready contradict each other");
-  }
-  if (r.tag && r.json) {
-    bad("--tag and --json contradict each other");
-  }
-  if (r.null && !r.delimiter.empty()) {
-    bad("-0 and --delimiter contradict each other (-0 is --delimiter '\\0')");
-  }
-  if (o.forward.line_buffer && r.json) {
-    bad("--line-buffer and --json contradict each other (a JSON record is written whole)");
-  }
-  o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
-  if (const char* shell = std::getenv("PARALLEL_SHELL"); o.shell_path.empty() && shell) {
-    o.shell_path = shell; // GNU parallel's variable; --shell-path wins
-  }
-  o.order = r.as_ready ? Order::as_ready : Order::input;
-  o.forward.format = r.json ? Format::json : r.tag ? Format::tag : Format::raw;
-  o.jobs = parse_jobs(r.jobs);
-  apply_timeout(r.timeout, o);
-  o.adaptive_tail = !r.no_adaptive_tail;
-  if (!r.halt.empty()) {
-    if (r.keep_going) {
-      bad("--keep-going and --halt contradict each other; use --halt never");
-    }
-    o.halt = parse_halt(r.halt);
-  } else if (r.keep_going) {
-    o.halt = Halt::keep_going();
-  }
-  if (o.batch_size == 0) {
-    bad("--batch-size must be at least 1");
-  }
-  if (o.tail_batches_per_core == 0 || o.tail_min_batch_size == 0 || o.checkpoint_every == 0) {
-    bad("--tail-batches-per-core, --tail-min-batch-size and --checkpoint-every must be at "
-        "least 1");
-  }
+  apply_values(r, o);
   if (c.report) {
     if (o.checkpoint.empty()) {
       bad("--report needs --checkpoint PATH");
@@ -605,27 +344,56 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   }
   apply_argument_options(r.arguments, o);
   finish_remote(r, o);
-  split_command(rest, r, c);
-  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}", r.shell ? "always" : r.no_shell ? "never" : "auto",
-                              o.batch_size, r.timeout.empty() ? "none" : r.timeout,
-                              r.json ? " json" : r.tag ? " tag" : "",
+  split_command(rest, r, c, c.shellquote == 0);
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}",
+                              r.shell ? "always" : r.no_shell ? "never" : "auto", o.batch_size,
+                              r.timeout.value_or("none"), r.json ? " json" : r.tag ? " tag" : "",
                               describe_argument_options(r.arguments));
   o.forward.stdout_fd = STDOUT_FILENO;
   o.forward.stderr_fd = STDERR_FILENO;
   o.handle_signals = true;
-  o.record_command = !c.joblog.empty();
+}
+
+/// A name given empty (a variable unset in a script: --joblog "$LOG") is a mistake, not "none".
+void refuse_empty_names(const CLI::App& app, const Config& c, const Raw& r)
+{
+  const Options& o = c.options;
+  const std::pair<const char*, const std::string*> names[] = {
+      {"--joblog", &o.joblog},    {"--results", &o.results},       {"--wd", &o.work_dir},
+      {"--tmpdir", &o.temp_dir},  {"--tagstring", &o.forward.tag_string},
+      {"--arg-sep", &r.arg_sep},  {"--arg-file-sep", &r.arg_file_sep}};
+  for (auto [name, value] : names) {
+    if (app.count(name) > 0 && value->empty()) {
+      bad(fmt::format("{} was given an empty value", name));
+    }
+  }
+}
+
+Outcome usage(const std::string& message, bool hint_help)
+{
+  // One line, whatever the values quoted in it hold.
+  return {255, "",
+          "parmap: " + printable(message, 1000) + "\n" +
+              (hint_help ? "Try 'parmap --help' for more information.\n" : "")};
+}
+
+/// CLI11's own errors, in parmap's words. Values are parsed by parmap, so what is left is a
+/// value that is missing (an option at the end, or followed by another option).
+Outcome translate(const CLI::ParseError& e)
+{
+  std::string what = e.what();
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
+    std::string name = what.substr(0, what.find(':'));
+    if (name.starts_with("-") && name.find(' ') == std::string::npos) {
+      return usage(name + " needs a value", true);
+    }
+  }
+  return usage("the command line cannot be read; see the synopsis", true);
 }
 
 } // namespace
 
-int usage_error(const std::string& message)
-{
-  std::fprintf(stderr, "parmap: %s\nTry 'parmap --help' for more information.\n",
-               message.c_str());
-  return 255;
-}
-
-std::variant<Config, int> parse(int argc, const char* const* argv)
+std::variant<Config, Outcome> interpret(int argc, const char* const* argv)
 {
   CLI::App app{"parmap: run a command for each item, in parallel, with timeouts, ordered "
                "output and a checkpoint to resume from.",
@@ -634,25 +402,60 @@ std::variant<Config, int> parse(int argc, const char* const* argv)
   app.formatter(std::make_shared<Formatter>());
   app.set_version_flag("--version", std::string("parmap ") + version());
   app.footer(footer());
+  // As in GNU parallel and xargs, a repeated option takes its last value (alias pm='parmap
+  // -j4'; pm -j8); the list options say otherwise where they are added.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   Config c;
   Raw r;
-  add_options(app, c, r);
+  add_input_options(app, r);
+  add_running_options(app, c, r);
+  add_remote_options(app, c.options, r);
+  add_failure_options(app, r);
+  add_output_options(app, c, r);
+  add_flow_options(app, r);
+  add_checkpoint_options(app, c, r);
+  add_progress_options(app, c, r);
   try {
     app.parse(argc, argv);
     if (r.dump_options) {
-      dump_options(app);
-      return 0;
+      std::string out;
+      for (const auto& name : spellings(app)) {
+        out += name + "\n";
+      }
+      return Outcome{0, out, ""};
     }
+    if (r.number_of_cores) {
+      return Outcome{0, fmt::format("{}\n", physical_cores()), ""};
+    }
+    refuse_empty_names(app, c, r);
     finish_config(r, c, app.remaining());
+  } catch (const CLI::CallForHelp&) {
+    return Outcome{0, app.help(), ""};
+  } catch (const CLI::CallForVersion& e) {
+    return Outcome{0, std::string(e.what()) + "\n", ""};
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      return app.exit(e); // --help or --version
-    }
-    return usage_error(e.what());
+    return translate(e);
+  } catch (const UnknownOption& unknown) {
+    bool hint_help = false;
+    std::string message = unknown_option_message(unknown.word, spellings(app), hint_help);
+    return usage(message, hint_help);
+  } catch (const UsageError& e) {
+    return usage(e.what(), e.hint_help());
   } catch (const Error& e) {
-    return usage_error(e.what());
+    return usage(e.what(), false); // an input file that cannot be opened
   }
   return c;
+}
+
+std::variant<Config, int> parse(int argc, const char* const* argv)
+{
+  auto result = interpret(argc, argv);
+  if (auto* outcome = std::get_if<Outcome>(&result)) {
+    std::fputs(outcome->out.c_str(), stdout);
+    std::fputs(outcome->err.c_str(), stderr);
+    return outcome->status;
+  }
+  return std::get<Config>(std::move(result));
 }
 
 } // namespace parmap::cli

@@ -1,6 +1,5 @@
 #include "run.hpp"
 
-#include "joblog.hpp"
 #include "printable.hpp"
 #include "progress_display.hpp"
 #include "report.hpp"
@@ -72,26 +71,49 @@ void ensure_standard_fds()
   }
 }
 
+namespace {
+
+/// --shellquote: each item quoted for the shell, `times` times, one per line. The items are
+/// read the way a run reads them (-a, ::: , -0, -d), by a dry run that starts nothing.
+int print_quoted(const Config& c)
+{
+  Options options;
+  options.dry_run = true;
+  options.jobs = 1;
+  for (const Result& r : imap({"true"}, c.items, options)) {
+    std::string text = r.item;
+    for (unsigned i = 0; i < c.shellquote; ++i) {
+      text = shell_quote(text);
+    }
+    text.push_back('\n');
+    std::fwrite(text.data(), 1, text.size(), stdout);
+  }
+  return std::ferror(stdout) != 0 ? 255 : 0;
+}
+
+} // namespace
+
 int run(Config& c)
 {
   if (c.report) {
     return print_report(c.options.checkpoint, c.options.forward.format == Format::json);
   }
-  std::optional<Joblog> joblog;
   std::optional<ProgressDisplay> display;
+  std::optional<Results> results;
   try {
-    if (!c.joblog.empty()) {
-      joblog.emplace(c.joblog);
+    if (c.shellquote > 0) {
+      return print_quoted(c);
+    }
+    if (!c.options.temp_dir.empty()) {
+      ::setenv("TMPDIR", c.options.temp_dir.c_str(), 1); // jobs see --tmpdir, as GNU's do
     }
     if ((c.bar || c.eta) && (c.progress_always || ::isatty(STDERR_FILENO))) {
       display.emplace(c.bar, c.eta);
       c.options.on_progress = [&display](const Progress& p) { display->draw(p); };
+      c.options.read_ahead = true; // a total and a percentage on piped input too
     }
-    Results results = imap(c.command, c.items, c.options);
-    for (const Result& r : results) {
-      if (joblog) {
-        joblog->add(r);
-      }
+    results.emplace(imap(c.command, c.items, c.options));
+    for (const Result& r : *results) {
       if (!r.ok()) {
         if (display) {
           display->clear();
@@ -102,8 +124,9 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    Summary summary = results.summary();
+    Summary summary = results->summary();
     if (summary.output_closed) {
+      results.reset(); // the run's end: its items' groups are gone before parmap is
       die_of(SIGPIPE); // like any filter whose reader went away, quietly
     }
     return summary.exit_status();
@@ -111,16 +134,13 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    if (joblog) {
-      joblog->add(e.result());
-    }
     report_failure(e.result(), "stopped: ");
-    int status = e.result().exit_code;
-    return status != 0 ? status : 1;
+    return results->summary().exit_status();
   } catch (const Interrupted& e) {
     if (display) {
       display->finish();
     }
+    results.reset(); // kills what is left of the items' groups (those still in their grace)
     die_of(e.signal());
   } catch (const Error& e) {
     if (display) {

@@ -15,6 +15,17 @@ std::size_t list_tokens(const Tokens& word)
       std::count_if(word.begin(), word.end(), [](const Token& t) { return t.is_list(); }));
 }
 
+/// Appends `word` with each list value standing for every argument, joined by spaces.
+void append_joined(std::string& out, const Tokens& word, const RenderContext& ctx)
+{
+  for (const auto& t : word) {
+    for (std::size_t a = 0; a < (t.is_list() ? ctx.args.size() : 1); ++a) {
+      out += a > 0 ? " " : "";
+      append_token_value(out, t, ctx, a);
+    }
+  }
+}
+
 /// The shell as checkpoints and --dry-run show it: "sh" for /bin/sh, as 0.1.0 wrote it.
 std::string shell_name(const std::string& path)
 {
@@ -145,14 +156,7 @@ void CommandTemplate::render_word(const Tokens& word,
       argv.push_back(head + tail);
     }
   } else {
-    // Several lists in one word: each stands for the arguments joined by spaces.
-    std::string& out = argv.emplace_back();
-    for (const auto& t : word) {
-      for (std::size_t a = 0; a < (t.is_list() ? n : 1); ++a) {
-        out += a > 0 ? " " : "";
-        append_token_value(out, t, ctx, a);
-      }
-    }
+    append_joined(argv.emplace_back(), word, ctx); // several lists in one word
   }
 }
 
@@ -210,6 +214,19 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
     append_shell_quoted(line, argv[i]);
   }
   return line;
+}
+
+bool TextTemplate::has_replacement() const
+{
+  return std::any_of(m_word.begin(), m_word.end(),
+                     [](const Token& t) { return t.kind != Token::Kind::literal; });
+}
+
+std::string TextTemplate::render(const RenderContext& ctx) const
+{
+  std::string out;
+  append_joined(out, m_word, ctx);
+  return out;
 }
 
 std::string CommandTemplate::text() const

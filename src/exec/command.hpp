@@ -115,6 +115,19 @@ private:
 /// byte. The item then fails with exit status 126 instead of running.
 std::optional<std::string> unpassable(std::span<const std::string> args, std::uint64_t oversize);
 
+/// A text with replacement strings, for options that name things per command (--tagstring,
+/// --wd, --results): parsed once, rendered per command, nothing appended, nothing quoted; {}
+/// stands for the arguments joined by spaces.
+class TextTemplate {
+public:
+  explicit TextTemplate(std::string_view text) : m_word(parse_word(text, Spellings{})) {}
+  bool has_replacement() const;
+  std::string render(const RenderContext& ctx) const;
+
+private:
+  Tokens m_word;
+};
+
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);
 bool has_shell_syntax(const Tokens& word);

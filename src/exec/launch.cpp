@@ -5,9 +5,12 @@ namespace parmap {
 std::optional<std::string> TemplateLaunch::build(const Item& item, unsigned slot, Launch& out) const
 {
   auto refused = m_command.render(RenderContext{item.args, item.seq, slot}, out.argv);
-  out.env.resize(2);
+  // parmap's names, and GNU parallel's (GPU pinning recipes read PARALLEL_JOBSLOT).
+  out.env.resize(4);
   out.env[0] = "PARMAP_SEQ=" + std::to_string(item.seq);
   out.env[1] = "PARMAP_SLOT=" + std::to_string(slot);
+  out.env[2] = "PARALLEL_SEQ=" + std::to_string(item.seq);
+  out.env[3] = "PARALLEL_JOBSLOT=" + std::to_string(slot);
   return refused;
 }
 

@@ -35,7 +35,8 @@ protected:
   ~LaunchBuilder() = default;
 };
 
-/// Renders items through a CommandTemplate, with PARMAP_SEQ and PARMAP_SLOT in the environment.
+/// Renders items through a CommandTemplate, with PARMAP_SEQ, PARMAP_SLOT, PARALLEL_SEQ and
+/// PARALLEL_JOBSLOT in the environment.
 class TemplateLaunch final : public LaunchBuilder {
 public:
   explicit TemplateLaunch(const CommandTemplate& command) : m_command(command) {}

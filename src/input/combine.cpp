@@ -11,22 +11,6 @@ namespace {
 
 constexpr std::size_t k_none = static_cast<std::size_t>(-1);
 
-/// Serialises a record for the spool: argument count, oversize, then each length and bytes.
-std::string encode(const Record& r)
-{
-  std::string out;
-  auto put = [&](const auto& value) {
-    out.append(reinterpret_cast<const char*>(&value), sizeof value);
-  };
-  put(static_cast<std::uint32_t>(r.args.size()));
-  put(r.oversize);
-  for (const auto& a : r.args) {
-    put(static_cast<std::uint32_t>(a.size()));
-    out += a;
-  }
-  return out;
-}
-
 } // namespace
 
 // ---- SequenceSource ---------------------------------------------------------------------
@@ -154,7 +138,8 @@ ItemSource::Pull SpoolSource::next(Record& out)
       if (!m_file) {
         m_file = std::make_unique<SpillFile>(std::string());
       }
-      std::string bytes = encode(out);
+      std::string bytes;
+      encode_record(out, bytes);
       m_file->append(bytes);
       m_written += bytes.size();
     }
@@ -163,16 +148,7 @@ ItemSource::Pull SpoolSource::next(Record& out)
   if (m_read >= m_written && m_buf_pos == m_buf.size()) {
     return Pull::end;
   }
-  std::uint32_t argc = 0;
-  read_exactly(reinterpret_cast<char*>(&argc), sizeof argc);
-  read_exactly(reinterpret_cast<char*>(&out.oversize), sizeof out.oversize);
-  out.args.resize(argc);
-  for (auto& a : out.args) {
-    std::uint32_t size = 0;
-    read_exactly(reinterpret_cast<char*>(&size), sizeof size);
-    a.resize(size);
-    read_exactly(a.data(), size);
-  }
+  decode_record([&](char* to, std::size_t n) { read_exactly(to, n); }, out);
   return Pull::item;
 }
 

@@ -90,6 +90,19 @@ std::uint64_t count_records(int fd, char delimiter, const std::string& name)
   return records + (last != delimiter ? 1 : 0);
 }
 
+void encode_record(const Record& r, std::string& out)
+{
+  auto put = [&](std::uint64_t value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  };
+  put(r.oversize);
+  put(r.args.size());
+  for (const auto& a : r.args) {
+    put(a.size());
+    out += a;
+  }
+}
+
 namespace {
 
 /// Hands over one whole item as a one-argument record, cut to k_max_item_bytes as records read

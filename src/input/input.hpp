@@ -31,6 +31,27 @@ struct Record {
   std::uint64_t oversize = 0;
 };
 
+/// Appends `r` to `out` as spool files keep records: a header (oversize, argument count), then
+/// each argument's length and bytes.
+void encode_record(const Record& r, std::string& out);
+
+/// Reads back one record encode_record() wrote; `read(char* to, std::size_t n)` copies the
+/// next n bytes of it.
+template <class Read>
+void decode_record(Read&& read, Record& out)
+{
+  std::uint64_t header[2] = {0, 0};
+  read(reinterpret_cast<char*>(header), sizeof header);
+  out.oversize = header[0];
+  out.args.resize(static_cast<std::size_t>(header[1]));
+  for (auto& a : out.args) {
+    std::uint64_t size = 0;
+    read(reinterpret_cast<char*>(&size), sizeof size);
+    a.resize(static_cast<std::size_t>(size));
+    read(a.data(), a.size());
+  }
+}
+
 namespace detail {
 
 /// One source of items. Pulled by the engine's thread only.

@@ -7,20 +7,8 @@
 #include <unistd.h>
 
 namespace parmap {
-namespace {
 
-std::string temp_dir_or_default(const std::string& dir)
-{
-  if (!dir.empty()) {
-    return dir;
-  }
-  const char* env = std::getenv("TMPDIR");
-  return env != nullptr && *env != '\0' ? std::string(env) : std::string("/tmp");
-}
-
-} // namespace
-
-SpillFile::SpillFile(const std::string& dir) : m_dir(temp_dir_or_default(dir))
+SpillFile::SpillFile(const std::string& dir) : m_dir(temp_directory(dir))
 {
   // O_TMPFILE: the file never has a name, so no exit path (kill -9 included) leaves it behind.
   m_fd.reset(::open(m_dir.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600));
@@ -229,15 +217,7 @@ void Output::for_each_chunk(const std::function<void(std::string_view)>& sink) c
 
 void Output::write_to(int fd) const
 {
-  for_each_chunk([fd](std::string_view piece) {
-    while (!piece.empty()) {
-      ssize_t n = retry_eintr([&] { return ::write(fd, piece.data(), piece.size()); });
-      if (n < 0) {
-        throw_errno("write", errno);
-      }
-      piece.remove_prefix(static_cast<std::size_t>(n));
-    }
-  });
+  for_each_chunk([fd](std::string_view piece) { write_all(fd, piece, "write"); });
 }
 
 } // namespace parmap

@@ -74,14 +74,28 @@ Interrupted::Interrupted(int signal)
 
 int Summary::exit_status() const
 {
+  // GNU parallel's rules (its sub halt and should_we_halt), which its scripts rely on.
+  auto capped = [](std::uint64_t failed) { return static_cast<int>(std::min<std::uint64_t>(failed, 101)); };
+  auto percent = [](std::uint64_t failed, std::uint64_t of) {
+    of = std::max<std::uint64_t>(of, 1);
+    return static_cast<int>((failed * 100 + of - 1) / of); // rounded up
+  };
   if (halted) {
-    // --halt: the status of the item that triggered it (0 for a halt on success).
-    return stop_result.ok() ? 0 : (stop_result.exit_code != 0 ? stop_result.exit_code : 1);
+    if (halt.on == Halt::On::success) {
+      return 0;
+    }
+    if (halt.percent) {
+      return percent(failed_at_halt, counts.total);
+    }
+    if (halt.threshold <= 1) {
+      return stop_result.ok() ? 0 : (stop_result.exit_code != 0 ? stop_result.exit_code : 1);
+    }
+    return capped(failed_at_halt);
   }
-  if (counts.failed == 0) {
-    return 0;
+  if (halt.when != Halt::When::never && halt.percent) {
+    return percent(counts.failed, counts.finished);
   }
-  return counts.failed > 100 ? 101 : static_cast<int>(counts.failed);
+  return capped(counts.failed);
 }
 
 Results::Results(std::unique_ptr<detail::Engine> engine) : m_engine(std::move(engine)) {}

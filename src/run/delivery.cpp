@@ -48,8 +48,8 @@ bool Engine::may_stream(const Flight& f) const
 {
   // An item that may still be retried is held back: a failed attempt's output is dropped.
   // Nor is a remote item's: it may be lost with its host and run again elsewhere.
-  return m_writer && m_options.forward.format != Format::json && !f.ended &&
-         f.attempt > m_options.retries && f.host.empty();
+  return m_writer && m_result_writer->streams() && !f.ended && f.attempt > m_options.retries &&
+         f.host.empty();
 }
 
 bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
@@ -68,7 +68,7 @@ bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
     }
   }
   if (f.streaming) {
-    stream_bytes(f, stream, bytes, m_options.forward.line_buffer);
+    stream_bytes(seq, f, stream, bytes, m_options.forward.line_buffer);
   }
   if (f.streaming && !m_checkpoint) {
     capture.count_only(bytes.size()); // written, and nobody needs the bytes again
@@ -140,22 +140,11 @@ long Engine::take_from_pipe(std::uint64_t seq, Stream stream, int pipe_fd)
   return n < 0 ? -1 : n;
 }
 
-void Engine::write_raw(int stream, const Output& out)
-{
-  // Spilled ranges go by sendfile, what is in memory as a view: no copy in parmap.
-  const auto& bytes = OutputAccess::handle(out);
-  if (!bytes) {
-    return;
-  }
-  for (const Extent& e : bytes->extents) {
-    m_writer->write(stream, FileRange{bytes, bytes->spill->fd(), e.offset, e.size});
-  }
-  if (!bytes->memory.empty()) {
-    m_writer->write(stream, std::make_unique<BytesPiece>(bytes, std::string_view(bytes->memory)));
-  }
-}
-
-void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool whole_lines)
+void Engine::stream_bytes(std::uint64_t seq,
+                          Flight& f,
+                          Stream stream,
+                          std::string_view bytes,
+                          bool whole_lines)
 {
   int index = index_of(stream);
   std::string chunk;
@@ -177,7 +166,7 @@ void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool
   auto& tagger = f.tagger(stream);
   if (m_options.forward.format == Format::tag) {
     if (!tagger) {
-      tagger = std::make_unique<LineTagger>(tag_prefix(f.args));
+      tagger = std::make_unique<LineTagger>(tag_of(f.args, seq, f.slot));
     }
     std::string tagged;
     tagger->apply(chunk, tagged);
@@ -186,14 +175,14 @@ void Engine::stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool
   m_writer->write(index, std::move(chunk));
 }
 
-void Engine::finish_line_buffer(Flight& f)
+void Engine::finish_line_buffer(std::uint64_t seq, Flight& f)
 {
   for (Stream s : {Stream::out, Stream::err}) {
     std::string& partial = f.partial[index_of(s)];
     if (!partial.empty()) {
       // Not a whole line, but the item is over: nothing can follow it.
       std::string rest = std::exchange(partial, std::string());
-      stream_bytes(f, s, rest, false);
+      stream_bytes(seq, f, s, rest, false);
     }
   }
 }
@@ -223,8 +212,9 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
     auto& tagger = f.tagger(s);
     std::unique_ptr<LineTagger> prefix_tagger;
     if (tag) {
-      prefix_tagger = std::make_unique<LineTagger>(tag_prefix(f.args));
-      tagger = std::make_unique<LineTagger>(tag_prefix(f.args), last_byte(held) == '\n');
+      std::string prefix = tag_of(f.args, seq, f.slot);
+      prefix_tagger = std::make_unique<LineTagger>(prefix);
+      tagger = std::make_unique<LineTagger>(prefix, last_byte(held) == '\n');
     }
     m_writer->write(index_of(s), std::make_unique<StoredPiece>(held, std::move(prefix_tagger), limit));
   }
@@ -286,35 +276,46 @@ void Engine::deliver(std::uint64_t seq, Flight& f)
 {
   Delivered d{std::move(*f.result), f.batch, f.occurrence};
   uncount(f);
+  bool streamed = f.streaming;
+  m_flights.erase(seq);
+  try {
+    m_result_writer->write(d.result, labels(d.result), streamed);
+  } catch (const Error& e) {
+    batch_item_done(d.batch); // not written, so not a result: it runs again on resume
+    if (!m_error) {
+      fail_run(e.what());
+    }
+    return;
+  }
   if (!m_writer) {
-    m_flights.erase(seq);
     hand_over(std::move(d));
     return;
   }
-  const Result& r = d.result;
-  if (!f.streaming) {
-    switch (m_options.forward.format) {
-    case Format::json:
-      m_writer->write(0, make_json_record(r));
-      break;
-    case Format::raw:
-      write_raw(0, r.out);
-      write_raw(1, r.err);
-      break;
-    case Format::tag:
-      for (Stream s : {Stream::out, Stream::err}) {
-        const auto& bytes = OutputAccess::handle(s == Stream::out ? r.out : r.err);
-        if (bytes) {
-          m_writer->write(index_of(s), std::make_unique<StoredPiece>(
-                                           bytes, std::make_unique<LineTagger>(tag_prefix(r.args))));
-        }
-      }
-      break;
-    }
-  }
-  m_flights.erase(seq);
   m_unwritten.emplace(seq, std::move(d));
   m_writer->mark(seq); // may report the mark (and hand the result over) right away
+}
+
+ResultLabels Engine::labels(const Result& r) const
+{
+  ResultLabels l;
+  if (m_options.forward.format == Format::tag) {
+    l.tag = tag_of(r.args, r.seq, r.slot);
+  } else if (m_options.forward.format == Format::files && m_tag_string) {
+    l.tag = tag_of(r.args, r.seq, r.slot); // --files --tag: the name is tagged
+  }
+  l.args = r.args;
+  if (m_results_name) {
+    l.results_path = m_results_name->render(RenderContext{r.args, r.seq, r.slot});
+  }
+  return l;
+}
+
+std::string Engine::tag_of(std::span<const std::string> args, std::uint64_t seq, unsigned slot) const
+{
+  if (!m_tag_string) {
+    return tag_prefix(args);
+  }
+  return m_tag_string->render(RenderContext{args, seq, slot}) + '\t';
 }
 
 void Engine::on_written(std::uint64_t seq)

@@ -11,7 +11,7 @@ BatchSizer::BatchSizer(std::size_t batch_size,
                        std::size_t tail_min_batch_size,
                        unsigned jobs)
     : m_current(std::max<std::size_t>(1, batch_size)), m_adaptive(adaptive_tail),
-      m_threshold(tail_batches_per_core * jobs), m_min(std::max<std::size_t>(1, tail_min_batch_size))
+      m_batches_per_core(tail_batches_per_core), m_threshold(tail_batches_per_core * jobs), m_min(std::max<std::size_t>(1, tail_min_batch_size))
 {
 }
 

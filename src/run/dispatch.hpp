@@ -23,10 +23,13 @@ public:
   /// input's length is known.
   std::size_t next(std::size_t in_flight, std::optional<std::uint64_t> unsent);
   std::size_t current() const { return m_current; }
+  /// The number of slots changed (-j FILE): the tail's threshold follows it.
+  void set_jobs(unsigned jobs) { m_threshold = m_batches_per_core * jobs; }
 
 private:
   std::size_t m_current;
   bool m_adaptive;
+  std::size_t m_batches_per_core;
   std::size_t m_threshold;
   std::size_t m_min;
 };

@@ -40,6 +40,14 @@ Options validated(Options o)
   require(!o.force || o.resume, "--force needs --resume");
   require(!(o.dry_run && !o.checkpoint.empty()),
           "--dry-run runs nothing and cannot be used with --checkpoint");
+  bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
+  require(!(o.forward.ungroup && captures),
+          "Options::forward.ungroup captures no output: it goes with Format::raw only, without "
+          "line_buffer or results");
+  require(!(o.forward.ungroup && o.forward.stdout_fd < 0),
+          "Options::forward.ungroup needs forward.stdout_fd and forward.stderr_fd");
+  // The command is shown in the joblog and the --results records.
+  o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
@@ -62,14 +70,6 @@ TemplateOptions template_options(const Command& command, const Options& o, bool 
   return t;
 }
 
-unsigned resolve_jobs(std::size_t jobs)
-{
-  if (jobs == 0) {
-    jobs = cpu_count();
-  }
-  return static_cast<unsigned>(std::min<std::size_t>(jobs, 100000));
-}
-
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
@@ -78,8 +78,6 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_input(std::make_unique<SequenceSource>(ItemsAccess::sources(items))),
       m_columns(m_options.columns), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
-  unsigned jobs = resolve_jobs(m_options.jobs);
-
   const std::string& header = m_options.columns.header;
   if (!header.empty()) {
     m_input->take_headers(); // before count(): the headers are not items
@@ -88,16 +86,15 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_header = std::make_unique<Pattern>(header, "--header");
     }
   }
-  // The length is known when every source can tell it before the run; with groups, when each
-  // holds a fixed number of items.
-  auto total = m_input->count();
-  const Grouping& g = m_options.grouping;
-  bool grouped = g.max_items != 1 || g.no_arguments || g.continue_lines;
-  bool known = total.has_value() && (!grouped || (g.max_items > 0 && !g.continue_lines));
+  // The length is known when every source can tell it before the run, and groups hold a fixed
+  // number of items.
+  auto total = command_count(m_input->count(), m_options.grouping);
+  bool known = total.has_value();
   m_progress.known_total = known;
-  m_progress.total = grouped && known && !g.no_arguments
-                         ? (*total + g.max_items - 1) / g.max_items
-                         : total.value_or(0);
+  m_progress.total = total.value_or(0);
+  if (m_options.shuffle || (m_options.read_ahead && !known)) {
+    m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
+  }
   require(!m_options.halt.percent || known,
           "--halt with a percentage needs an input of known length (files or :::)");
 
@@ -113,13 +110,23 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_writer->write(1, "parmap: warning: " + *warning + "\n");
     }
   }
-  make_executor(std::move(factory), jobs, reset_sigpipe);
+  if (!m_options.forward.tag_string.empty()) {
+    m_tag_string.emplace(m_options.forward.tag_string);
+  }
+  TextTemplate results_name(m_options.results);
+  if (results_name.has_replacement()) {
+    m_results_name.emplace(std::move(results_name));
+  }
+  m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
+                                                   m_writer.get());
+  m_result_writer->start();
+  make_executor(std::move(factory), reset_sigpipe);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
                        m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
-  if (grouped) {
-    m_grouper = std::make_unique<Grouper>(g, m_command, exec_line_limit(snapshot_environment()),
-                                          m_slots);
+  if (groups_items(m_options.grouping)) {
+    m_grouper = std::make_unique<Grouper>(m_options.grouping, m_command,
+                                          exec_line_limit(snapshot_environment()), m_slots);
   }
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
@@ -129,6 +136,14 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_start = Clock::now();
   m_next_progress = m_start;
+  m_next_jobs_poll = m_start + std::chrono::seconds(1);
+}
+
+void Engine::warn(const std::string& message)
+{
+  if (m_writer && m_options.forward.stderr_fd >= 0) {
+    m_writer->write(1, "parmap: warning: " + message + "\n");
+  }
 }
 
 Engine::~Engine()
@@ -152,35 +167,49 @@ Engine::~Engine()
   }
 }
 
-void Engine::make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe)
+void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
+  std::string fewer;
+  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
+  m_slots = slots_for(m_options.jobs, fewer);
+  m_top_slot = m_slots;
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
   if (factory) {
-    m_slots = jobs;
     m_executor = factory(m_reactor, m_command, *this, m_slots);
     return;
   }
+  LocalExecutorConfig config = local_config(reset_sigpipe);
+  if (!m_local) {
+    // -j means slots per host there, and each host's CPU count when not given.
+    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
+                                  m_options.jobs > 0 ? m_slots : 0, config);
+    m_executor = std::move(made.executor);
+    m_slots = m_top_slot = made.slots;
+    return;
+  }
+  config.slots = m_slots;
+  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
+}
+
+LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
+{
   LocalExecutorConfig config;
   config.kill_grace = m_options.kill_grace;
   config.delay = m_options.delay;
   config.null_stdin = m_options.null_stdin;
   config.reset_sigpipe = reset_sigpipe;
   config.dry_run = m_options.dry_run;
-  if (!m_options.remote.sshlogins.empty() && !m_options.dry_run) {
-    // -j means slots per host there, and each host's CPU count when not given.
-    auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
-                                  m_options.jobs > 0 ? jobs : 0, config);
-    m_executor = std::move(made.executor);
-    m_slots = made.slots;
-    return;
+  config.verbose = m_options.verbose;
+  if (m_options.forward.ungroup) {
+    config.direct_out = m_options.forward.stdout_fd;
+    config.direct_err = m_options.forward.stderr_fd;
   }
-  m_slots = LocalExecutor::fd_limited_slots(jobs);
-  config.slots = m_slots;
-  m_executor = std::make_unique<LocalExecutor>(m_reactor, m_launch, *this, config);
-  if (m_slots < jobs && m_writer) {
-    m_writer->write(1, fmt::format("parmap: warning: running {} jobs at a time instead of {}: "
-                                   "the open-file limit (ulimit -n) allows no more\n",
-                                   m_slots, jobs));
-  }
+  config.nice = m_options.nice;
+  config.work_dir = m_options.work_dir;
+  config.temp_dir = m_options.temp_dir;
+  return config;
 }
 
 void Engine::setup_checkpoint()
@@ -237,6 +266,8 @@ Summary Engine::summary() const
   if (m_halt_result) {
     s.stop_result = *m_halt_result;
   }
+  s.halt = m_options.halt;
+  s.failed_at_halt = m_failed_at_halt;
   s.output_closed = m_output_closed;
   return s;
 }
@@ -287,11 +318,17 @@ void Engine::step()
   if (m_options.on_progress) {
     until = m_next_progress;
   }
+  if (m_spool && fill_spool()) {
+    until = Clock::now(); // more input is there to read: look, but do not wait
+  }
   if (m_checkpoint) {
     auto due = m_checkpoint->deadline();
     if (due && (!until || *due < *until)) {
       until = due;
     }
+  }
+  if (m_options.jobs_update && (!until || m_next_jobs_poll < *until)) {
+    until = m_next_jobs_poll;
   }
   std::vector<ExecutorEvent> events;
   m_executor->wait(until, events);
@@ -302,6 +339,10 @@ void Engine::step()
   auto now = Clock::now();
   if (m_checkpoint) {
     m_checkpoint->tick(now);
+  }
+  if (m_options.jobs_update && now >= m_next_jobs_poll) {
+    m_next_jobs_poll = now + std::chrono::seconds(1); // GNU parallel looks once a second too
+    poll_jobs();
   }
   if (m_options.on_progress && now >= m_next_progress) {
     m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
@@ -317,27 +358,35 @@ void Engine::handle(ExecutorEvent& event)
   } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
     on_ended(*ended);
   } else if (auto* free = std::get_if<SlotFree>(&event)) {
-    auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free->slot,
-                                std::greater<>());
-    if (free->gone) {
-      if (m_gone_slots.insert(free->slot).second) {
-        --m_slots; // its host is away: the run goes on without it
-        if (pos != m_free_slots.begin() && *(pos - 1) == free->slot) {
-          m_free_slots.erase(pos - 1);
-        }
-      }
-      return;
-    }
-    if (m_gone_slots.erase(free->slot) > 0) {
-      ++m_slots; // back with its host
-    }
-    m_free_slots.insert(pos, free->slot);
+    on_slot_free(*free);
   } else if (auto* notice = std::get_if<ExecutorNotice>(&event)) {
     if (notice->fatal) {
       fail_run(notice->message);
     } else if (m_writer) {
       m_writer->write(1, "parmap: " + notice->message + "\n");
     }
+  }
+}
+
+void Engine::on_slot_free(const SlotFree& free)
+{
+  m_busy.erase(free.slot);
+  auto pos = std::upper_bound(m_free_slots.begin(), m_free_slots.end(), free.slot,
+                              std::greater<>());
+  if (free.gone) {
+    if (m_gone_slots.insert(free.slot).second) {
+      --m_slots; // its host is away: the run goes on without it
+      if (pos != m_free_slots.begin() && *(pos - 1) == free.slot) {
+        m_free_slots.erase(pos - 1);
+      }
+    }
+    return;
+  }
+  if (m_gone_slots.erase(free.slot) > 0) {
+    ++m_slots; // back with its host
+  }
+  if (free.slot <= m_top_slot) { // else -j FILE took it away
+    m_free_slots.insert(pos, free.slot);
   }
 }
 
@@ -349,6 +398,7 @@ void Engine::on_started(const ItemStarted& e)
   }
   Flight& f = it->second;
   f.host = e.host;
+  f.slot = e.slot;
   if (!f.started) {
     f.started = true;
     ++m_progress.started;
@@ -409,7 +459,7 @@ void Engine::on_ended(ItemEnded& e)
     ++m_progress.failed;
   }
   if (f.streaming && m_options.forward.line_buffer) {
-    finish_line_buffer(f);
+    finish_line_buffer(e.seq, f);
   }
   if (m_options.order == Order::input && m_delivery_closed) {
     check_halt(*f.result);
@@ -479,6 +529,9 @@ void Engine::check_halt(const Result& r)
     if (!ordered || h.on != Halt::On::fail || r.seq >= m_halt_result->seq) {
       return;
     }
+  }
+  if (!m_halt_result) {
+    m_failed_at_halt = m_run_failed;
   }
   m_halt_result = r;
   int signal = h.when == Halt::When::now ? SIGTERM : 0;

@@ -7,8 +7,11 @@
 #include "run/dispatch.hpp"
 #include "exec/executor.hpp"
 #include "exec/launch.hpp"
+#include "exec/local/local_executor.hpp"
 #include "output/format.hpp"
+#include "output/result_writer.hpp"
 #include "input/input.hpp"
+#include "input/spool.hpp"
 #include "parmap/parmap.hpp"
 #include "base/reactor.hpp"
 #include "base/signals.hpp"
@@ -20,6 +23,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -58,6 +62,7 @@ private:
     std::uint64_t occurrence = 0;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
+    unsigned slot = 0; ///< The slot it runs on, once started.
     Capture out;
     Capture err;
     bool started = false;
@@ -84,25 +89,48 @@ private:
 
   /// Makes the executor (a test's, the ssh one for --sshlogin, else the local one) and sets
   /// the number of slots.
-  void make_executor(ExecutorFactory factory, unsigned jobs, bool reset_sigpipe);
+  void make_executor(ExecutorFactory factory, bool reset_sigpipe);
+  /// The local executor's settings from the options.
+  LocalExecutorConfig local_config(bool reset_sigpipe) const;
   void setup_checkpoint();
   void step();
   void service_writer();
   bool finished() const;
   void dispatch();
   void pull_ahead(std::size_t want);
-  bool pull_record(Record& record);
+  /// The next item to run, from the spool when there is one; false when none is there now.
+  bool pull_item(Record& record);
+  /// The next item from the sources, in input order, split into columns.
+  ItemSource::Pull pull_source(Record& record);
+  /// Reads the input ahead into the spool, a bounded number of items; true when more could
+  /// be read at once (the loop must not wait).
+  bool fill_spool();
+  /// The next command's arguments: one item, or a group of them (-n, -X, -m...).
   bool pull_group(Record& group);
+  /// --header: the first records read name the columns ({name} in the template).
   void name_columns();
   /// Every item was read and grouped: nothing more will come from the input.
   bool input_exhausted() const { return m_input_done && (!m_grouper || m_grouper->empty()); }
   void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
-  std::size_t busy_slots() const { return m_slots - m_free_slots.size(); }
+  std::size_t busy_slots() const { return m_busy.size(); }
+  /// A slot may take a batch: one is free, and fewer than the slot count are busy (after
+  /// the count shrank, busy slots above it finish first).
+  bool can_start() const { return !m_free_slots.empty() && busy_slots() < m_slots; }
+  /// The slots for `asked` jobs (0: the CPUs); when fewer, `fewer` is the warning that says so.
+  unsigned slots_for(std::size_t asked, std::string& fewer) const;
+  /// Makes the run use `slots` slots from now on.
+  void set_slots(unsigned slots);
+  /// Options::jobs_update: applies a new job count, or warns.
+  void poll_jobs();
+  /// A line on stderr, "parmap: warning: ...", when the run writes to stderr.
+  void warn(const std::string& message);
   double item_timeout() const;
   void handle(ExecutorEvent& event);
   void on_started(const ItemStarted& e);
+  /// A slot is free again, or gone with its host (or back with it).
+  void on_slot_free(const SlotFree& free);
   void on_ended(ItemEnded& e);
   Result make_result(Flight& f, std::uint64_t seq, const ItemEnded& e);
   void check_halt(const Result& r);
@@ -114,10 +142,17 @@ private:
   void try_deliver();
   void deliver(std::uint64_t seq, Flight& f);
   void start_streaming(std::uint64_t seq, Flight& f);
-  void stream_bytes(Flight& f, Stream stream, std::string_view bytes, bool whole_lines);
+  void stream_bytes(std::uint64_t seq,
+                    Flight& f,
+                    Stream stream,
+                    std::string_view bytes,
+                    bool whole_lines);
   void close_delivery();
-  void finish_line_buffer(Flight& f);
-  void write_raw(int stream, const Output& out);
+  void finish_line_buffer(std::uint64_t seq, Flight& f);
+  /// What the output needs to know of a result besides the Result.
+  ResultLabels labels(const Result& r) const;
+  /// The --tag / --tagstring prefix of an item's lines, TAB included.
+  std::string tag_of(std::span<const std::string> args, std::uint64_t seq, unsigned slot) const;
   void on_written(std::uint64_t seq);
   void hand_over(Delivered delivered);
   void record(const Delivered& delivered);
@@ -140,6 +175,8 @@ private:
   std::unique_ptr<Pattern> m_header; ///< --header REGEX: what the header records must match.
   bool m_named = true;               ///< --header: the template knows the column names.
   std::unique_ptr<Grouper> m_grouper; ///< Several items per command (-n, -X, -m...).
+  /// Items read ahead of dispatch (Options::read_ahead on input of unknown length, shuffle).
+  std::unique_ptr<ItemSpool> m_spool;
   bool m_input_done = false;
   bool m_input_waiting = false; ///< A source would block; its descriptor is in the reactor.
   struct InputWatch final : Watcher {
@@ -156,7 +193,11 @@ private:
   OccurrenceCounter m_occurrences;
   std::string m_key; ///< Scratch for item_key().
   std::unique_ptr<OutputWriter> m_writer;
+  std::unique_ptr<ResultWriter> m_result_writer;
+  std::optional<TextTemplate> m_tag_string;   ///< forward.tag_string, parsed.
+  std::optional<TextTemplate> m_results_name; ///< Options::results, when templated.
   std::unique_ptr<Executor> m_executor;
+  bool m_local = true; ///< The executor is the LocalExecutor (bound by the open-file limit).
   std::unique_ptr<SignalWatcher> m_signals;
   unsigned m_slots = 1;
   std::size_t m_max_pending = 0;
@@ -166,8 +207,12 @@ private:
   std::unordered_map<std::uint64_t, Flight> m_flights;
   std::unordered_map<std::uint64_t, std::size_t> m_batch_left; ///< Undelivered items per batch.
   std::uint64_t m_next_batch = 1;
-  std::vector<unsigned> m_free_slots;
+  std::vector<unsigned> m_free_slots; ///< Free slots up to m_top_slot, highest first.
+  std::set<unsigned> m_busy;          ///< Slots with a batch.
   std::unordered_set<unsigned> m_gone_slots; ///< Slots whose host is away (not counted).
+  /// The highest slot number in use (-j FILE moves it; m_slots is that less the gone slots).
+  unsigned m_top_slot = 0;
+  Clock::time_point m_next_jobs_poll;
   std::deque<std::uint64_t> m_retries;
   Batch m_staged; ///< Items read and not yet sent (at most about one batch).
   std::uint64_t m_replayed_seen = 0;
@@ -190,6 +235,7 @@ private:
   int m_signal = 0;
   int m_signal_count = 0;
   std::optional<Result> m_halt_result;
+  std::uint64_t m_failed_at_halt = 0; ///< m_run_failed when the halt was triggered.
   std::optional<std::string> m_error;
   bool m_output_closed = false;
   /// Stop waiting for output to be written (the caller gave up, or a second signal came).

@@ -1,10 +1,20 @@
-// The input side of the engine: pulling items, replaying stored ones, forming and starting
-// batches.
+// The input side of the engine: pulling items (or reading them ahead into the spool), replaying
+// stored ones, forming batches and starting them on slots, whose number may change mid-run.
 #include "run/engine.hpp"
+
+#include "exec/local/local_executor.hpp"
+
+#include <fmt/format.h>
 
 #include <sys/epoll.h>
 
 namespace parmap::detail {
+namespace {
+
+/// The most slots a run has, whatever -j asks.
+constexpr std::size_t k_max_slots = 100000;
+
+} // namespace
 
 void Engine::InputWatch::on_ready(std::uint32_t)
 {
@@ -15,7 +25,7 @@ void Engine::InputWatch::on_ready(std::uint32_t)
 void Engine::dispatch()
 {
   // Retries go first, each alone; when stopping, those before the stop point still run.
-  while (!m_free_slots.empty() && !m_retries.empty()) {
+  while (can_start() && !m_retries.empty()) {
     std::uint64_t seq = m_retries.front();
     m_retries.pop_front();
     Flight& f = m_flights[seq];
@@ -23,7 +33,7 @@ void Engine::dispatch()
     batch.items.push_back(Item{seq, f.args, f.oversize, 0});
     start_batch(std::move(batch));
   }
-  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+  while (!m_stopping && can_start() && m_pending < m_max_pending) {
     // The batch's size is decided now, when it goes out, from what is in flight now.
     std::size_t size = m_sizer.next(busy_slots(), unsent_items());
     pull_ahead(size);
@@ -57,7 +67,7 @@ void Engine::pull_ahead(std::size_t want)
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
-  while (m_staged.items.size() < want && !input_exhausted() && !m_input_waiting && !m_stopping &&
+  while (m_staged.items.size() < want && !input_exhausted() && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
     Record record;
     if (!pull_group(record)) {
@@ -87,11 +97,11 @@ void Engine::pull_ahead(std::size_t want)
 bool Engine::pull_group(Record& group)
 {
   if (!m_grouper) {
-    return pull_record(group);
+    return pull_item(group);
   }
   while (!m_grouper->ready()) {
     Record record;
-    if (pull_record(record)) {
+    if (pull_item(record)) {
       m_grouper->add(std::move(record));
     } else if (m_input_done) {
       m_grouper->finish();
@@ -113,7 +123,8 @@ void Engine::name_columns()
   std::vector<std::string> names;
   m_input->append_headers(names);
   for (const auto& name : names) {
-    if (m_header && !m_header->matches_all(name + "\n")) {
+    // Perl's '.*' stops before the newline, '.*\n' takes it: either names the first line.
+    if (m_header && !m_header->matches_all(name) && !m_header->matches_all(name + "\n")) {
       throw Error("--header: the first record '" + name + "' does not match '" +
                   m_options.columns.header + "'");
     }
@@ -125,8 +136,33 @@ void Engine::name_columns()
   m_named = true;
 }
 
-bool Engine::pull_record(Record& record)
+bool Engine::pull_item(Record& record)
 {
+  if (m_spool) {
+    fill_spool();
+    if (m_spool->take(record)) {
+      return true;
+    }
+    m_input_done = m_spool->input_ended();
+    return false;
+  }
+  switch (pull_source(record)) {
+  case ItemSource::Pull::item:
+    return true;
+  case ItemSource::Pull::end:
+    m_input_done = true;
+    return false;
+  case ItemSource::Pull::wait:
+    return false;
+  }
+  return false;
+}
+
+ItemSource::Pull Engine::pull_source(Record& record)
+{
+  if (m_input_waiting) {
+    return ItemSource::Pull::wait; // until the reactor says the descriptor is readable
+  }
   try {
     ItemSource::Pull pull = m_input->next(record);
     if (pull != ItemSource::Pull::wait && !m_named) {
@@ -135,7 +171,7 @@ bool Engine::pull_record(Record& record)
     switch (pull) {
     case ItemSource::Pull::item:
       m_columns.apply(record.args);
-      return true;
+      return pull;
     case ItemSource::Pull::end:
       break;
     case ItemSource::Pull::wait:
@@ -143,15 +179,37 @@ bool Engine::pull_record(Record& record)
       m_input_watch.engine = this;
       m_input_watch.fd = m_input->wait_fd();
       m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
-      return false;
+      return pull;
     }
   } catch (const Error& e) {
-    m_input_done = true;
     fail_run(e.what());
-    return false;
   }
-  m_input_done = true;
-  return false;
+  return ItemSource::Pull::end;
+}
+
+bool Engine::fill_spool()
+{
+  // A bounded number per step, so that a long input does not hold up the items running.
+  constexpr int k_items_per_step = 4096;
+  Record record;
+  for (int n = 0; n < k_items_per_step && !m_spool->input_ended() && !m_stopping; ++n) {
+    switch (pull_source(record)) {
+    case ItemSource::Pull::item:
+      m_spool->put(record);
+      continue;
+    case ItemSource::Pull::wait:
+      return false;
+    case ItemSource::Pull::end:
+      m_spool->end_of_input();
+      // Now the total is known: progress shows it, and the adaptive tail can start.
+      if (auto total = command_count(m_spool->count(), m_options.grouping)) {
+        m_progress.known_total = true;
+        m_progress.total = *total;
+      }
+      return false;
+    }
+  }
+  return !m_spool->input_ended() && !m_stopping;
 }
 
 void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored)
@@ -206,11 +264,63 @@ void Engine::start_batch(Batch batch)
 {
   unsigned slot = m_free_slots.back();
   m_free_slots.pop_back();
+  m_busy.insert(slot);
   double timeout = item_timeout();
   for (auto& item : batch.items) {
     item.timeout = timeout;
   }
   m_executor->start(slot, std::move(batch));
+}
+
+unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
+{
+  std::size_t wanted = asked == 0 ? cpu_count() : asked;
+  auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
+  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped) : capped;
+  if (fit < wanted) {
+    // What was asked, not what was left of it after the cap.
+    fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
+                        fit < capped ? "the open-file limit (ulimit -n) allows no more"
+                                     : fmt::format("parmap runs at most {}", k_max_slots));
+  }
+  return fit;
+}
+
+void Engine::set_slots(unsigned slots)
+{
+  for (unsigned s = m_top_slot + 1; s <= slots; ++s) {
+    if (!m_busy.contains(s)) {
+      m_free_slots.insert(m_free_slots.begin(), s); // the highest goes first
+    }
+  }
+  // Fewer: free slots above the count go now, busy ones when their batch is done.
+  std::erase_if(m_free_slots, [slots](unsigned s) { return s > slots; });
+  m_slots = m_top_slot = slots;
+  m_sizer.set_jobs(slots);
+  if (m_options.max_pending == 0) {
+    m_max_pending = slots + 16;
+  }
+}
+
+void Engine::poll_jobs()
+{
+  if (!m_local && !m_options.remote.sshlogins.empty()) {
+    return; // the hosts fix the slots
+  }
+  try {
+    auto asked = m_options.jobs_update();
+    if (!asked) {
+      return;
+    }
+    std::string fewer;
+    unsigned slots = slots_for(*asked, fewer);
+    if (!fewer.empty()) {
+      warn(fewer);
+    }
+    set_slots(slots);
+  } catch (const Error& e) {
+    warn(fmt::format("{}; still running {} jobs at a time", e.what(), m_slots));
+  }
 }
 
 } // namespace parmap::detail

@@ -16,6 +16,19 @@ bool ends_in_blank(const Record& r)
 
 } // namespace
 
+bool groups_items(const Grouping& g)
+{
+  return g.max_items != 1 || g.no_arguments || g.continue_lines;
+}
+
+std::optional<std::uint64_t> command_count(std::optional<std::uint64_t> items, const Grouping& g)
+{
+  if (!items || g.max_items == 0 || g.continue_lines) {
+    return std::nullopt;
+  }
+  return (*items + g.max_items - 1) / g.max_items; // -N0: max_items is 1
+}
+
 Grouper::Grouper(const Grouping& grouping,
                  const CommandTemplate& command,
                  std::size_t line_limit,

@@ -14,6 +14,14 @@
 
 namespace parmap {
 
+/// True when `grouping` asks for anything but one item per command.
+bool groups_items(const Grouping& grouping);
+
+/// How many commands `items` input items make, when that is known before they are grouped
+/// (not with -X, -m or -L, whose groups depend on the items' sizes or blanks).
+std::optional<std::uint64_t> command_count(std::optional<std::uint64_t> items,
+                                           const Grouping& grouping);
+
 class Grouper {
 public:
   /// `line_limit`: the most bytes (LineSize::bytes plus a pointer per string) one command may

@@ -91,19 +91,25 @@ class Progress(TempDirTest):
         self.assertIn("ETA", out)
         self.assertIn("3/3", out)
 
-    def test_unknown_length_shows_a_running_count(self):
-        out = self.on_terminal(["--bar", "-a", "-", "true"], stdin_data="")
-        self.assertIn("done", out)
+    def test_a_pipe_shows_a_running_count_until_it_ends_then_a_total(self):
+        # The input is read ahead: while the pipe is open the length is unknown (a count and
+        # a rate); once it ended, a total and a percentage.
+        p = subprocess.run(["sh", "-c", f"(echo a; sleep 1.5; echo b) | {PARMAP} --bar "
+                                        "--progress-always -j1 true"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, msg=p.stderr)
+        self.assertIn(b"1 done", p.stderr)
+        self.assertIn(b"100% [", p.stderr)
+        self.assertIn(b"2/2", p.stderr)
 
     def test_stdin_that_is_a_regular_file_has_a_known_length(self):
-        # Known length: a total (and the adaptive tail); a pipe: a running count.
+        # Known length from the start: a total (and the adaptive tail); a pipe: once read.
         data = self.write("items.txt", "".join(f"{i}\n" for i in range(40)))
         with open(data, "rb") as f:
             p = run(["--bar", "--progress-always", "true"], stdin=f)
         self.assertIn(b"40/40", p.stderr)
         p = run(["--bar", "--progress-always", "true"], input="".join(f"{i}\n" for i in range(40)))
-        self.assertNotIn(b"/40", p.stderr)
-        self.assertIn(b"40 done", p.stderr)
+        self.assertIn(b"40/40", p.stderr)
 
     def test_nothing_when_stderr_is_not_a_terminal(self):
         p = run(["--bar", "--eta", "true", ":::", "1", "2"])

@@ -123,10 +123,11 @@ class Halt(TempDirTest):
         self.assertEqual(lines(p.stdout), ["a", "b"])
 
     def test_halt_percent(self):
-        # 6 items: the halt comes with the 3rd failure.
+        # 6 items: the halt comes with the 3rd failure; the status is GNU parallel's, the
+        # percentage of failed items.
         p = run(["-j1", "--halt", "now,fail=50%", "sh", "-c", "echo $1; exit $1", "sh", ":::",
                  "0", "1", "1", "1", "0", "0"])
-        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.returncode, 50)
         self.assertEqual(lines(p.stdout), ["0", "1", "1", "1"])
 
     def test_bad_halt_is_a_usage_error(self):

@@ -956,15 +956,28 @@ void check_cli(const std::uint8_t* data, std::size_t size) {
     argv.push_back(w.c_str());
   }
   argv.push_back(nullptr);
-  std::variant<cli::Config, int> parsed;
+  std::variant<cli::Config, cli::Outcome> parsed;
   InSandbox sandbox;
   try {
-    parsed = cli::parse(static_cast<int>(argv.size() - 1), argv.data());
+    parsed = cli::interpret(static_cast<int>(argv.size() - 1), argv.data());
   } catch (const std::exception& e) {
-    violated(std::string("cli::parse threw ") + typeid(e).name() + ": " + e.what());
+    violated(std::string("cli::interpret threw ") + typeid(e).name() + ": " + e.what());
   }
-  if (const int* status = std::get_if<int>(&parsed)) {
-    expect(*status == 0 || *status == 255, "cli::parse returns 0 or 255");
+  if (const auto* outcome = std::get_if<cli::Outcome>(&parsed)) {
+    expect(outcome->status == 0 || outcome->status == 255, "cli::interpret ends with 0 or 255");
+    if (outcome->status == 255) {
+      // One line in parmap's words, then at most a pointer to --help; no CLI11 text.
+      const std::string& err = outcome->err;
+      expect(err.starts_with("parmap: ") && err.ends_with("\n"), "a usage error is a line");
+      std::size_t lines = static_cast<std::size_t>(std::count(err.begin(), err.end(), '\n'));
+      expect(lines == 1 || (lines == 2 && err.ends_with("Try 'parmap --help' for more "
+                                                        "information.\n")),
+             "a usage error is one line and perhaps a pointer to --help");
+      for (const char* cli11 : {"required but received", "Could not convert", "required TEXT",
+                                "ArgumentMismatch", "The following argument"}) {
+        expect(err.find(cli11) == std::string::npos, "no CLI11 text in a usage error");
+      }
+    }
     return;
   }
   const auto& c = std::get<cli::Config>(parsed);
@@ -972,7 +985,8 @@ void check_cli(const std::uint8_t* data, std::size_t size) {
     expect(!c.options.checkpoint.empty(), "--report has a checkpoint");
     return;
   }
-  expect(!c.command.empty(), "a parsed command is not empty");
+  expect(!c.command.empty() || c.shellquote > 0,
+         "a parsed command is not empty (--shellquote takes none)");
   for (const auto& w : c.command) {
     expect(w != ":::" && w != "::::", "the command stops at ::: / ::::");
   }

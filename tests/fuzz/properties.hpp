@@ -26,8 +26,9 @@ void check_command(const std::uint8_t* data, std::size_t size);
 /// reach records over the cap.
 void check_input(const std::uint8_t* data, std::size_t size);
 
-/// cli::parse on "parmap" + the data split at NUL ('/' mapped to '_', so that no path leaves
-/// the sandbox), run in cli_sandbox().
+/// cli::interpret on "parmap" + the data split at NUL ('/' mapped to '_', so that no path
+/// leaves the sandbox), run in cli_sandbox(): a Config, or 0, or a usage error of one line
+/// (and perhaps a pointer to --help) in parmap's words.
 void check_cli(const std::uint8_t* data, std::size_t size);
 
 /// A temporary directory (made once, removed at exit) holding only a small item file "in", so

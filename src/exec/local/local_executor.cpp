@@ -83,8 +83,9 @@ struct LocalExecutor::Running {
   Item item;
   pid_t pid = -1;
   Fd pidfd;
-  StreamPipe pipes[2]; ///< By index_of(Stream).
+  StreamPipe pipes[2]; ///< By index_of(Stream); closed with -u (the item writes directly).
   ExitWatch exit_watch;
+  ItemDir work_dir; ///< Where it runs (--wd); a fresh one goes with the Running.
   bool exited = false;
   bool timed_out = false;
   bool interrupted = false;
@@ -137,12 +138,15 @@ LocalExecutor::LocalExecutor(Reactor& reactor,
                              OutputListener& listener,
                              LocalExecutorConfig config)
     : m_reactor(reactor), m_launch_builder(launch), m_listener(listener), m_config(config),
-      m_spawner(config.null_stdin, config.reset_sigpipe), m_env(snapshot_environment())
+      m_spawner(config.null_stdin, config.reset_sigpipe),
+      m_work_dirs(config.work_dir, config.temp_dir), m_env(snapshot_environment())
 {
   override_env(m_env, m_config.env);
-  m_slots.resize(std::max(1U, config.slots));
-  for (unsigned i = 0; i < m_slots.size(); ++i) {
-    m_slots[i].number = config.first_slot + i;
+  slot_at(m_config.first_slot + std::max(1U, config.slots) - 1);
+  if (config.nice != 0) {
+    errno = 0;
+    int own = ::getpriority(PRIO_PROCESS, 0); // -1 is a valid niceness: errno tells
+    m_nice = std::clamp((errno == 0 ? own : 0) + config.nice, -20, 19);
   }
   // Probe pidfd support once; without it exits are polled (kernels before 5.3).
   Fd probe = open_pidfd(::getpid());
@@ -172,9 +176,20 @@ std::size_t LocalExecutor::running() const
       m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.running != nullptr; }));
 }
 
+LocalExecutor::Slot& LocalExecutor::slot_at(unsigned number)
+{
+  // Slots are numbered from first_slot (a composite executor gives each of its executors a
+  // range); a number not seen yet adds slots (the engine may grow a run: -j FILE).
+  while (m_slots.size() <= number - m_config.first_slot) {
+    auto next = m_config.first_slot + static_cast<unsigned>(m_slots.size());
+    m_slots.emplace_back().number = next;
+  }
+  return m_slots[number - m_config.first_slot];
+}
+
 void LocalExecutor::start(unsigned slot_number, Batch batch)
 {
-  Slot& slot = m_slots.at(slot_number - m_config.first_slot);
+  Slot& slot = slot_at(slot_number);
   slot.busy = true;
   for (auto& item : batch.items) {
     slot.queue.push_back(std::move(item));
@@ -230,40 +245,71 @@ void LocalExecutor::fail_to_start(Slot& slot, Item item, int exit_code, const st
 void LocalExecutor::launch(Slot& slot, Item item)
 {
   if (m_config.dry_run) {
-    m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
-    std::string line = m_launch_builder.display(item, slot.number) + "\n";
-    m_listener.on_output(item.seq, Stream::out, line);
-    ItemEnded end;
-    end.seq = item.seq;
-    end.slot = slot.number;
-    end.started = std::chrono::system_clock::now();
-    m_events.emplace_back(std::move(end));
+    pretend(slot, item);
     return;
   }
   if (auto why = prepare_launch(m_launch_builder, item, slot.number, m_launch)) {
     fail_to_start(slot, std::move(item), 126, *why);
     return;
   }
-  Pipe out = make_pipe();
-  Pipe err = make_pipe();
-  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env,
-                                  Spawner::Stdio{out.write.get(), err.write.get(), -1});
+  ItemDir dir;
+  try {
+    dir = m_work_dirs.for_item(RenderContext{item.args, item.seq, slot.number});
+  } catch (const Error& e) {
+    fail_to_start(slot, std::move(item), 126, e.what());
+    return;
+  }
+  if (m_config.verbose) {
+    announce(item, slot.number);
+  }
+  bool direct = m_config.direct_out >= 0;
+  Pipe out = direct ? Pipe{} : make_pipe();
+  Pipe err = direct ? Pipe{} : make_pipe();
+  Spawner::Stdio stdio{direct ? m_config.direct_out : out.write.get(),
+                       direct ? m_config.direct_err : err.write.get(), -1};
+  Spawned child = m_spawner.spawn(m_launch.argv, m_env, m_launch.env, stdio, dir.path());
   if (child.pid < 0) {
     fail_to_start(slot, std::move(item), child.exit_code, child.message);
     return;
   }
+  if (m_nice != 0) {
+    // The whole group, in case the item started children already; best effort (a lower
+    // niceness needs privileges).
+    ::setpriority(PRIO_PGRP, static_cast<id_t>(child.pid), m_nice);
+  }
+  watch(slot, std::move(item), child.pid, out, err, std::move(dir));
+}
+
+void LocalExecutor::pretend(Slot& slot, const Item& item)
+{
+  m_events.emplace_back(ItemStarted{item.seq, slot.number, {}});
+  std::string line = m_launch_builder.display(item, slot.number) + "\n";
+  m_listener.on_output(item.seq, Stream::out, line);
+  ItemEnded end;
+  end.seq = item.seq;
+  end.slot = slot.number;
+  end.started = std::chrono::system_clock::now();
+  m_events.emplace_back(std::move(end));
+}
+
+void LocalExecutor::watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err, ItemDir dir)
+{
   auto r = std::make_unique<Running>();
   r->owner = this;
   r->slot = &slot;
   r->item = std::move(item);
-  r->pid = child.pid;
+  r->pid = pid;
   r->t0 = Clock::now();
   r->started = std::chrono::system_clock::now();
   r->exit_watch.r = r.get();
+  r->work_dir = std::move(dir);
   // The write ends close here, in the parent, so that EOF arrives when the child's side closes.
   out.write.reset();
   err.write.reset();
   for (auto [s, pipe] : {std::pair{Stream::out, &out}, std::pair{Stream::err, &err}}) {
+    if (!pipe->read) {
+      continue; // -u: the item writes straight to parmap's stdout and stderr
+    }
     auto& p = r->pipe(s);
     p.fd = std::move(pipe->read);
     p.watch.r = r.get();
@@ -289,6 +335,20 @@ void LocalExecutor::launch(Slot& slot, Item item)
   }
   slot.running = std::move(r);
   m_events.emplace_back(ItemStarted{ref.item.seq, slot.number, {}});
+}
+
+void LocalExecutor::announce(const Item& item, unsigned slot)
+{
+  std::string line = m_launch_builder.display(item, slot) + "\n";
+  if (m_config.direct_out < 0) {
+    m_listener.on_output(item.seq, Stream::out, line);
+    return;
+  }
+  try {
+    write_all(m_config.direct_out, line, "stdout");
+  } catch (const Error&) {
+    // The item writes to the same place and meets the same error: its result tells.
+  }
 }
 
 void LocalExecutor::schedule_exit_poll(Running& r)

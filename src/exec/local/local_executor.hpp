@@ -7,6 +7,7 @@
 #include "base/fd.hpp"
 #include "base/reactor.hpp"
 #include "exec/local/spawn.hpp"
+#include "exec/local/work_dir.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -30,6 +31,17 @@ struct LocalExecutorConfig {
   bool reset_sigpipe = true;
   /// Print the commands instead of running them.
   bool dry_run = false;
+  /// Each item's stdout starts with its command line (-v).
+  bool verbose = false;
+  /// When >= 0 (-u): items write straight to these descriptors; no pipes, nothing is read.
+  int direct_out = -1;
+  int direct_err = -1;
+  /// Items run at parmap's niceness plus this.
+  int nice = 0;
+  /// Where items run: replacement strings filled in per item; "..." makes a fresh directory
+  /// in `temp_dir` for each item, removed when it ends. Empty: parmap's own directory.
+  std::string work_dir;
+  std::string temp_dir; ///< Empty: $TMPDIR or /tmp.
   /// How long to wait for the pipes to close after the item's own process exited (a background
   /// grandchild may hold them) before the item is finished without the rest of its output.
   double linger = 0.5;
@@ -67,9 +79,14 @@ private:
     Reactor::TimerId delayed = 0; ///< Pending --delay start, 0 if none.
   };
 
+  Slot& slot_at(unsigned number);
   void start_next(Slot& slot);
   void drop(Slot& slot, Item item);
   void launch(Slot& slot, Item item);
+  /// --dry-run: the item "runs" by printing its command.
+  void pretend(Slot& slot, const Item& item);
+  /// Watches a started item: its pipes (unless -u), its exit and its deadline.
+  void watch(Slot& slot, Item item, pid_t pid, Pipe& out, Pipe& err, ItemDir dir);
   void fail_to_start(Slot& slot, Item item, int exit_code, const std::string& message);
   void read_pipe(Running& r, Stream stream);
   void on_exit(Running& r);
@@ -79,6 +96,8 @@ private:
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
   void arm_kill(Running& r);
+  /// Writes -v's command line where the item's stdout goes, before it runs.
+  void announce(const Item& item, unsigned slot);
   void schedule_exit_poll(Running& r);
 
   Reactor& m_reactor;
@@ -86,7 +105,8 @@ private:
   OutputListener& m_listener;
   LocalExecutorConfig m_config;
   Spawner m_spawner;
-  std::vector<Slot> m_slots;
+  WorkDirs m_work_dirs;
+  std::deque<Slot> m_slots; ///< A deque: slots are added during a run, and referred to.
   std::vector<ExecutorEvent> m_events;
   /// Finished items, destroyed after the reactor returns (their watchers may still be on the
   /// stack of the current dispatch).
@@ -95,6 +115,7 @@ private:
   std::unordered_map<pid_t, Reactor::TimerId> m_doomed;
   std::vector<std::string> m_env;
   Launch m_launch; ///< The item being started (kept to reuse its buffers).
+  int m_nice = 0;  ///< The niceness items get (parmap's own + config.nice).
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).

@@ -186,7 +186,8 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 
-int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid)
+int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio,
+                        const std::string& work_dir, pid_t& pid)
 {
   SpawnSetup setup;
   if (stdio.in >= 0) {
@@ -199,6 +200,9 @@ int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t&
   // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
   // program without it must not reach the child either.
   posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (!work_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&setup.actions, work_dir.c_str());
+  }
   posix_spawnattr_setpgroup(&setup.attr, 0);
   posix_spawnattr_setsigmask(&setup.attr, &m_mask);
   posix_spawnattr_setsigdefault(&setup.attr, &m_default);
@@ -228,7 +232,8 @@ void Spawner::set_env(const std::vector<std::string>& env,
 Spawned Spawner::spawn(const std::vector<std::string>& argv,
                        const std::vector<std::string>& env,
                        const std::vector<std::string>& overrides,
-                       Stdio stdio)
+                       Stdio stdio,
+                       const std::string& work_dir)
 {
   Spawned result;
   int error = 0; // errno of the failure to start
@@ -243,13 +248,13 @@ Spawned Spawner::spawn(const std::vector<std::string>& argv,
     }
     m_argv_ptrs.push_back(nullptr);
     set_env(env, overrides);
-    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), stdio, result.pid);
+    error = spawn_path(target.path.c_str(), m_argv_ptrs.data(), stdio, work_dir, result.pid);
     if (error == ENOEXEC) {
       // A script without #!: run it with sh, as execvp does.
       std::string path = target.path;
       m_argv_ptrs.insert(m_argv_ptrs.begin(), const_cast<char*>("sh"));
       m_argv_ptrs[1] = path.data();
-      error = spawn_path("/bin/sh", m_argv_ptrs.data(), stdio, result.pid);
+      error = spawn_path("/bin/sh", m_argv_ptrs.data(), stdio, work_dir, result.pid);
     }
   }
   if (error != 0) {

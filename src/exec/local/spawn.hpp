@@ -36,11 +36,13 @@ public:
     int in = -1;
   };
   /// Spawns argv with the environment `env`, where each NAME=VALUE of `overrides` replaces
-  /// the entry of the same name (or is added).
+  /// the entry of the same name (or is added), in directory `work_dir` (parmap's own when
+  /// empty; the caller checks that it exists).
   Spawned spawn(const std::vector<std::string>& argv,
                 const std::vector<std::string>& env,
                 const std::vector<std::string>& overrides,
-                Stdio stdio);
+                Stdio stdio,
+                const std::string& work_dir = {});
 
 private:
   struct Resolved {
@@ -48,7 +50,8 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
-  int spawn_path(const char* path, char* const* argv, Stdio stdio, pid_t& pid);
+  int spawn_path(const char* path, char* const* argv, Stdio stdio, const std::string& work_dir,
+                 pid_t& pid);
   void set_env(const std::vector<std::string>& env, const std::vector<std::string>& overrides);
 
   bool m_null_stdin;

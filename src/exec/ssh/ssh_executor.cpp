@@ -32,7 +32,7 @@ SshExecutor make_ssh_executor(Reactor& reactor, const LaunchBuilder& launch,
   agent::RemoteConfig config;
   config.slots = jobs;
   config.kill_grace = options.kill_grace;
-  config.workdir = remote.workdir;
+  config.workdir = options.work_dir;
   config.env = exported_env(remote.env);
   config.transfers = remote.transfer;
   config.returns = remote.returns;
