@@ -12,7 +12,9 @@ _parmap_takes_value()
             --checkpoint | --checkpoint-every | --joblog | --jl | --arg-sep | --argsep | \
             --arg-file-sep | --argfilesep | --nice | --wd | --workdir | --tmpdir | --tagstring | \
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
-            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf)
+            --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
+            -C | --colsep | --trim | --header | -I | -n | --max-args | -N | --max-replace-args | \
+            -L | --max-lines | -s | --max-chars | --shell-path)
             return 0
             ;;
     esac
@@ -106,8 +108,23 @@ _parmap()
             _parmap_compgen -W '1 5 10 19' -- "$cur"
             return
             ;;
-        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring)
+        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring | -C | --colsep | -I)
             return # any text
+            ;;
+        --trim)
+            _parmap_compgen -W 'n l r lr rl' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ':' -- "$cur"
+            return
+            ;;
+        --shell-path)
+            _parmap_compgen -W "$(grep -v '^#' /etc/shells 2>/dev/null)" -- "$cur"
+            return
+            ;;
+        -n | --max-args | -N | --max-replace-args | -L | --max-lines | -s | --max-chars)
+            return # a number
             ;;
         -j | -P | --jobs | --max-procs)
             local n
@@ -146,8 +163,9 @@ _parmap()
     if [[ $cur == -* ]]; then
         local opts='-h --help --version
             -a --arg-file -0 --null -d --delimiter --arg-sep --argsep --arg-file-sep
-            --argfilesep
-            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --env
+            --argfilesep --link --xapply -C --colsep --trim --header -I
+            -n --max-args -N --max-replace-args -X -m --xargs -L --max-lines -s --max-chars
+            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --shell-path --env
             --nice --wd --workdir --tmpdir --shuf --dry-run --dryrun -v --verbose
             -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
