@@ -1,25 +1,14 @@
 #include "arguments.hpp"
 
+#include "values.hpp"
+
 #include "parmap/error.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <charconv>
-
 namespace parmap::cli {
 namespace {
-
-/// A whole number of at least 0, for `option`.
-std::size_t count_of(const std::string& text, const char* option)
-{
-  std::size_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    throw Error(fmt::format("{}: '{}' is not a whole number of at least 0", option, text));
-  }
-  return n;
-}
 
 Trim trim_of(const std::string& text)
 {
@@ -113,7 +102,7 @@ void apply_argument_options(const ArgumentFlags& f, Options& o)
                                                            : f.max_lines;
   if (!count.empty()) {
     const char* option = !f.max_args.empty() ? "-n" : !f.max_replace_args.empty() ? "-N" : "-L";
-    std::size_t n = count_of(count, option);
+    std::size_t n = parse_count(count, option);
     g.no_arguments = n == 0;
     g.max_items = n == 0 ? 1 : n;
     // -N and -L repeat words (GNU's "implies -X"), unless -m or --xargs says otherwise.
@@ -121,10 +110,7 @@ void apply_argument_options(const ArgumentFlags& f, Options& o)
     g.continue_lines = !f.max_lines.empty();
   }
   if (!f.max_chars.empty()) {
-    g.max_chars = count_of(f.max_chars, "-s");
-    if (g.max_chars == 0) {
-      throw Error("-s: a command line needs at least 1 byte");
-    }
+    g.max_chars = parse_count(f.max_chars, "-s", 1);
   }
 }
 
