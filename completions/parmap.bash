@@ -14,7 +14,8 @@ _parmap_takes_value()
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
             -C | --colsep | --trim | --header | -I | -n | --max-args | -N | --max-replace-args | \
-            -L | --max-lines | -s | --max-chars | --shell-path)
+            -L | --max-lines | -s | --max-chars | --shell-path | --block | --block-size | \
+            --blocksize | --recend | --recstart | --slurm-alloc)
             return 0
             ;;
     esac
@@ -158,6 +159,19 @@ _parmap()
             --tail-min-batch-size | --checkpoint-every)
             return # a number
             ;;
+        --block | --block-size | --blocksize)
+            _parmap_compgen -W '1M 10M 100M 1G 100k -1 -10' -- "$cur"
+            return
+            ;;
+        --recend | --recstart)
+            # As typed on the command line: \\n reaches parmap as \n.
+            _parmap_compgen -W '\\\\n \\\\0' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ': 1 2' -- "$cur"
+            return
+            ;;
     esac
 
     if [[ $cur == -* ]]; then
@@ -170,6 +184,7 @@ _parmap()
             -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
             --transfer --return --cleanup --trc --basefile --bf
+            --slurm --slurm-alloc
             --keep-going --safe --retries --halt --halt-on-error
             -k --keep-order --as-ready --group -u --ungroup --tag --tagstring --json --files
             --output-as-files --results --res --line-buffer --lb --linebuffer
@@ -178,7 +193,10 @@ _parmap()
             --checkpoint --resume --retry-failed --resume-failed --force --checkpoint-every
             --report
             --bar --eta --progress-always --joblog --jl
-            --number-of-cores --number-of-cpus --shellquote --shell-quote'
+            --number-of-cores --number-of-cpus --shellquote --shell-quote
+            --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize
+            --recend --recstart --regexp
+            --round-robin --round --cat --fifo'
         _parmap_compgen -W "$opts" -- "$cur"
         return
     fi

@@ -11,7 +11,7 @@ function __parmap_takes_value
         --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
         --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf -C --colsep \
         --trim --header -I -n --max-args -N --max-replace-args -L --max-lines -s --max-chars \
-        --shell-path
+        --shell-path --block --block-size --blocksize --recend --recstart --slurm-alloc
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -131,6 +131,10 @@ complete -c parmap $opt -l trc -r -F -d '--transfer --return FILE --cleanup'
 complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before its jobs'
 complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
 
+# Slurm
+complete -c parmap $opt -l slurm -d 'Run jobs in job steps of this Slurm allocation, one per slot'
+complete -c parmap $opt -l slurm-alloc -x -d 'Get an allocation with salloc ARGS, run as --slurm'
+
 # Failures
 complete -c parmap $opt -l keep-going -d 'Record failures as results and go on'
 complete -c parmap $opt -l safe -d 'Record failures as results and go on (= --keep-going)'
@@ -182,3 +186,17 @@ complete -c parmap $opt -l joblog -l jl -r -F -d "Log each finished item, GNU pa
 # Information
 complete -c parmap $opt -l number-of-cores -l number-of-cpus -d 'Print the number of physical CPU cores and exit'
 complete -c parmap $opt -l shellquote -l shell-quote -d 'Print the items quoted for the shell; run nothing'
+
+# Pipe mode
+complete -c parmap $opt -l pipe -d "Cut stdin into blocks of whole records for the jobs' stdin"
+complete -c parmap $opt -l spreadstdin -d 'Cut stdin into blocks (= --pipe)'
+complete -c parmap $opt -l pipepart -d 'Cut the file given with -a into blocks; jobs read their ranges'
+complete -c parmap $opt -l pipe-part -d 'Cut the file given with -a into blocks (= --pipepart)'
+complete -c parmap $opt -l block -l block-size -l blocksize -x -a '1M 10M 100M 1G 100k -1 -10' \
+    -d 'Block size: k=1000, K=1024, M...; --pipepart: -N blocks per slot'
+complete -c parmap $opt -l recend -x -d 'A record ends with STR (\\n)'
+complete -c parmap $opt -l recstart -x -d 'A record starts with STR'
+complete -c parmap $opt -l regexp -d '--recend and --recstart are regular expressions'
+complete -c parmap $opt -l round-robin -l round -d 'One job per slot, each taking blocks as it is ready'
+complete -c parmap $opt -l cat -d '{} is the block as a temporary file'
+complete -c parmap $opt -l fifo -d '{} is a named pipe the job reads its block from'

@@ -66,6 +66,11 @@ fi
 if grep -l -F -e "$SOURCE_DIR" -e "$BUILD_DIR" "$prefix/$LIBDIR"/cmake/parmap/*.cmake; then
   fail "the CMake package refers to the source or build tree"
 fi
+# fmt is private and header-only: a consumer must not need it (the examples below are also
+# configured with find_package(fmt) disabled).
+if grep -n -E 'fmt::|dependency\(fmt|package\(fmt' "$prefix/$LIBDIR"/cmake/parmap/*.cmake; then
+  fail "the CMake package asks consumers for fmt"
+fi
 cat >"$tmp/standalone.cpp" <<'EOF'
 #include <parmap/parmap.hpp>
 #include <parmap/report.hpp>
@@ -96,6 +101,7 @@ read -r -a flags <<<"${CXX_FLAGS:-}"
   -DCMAKE_MAKE_PROGRAM="$MAKE_PROGRAM" -DCMAKE_CXX_COMPILER="$CXX" \
   -DCMAKE_CXX_FLAGS="${flags[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${flags[*]:-}" \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON \
+  -DCMAKE_DISABLE_FIND_PACKAGE_fmt=ON \
   >"$tmp/configure.log" 2>&1 || { cat "$tmp/configure.log" >&2; exit 1; }
 found=$(sed -n 's/^parmap_DIR:PATH=//p' "$tmp/examples/CMakeCache.txt")
 expect "find_package(parmap) found the installed copy" "$found" "$prefix/$LIBDIR/cmake/parmap"

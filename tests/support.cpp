@@ -46,11 +46,12 @@ void FakeExecutor::start(unsigned slot, Batch batch)
     rec.seqs.push_back(item.seq);
     rec.timeouts.push_back(item.timeout);
     texts[item.seq] = joined(item.args, ' ');
+    blocks[item.seq].push_back(item.block);
     s.queue.push_back(std::move(item));
   }
   started.push_back(std::move(rec));
   s.busy = true;
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}, 0, 0});
 }
 
 void FakeExecutor::end_interrupted(unsigned slot, std::uint64_t seq)
@@ -74,7 +75,7 @@ void FakeExecutor::start_next(unsigned slot)
     m_events.emplace_back(SlotFree{slot});
     return;
   }
-  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}});
+  m_events.emplace_back(ItemStarted{s.queue.front().seq, slot, {}, 0, 0});
 }
 
 void FakeExecutor::wait(std::optional<Clock::time_point>, std::vector<ExecutorEvent>& events)
@@ -152,7 +153,7 @@ void FakeExecutor::finish(std::uint64_t seq, Status status, int exit_code, const
     end.status = status;
     end.exit_code = exit_code;
     end.started = std::chrono::system_clock::now();
-    end.duration = 0.01;
+    end.duration = duration;
     m_events.emplace_back(std::move(end));
     start_next(slot);
     return;

@@ -49,6 +49,8 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override { cancel(0, SIGKILL); }
+  void stop_all() override { job_control.push_back(SIGSTOP); }
+  void continue_all() override { job_control.push_back(SIGCONT); }
   void resume_output(std::uint64_t) override {}
   std::size_t running() const override;
 
@@ -68,10 +70,15 @@ public:
   };
   std::vector<Started> started;
   std::vector<std::pair<std::uint64_t, int>> cancels; ///< (from_seq, signal) per cancel().
+  std::vector<int> job_control; ///< SIGSTOP per stop_all(), SIGCONT per continue_all().
   /// Called by wait() when it has nothing to report; it should finish something.
   std::function<void(FakeExecutor&)> on_wait;
   /// The texts of items, by seq, as dispatched.
   std::map<std::uint64_t, std::string> texts;
+  /// The runtime finish() reports, in seconds.
+  double duration = 0.01;
+  /// The blocks of items, by seq, one per start (not kept alive: the engine's to release).
+  std::map<std::uint64_t, std::vector<std::weak_ptr<const Block>>> blocks;
 
 private:
   struct Slot {

@@ -44,7 +44,7 @@ std::vector<Message> samples()
           run,
           Cancel{12, 2},
           KillAll{},
-          Hello{64, "host\n1"},
+          Hello{64, "host\n1", "12.3"},
           Started{3},
           ItemOutput{5, Stream::err, binary},
           ended,
@@ -256,7 +256,7 @@ TEST_CASE("agent connection: messages both ways, pings when idle, silence ends i
   auto b = std::make_unique<Connection>(reactor, std::move(a_to_b.read), std::move(b_to_a.write),
                                         rb, false, spill);
   b->send_raw(greeting());
-  b->send(Hello{2, "b"});
+  b->send(Hello{2, "b", ""});
   a.send(Cancel{1, 15});
   a.set_heartbeat(0.05, 0.3);
   b->set_heartbeat(0.05, 0);

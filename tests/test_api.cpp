@@ -848,6 +848,19 @@ TEST_CASE("api: handle_signals: SIGINT stops the run with Interrupted, kills ite
   CHECK_FALSE(results[2].replayed);
 }
 
+TEST_CASE("api: items started from the main thread get SIGTERM when the process dies")
+{
+  // PR_SET_PDEATHSIG fires when the thread that started a child ends: only the main thread,
+  // which ends with the process, asks for it. The item reports what it got (PR_GET_PDEATHSIG).
+  Command cmd{"python3", "-c",
+              "import ctypes; s = ctypes.c_int(); ctypes.CDLL(None).prctl(2, ctypes.byref(s)); "
+              "print(s.value, end='')"};
+  auto on_main = map(cmd, {"x"}, jobs(1));
+  CHECK(on_main.at(0).out.str() == std::to_string(SIGTERM));
+  auto elsewhere = map_async(cmd, {"x"}, jobs(1)).get();
+  CHECK(elsewhere.at(0).out.str() == "0");
+}
+
 TEST_CASE("api: only one run at a time may handle signals")
 {
   Options o = jobs(1);
@@ -983,6 +996,34 @@ TEST_CASE("api: two forwarding runs at once: a closed output is EPIPE, not a SIG
 }
 
 // --- Items ----------------------------------------------------------------------------------
+
+TEST_CASE("api: Items::blocks: blocks on the commands' stdin; one left unread is no SIGPIPE death")
+{
+  pid_t child = ::fork(); // a SIGPIPE would kill the process: let it be another one
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 1;
+    try {
+      auto dir = scratch("api-blocks");
+      std::ofstream(dir / "in") << std::string(4 << 20, 'x') + "\n" + "a\nb\nc\n";
+      int fd = ::open((dir / "in").c_str(), O_RDONLY | O_CLOEXEC);
+      BlockFormat format;
+      format.records = 1;
+      // Block 1 is a 4 MB line its command never reads; the others are one line each.
+      auto results = map({"sh", "-c", "[ $PARMAP_SEQ = 1 ] && exit; cat"},
+                         Items::blocks(fd, format), jobs(1));
+      code = results.size() == 4 && results[3].out.str() == "c\n" ? 0 : 2;
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK_FALSE(WIFSIGNALED(status));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
 
 TEST_CASE("api: Items::from_range over containers and views")
 {

@@ -112,7 +112,7 @@ TEST_CASE("grouping: items gather into commands")
     Grouper grouper(g, echo, limit, slots);
     std::vector<std::vector<std::string>> out;
     for (auto& i : items) {
-      grouper.add(Record{{i}, 0});
+      grouper.add(Record{{i}, 0, nullptr});
       while (grouper.ready()) {
         out.push_back(grouper.take().args);
       }

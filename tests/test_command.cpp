@@ -313,6 +313,16 @@ TEST_CASE("command: the item is appended when there is no replacement string")
     CommandTemplate t({"echo", "{#}"}, Shell::never);
     CHECK(render(t, "ITEM", 3) == std::vector<std::string>{"echo", "3"});
   }
+  SUBCASE("none when told (--pipe: the block goes to stdin)")
+  {
+    TemplateOptions no_args;
+    no_args.append_args = false;
+    CommandTemplate direct({"wc", "-l"}, no_args);
+    CHECK(render(direct, "") == std::vector<std::string>{"wc", "-l"});
+    CommandTemplate shell({"wc -l | tr -d ' '"}, no_args);
+    CHECK(render(shell, "") ==
+          std::vector<std::string>{"/bin/sh", "-c", "wc -l | tr -d ' '", "sh"});
+  }
 }
 
 TEST_CASE("command: automatic shell detection")

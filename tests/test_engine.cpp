@@ -334,6 +334,55 @@ TEST_CASE("engine: --timeout N% follows the median runtime")
   CHECK(run.fake->started[1].timeouts[0] == doctest::Approx(0.02).epsilon(0.03));
 }
 
+TEST_CASE("engine: --timeout N% counts only successes, as GNU parallel does")
+{
+  Options o = with_jobs(1);
+  o.timeout_percent = 300;
+  o.halt = Halt::keep_going();
+  SUBCASE("quick failures do not pull the limit down")
+  {
+    // One slow success, then many quick failures: the limit stays 300% of the success.
+    FakeRun run({"echo"}, Items(numbers(6)), o, [](FakeExecutor& f) {
+      auto seq = f.running_seqs().front();
+      f.duration = seq == 1 ? 0.5 : 0.05;
+      f.finish(seq, seq == 1 ? Status::ok : Status::failed, seq == 1 ? 0 : 1);
+    });
+    run.drain();
+    REQUIRE(run.fake->started.size() == 6);
+    CHECK(run.fake->started[0].timeouts[0] == 0.0);
+    for (std::size_t i = 1; i < 6; ++i) {
+      CHECK(run.fake->started[i].timeouts[0] == doctest::Approx(1.5).epsilon(0.03));
+    }
+  }
+  SUBCASE("a timed-out item does not shrink the limit")
+  {
+    // Equal items at 50%: every item after the first times out at the limit; counting those
+    // runtimes would halve the limit each time.
+    o.timeout_percent = 50;
+    FakeRun run({"echo"}, Items(numbers(6)), o, [](FakeExecutor& f) {
+      auto seq = f.running_seqs().front();
+      f.duration = seq == 1 ? 0.4 : 0.2;
+      f.finish(seq, seq == 1 ? Status::ok : Status::timeout, seq == 1 ? 0 : 124);
+    });
+    run.drain();
+    REQUIRE(run.fake->started.size() == 6);
+    for (std::size_t i = 1; i < 6; ++i) {
+      CHECK(run.fake->started[i].timeouts[0] == doctest::Approx(0.2).epsilon(0.03));
+    }
+  }
+  SUBCASE("no limit until the first success")
+  {
+    FakeRun run({"echo"}, Items(numbers(3)), o, [](FakeExecutor& f) {
+      f.finish(f.running_seqs().front(), Status::failed, 1);
+    });
+    run.drain();
+    REQUIRE(run.fake->started.size() == 3);
+    for (const auto& s : run.fake->started) {
+      CHECK(s.timeouts[0] == 0.0);
+    }
+  }
+}
+
 TEST_CASE("engine: invalid options are refused before anything runs")
 {
   Options o;
@@ -341,8 +390,15 @@ TEST_CASE("engine: invalid options are refused before anything runs")
   CHECK_THROWS_AS(FakeRun({"echo"}, Items(numbers(1)), o), Error);
   Options r;
   r.resume = true;
-  CHECK_THROWS_WITH_AS(FakeRun({"echo"}, Items(numbers(1)), r), "--resume needs --checkpoint",
-                       Error);
+  // The API's messages name Options members, not command-line flags.
+  CHECK_THROWS_WITH_AS(FakeRun({"echo"}, Items(numbers(1)), r),
+                       "Options::resume needs Options::checkpoint", OptionError);
+  try {
+    FakeRun({"echo"}, Items(numbers(1)), o);
+  } catch (const OptionError& e) {
+    CHECK(e.field() == "batch_size");
+    CHECK(std::string(e.what()) == "Options::batch_size must be at least 1");
+  }
   CHECK_THROWS_AS(FakeRun({}, Items(numbers(1)), Options{}), Error);
 }
 

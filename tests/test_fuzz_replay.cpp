@@ -106,6 +106,9 @@ TEST_CASE("fuzz: corpora and regressions still pass the fuzz properties") {
   SUBCASE("fuzz_input") {
     replay("fuzz_input", parmap::fuzz::check_input);
   }
+  SUBCASE("fuzz_blocks") {
+    replay("fuzz_blocks", parmap::fuzz::check_blocks);
+  }
   SUBCASE("fuzz_cli") {
     replay("fuzz_cli", parmap::fuzz::check_cli, true);
   }

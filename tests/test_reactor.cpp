@@ -94,3 +94,23 @@ TEST_CASE("reactor: a watcher removed during dispatch gets no stale event")
     ::close(fd);
   }
 }
+
+TEST_CASE("reactor: postpone() moves every timer later, in order")
+{
+  Reactor r;
+  std::vector<int> fired;
+  auto now = Clock::now();
+  auto first = r.at(now + 10ms, [&] { fired.push_back(1); });
+  r.at(now + 20ms, [&] { fired.push_back(2); });
+  r.cancel(r.at(now + 15ms, [&] { fired.push_back(99); }));
+  r.postpone(100ms);
+  CHECK(r.due(first) == now + 110ms);
+  r.run_once(now + 50ms);
+  CHECK(fired.empty());
+  while (fired.size() < 2) {
+    r.run_once(now + 1s);
+  }
+  CHECK(fired == std::vector<int>{1, 2});
+  CHECK(Clock::now() - now >= 120ms);
+  CHECK_FALSE(r.due(first).has_value()); // fired
+}

@@ -559,3 +559,34 @@ TEST_CASE("writer: other write errors give WriteState::failed")
   CHECK(w.error().find("No space left") != std::string::npos);
   CHECK_FALSE(marked);
 }
+
+TEST_CASE("writer: a reader that left is noticed while nothing is being written")
+{
+  IgnoreSigpipe ignore;
+  Reactor reactor;
+  TestPipe pipe;
+  OutputWriter w(reactor, pipe.write.get(), -1);
+  w.write(0, std::string("one line\n"));
+  w.mark(1);
+  w.flush();
+  CHECK(w.bytes_written() == 9);
+  REQUIRE(w.idle());
+  pipe.read.reset(); // the reader goes away; nothing is queued
+  reactor.run_once(Clock::now() + std::chrono::seconds(5));
+  w.pump();
+  CHECK(w.state() == WriteState::closed);
+}
+
+TEST_CASE("writer: a file as stdout is not watched while idle")
+{
+  auto dir = test::scratch("writer-idle-file");
+  Reactor reactor;
+  Fd out = open_file(dir / "out");
+  OutputWriter w(reactor, out.get(), -1);
+  w.write(0, std::string("x"));
+  w.flush();
+  auto t0 = Clock::now();
+  reactor.run_once(t0 + std::chrono::milliseconds(50)); // nothing registered: just the wait
+  CHECK(Clock::now() - t0 >= std::chrono::milliseconds(50));
+  CHECK(w.state() == WriteState::ok);
+}

@@ -17,6 +17,29 @@ class ItemSource;
 struct ItemsAccess;
 } // namespace detail
 
+/// How --pipe and --pipepart cut their input into blocks of whole records, by GNU parallel's
+/// rules. A block is given to its command on stdin instead of as an argument.
+struct BlockFormat {
+  /// Bytes a block aims at (--block). From a stream (--pipe) a block is the whole records that
+  /// fit; when one record is longer, the size grows by 30% for the rest of the input. From a
+  /// file (--pipepart) blocks are at least this long, up to the next record boundary, and a
+  /// negative size -N means N blocks per job slot (the command line's default there is -10).
+  std::int64_t size = 1024 * 1024;
+  /// A record ends with this (--recend); with recstart also set, a boundary needs both. Both
+  /// empty: a block may end at any byte.
+  std::string recend = "\n";
+  std::string recstart; ///< A record starts with this (--recstart).
+  bool regexp = false;  ///< recend and recstart are Perl regular expressions (--regexp).
+  /// Records per block (-N): exactly this many, the last block excepted, however long; 0 fills
+  /// blocks up to `size` instead. Not for --pipepart.
+  std::size_t records = 0;
+  /// A record is this many lines (-L): blocks hold multiples of it. Not for --pipepart.
+  std::size_t lines = 0;
+  /// --header: ":" the first line, a number N the first N lines, anything else a regular
+  /// expression matched at the start. Read once, given again before every block. "" for none.
+  std::string header;
+};
+
 /// A sequence of items (argument strings), made of one or more sources read in order. Sources
 /// are pulled only as far as dispatch needs them, so an endless source runs in flat memory.
 class Items {
@@ -36,6 +59,15 @@ public:
   /// Records ended by `delimiter`, read from the file at `path`, which is opened now.
   /// Throws parmap::Error naming the file if it cannot be opened.
   static Items from_file(const std::string& path, char delimiter = '\n');
+  /// --pipe: blocks of whole records cut from the stream on `fd` (not closed), read without
+  /// blocking the run and in bounded memory; each is given to its command on stdin. Throws
+  /// parmap::Error for a format that cannot work (a bad regular expression, a size below 1).
+  static Items blocks(int fd, BlockFormat format, std::string name = "stdin");
+  /// --pipepart: blocks of the file at `path`, cut at record boundaries near every `size`
+  /// bytes; parmap never reads them, their commands read them through pipes it splices the file
+  /// into. The file is opened now. Throws parmap::Error naming the file when it cannot be
+  /// opened or is not a regular file or block device, or for a format that cannot work.
+  static Items file_blocks(const std::string& path, BlockFormat format);
   /// Any input range of things convertible to std::string, pulled lazily. The range is moved
   /// in when given as an rvalue, referenced otherwise (keep it alive for the run).
   template <std::ranges::input_range R>

@@ -77,6 +77,13 @@ enum class Format {
   files,
 };
 
+/// How a block of input (Items::blocks, Items::file_blocks) reaches its command.
+enum class BlockInput {
+  pipe, ///< On its stdin (the default).
+  file, ///< As a temporary file, named by {} and removed after the item (--cat).
+  fifo, ///< As a named pipe the command must open, named by {} (--fifo).
+};
+
 /// When the run stops early (GNU parallel's `--halt`). The default is fail-fast: the first
 /// failure stops dispatching and terminates running items.
 struct Halt {
@@ -110,6 +117,12 @@ struct Forward {
   Format format = Format::raw;
   /// Write whole lines as they come, from any running item (GNU parallel's --line-buffer).
   bool line_buffer = false;
+  /// For a status line (a progress bar) on a terminal that also shows the output: called on
+  /// the run's thread with `true` just before output is written to a terminal, and with `false`
+  /// once that output is all written and ended a line. Erase the status line on `true`; draw it
+  /// again only after `false` (Options::on_progress comes on), and output and status never
+  /// share a line.
+  std::function<void(bool writing)> on_terminal_output;
   /// Format::tag's prefix: this text, with replacement strings filled in per item, and a TAB
   /// (`--tagstring`). Empty: the item and a TAB. With Format::files, the file names get this
   /// prefix when it is set.
@@ -121,18 +134,30 @@ struct Forward {
 };
 
 /// Running items on other machines, as GNU parallel's --sshlogin does: each host runs
-/// `parmap --agent` over one ssh connection; commands are rendered here and run there.
+/// `parmap --agent` over one ssh connection (or each Slurm step is one); commands are rendered
+/// here and run there.
 struct Remote {
   /// Hosts as -S takes them: "[N/]host", "user@host:port", "ssh -p 2222 host", or ":" for this
   /// machine; each may be a comma-separated list. Empty: items run on this machine only.
   std::vector<std::string> sshlogins;
   std::string ssh = "ssh";              ///< The ssh command, split at blanks (--ssh).
-  std::string remote_parmap = "parmap"; ///< parmap on the hosts (--remote-parmap).
+  /// parmap on the hosts (--remote-parmap). Empty: `parmap` on their PATH over ssh, and this
+  /// very executable in Slurm steps (nodes share the filesystem it was started from).
+  std::string remote_parmap;
   std::vector<std::string> transfer;    ///< File templates sent before each item (--transferfile).
   std::vector<std::string> returns;     ///< File templates brought back after it (--return).
   std::vector<std::string> basefiles;   ///< Files sent once per host (--basefile).
   bool cleanup = false;                 ///< Remove them there once used (--cleanup).
   std::vector<std::string> env; ///< Names of variables set for items there (--env).
+  /// Run items in Slurm job steps of the allocation parmap runs in (--slurm): one long-lived
+  /// step per slot, each a `parmap --agent`; -j steps, else as many as the allocation's tasks.
+  bool slurm = false;
+  /// salloc's arguments (--slurm-alloc): get an allocation first, run in it as --slurm does,
+  /// and release it at the end. Empty: none.
+  std::string slurm_alloc;
+  bool uses_slurm() const { return slurm || !slurm_alloc.empty(); }
+  /// Items run on ssh hosts or in Slurm steps (all of them, or some: -S :,host).
+  bool runs_elsewhere() const { return !sshlogins.empty() || uses_slurm(); }
 };
 
 /// Options of one run. The defaults are the command line's.
@@ -141,8 +166,8 @@ struct Options {
   std::size_t jobs = 0;
   /// Per-item wall-clock limit in seconds; 0 means none.
   double timeout = 0;
-  /// If > 0, the limit is this percentage of the median runtime of the items finished so far
-  /// (GNU parallel's `--timeout N%`); no limit applies before the first item finishes.
+  /// If > 0, the limit is this percentage of the median runtime of the items that succeeded so
+  /// far (GNU parallel's `--timeout N%`); no limit applies before the first success.
   double timeout_percent = 0;
   /// Seconds between SIGTERM and SIGKILL when an item's process group is terminated.
   double kill_grace = 1.0;
@@ -169,8 +194,15 @@ struct Options {
   bool null_stdin = false;
   /// Seconds to wait between starting two items (GNU parallel's --delay).
   double delay = 0;
+  /// With blocks of input (--pipe, --pipepart): how each reaches its command.
+  BlockInput block_input = BlockInput::pipe;
+  /// With blocks from a stream (--round-robin): instead of one job per block, at most one job
+  /// per slot, each reading block after block on its stdin (the next block goes to the first
+  /// job ready for one); a job is one result. Not with a checkpoint, retries or --cat.
+  bool round_robin = false;
 
-  /// SQLite checkpoint file; empty means none.
+  /// SQLite checkpoint file; empty means none. A regular file, or nothing yet, in a directory
+  /// this process can write (SQLite's WAL mode keeps PATH-wal and PATH-shm beside it).
   std::string checkpoint;
   bool resume = false;
   bool retry_failed = false;
@@ -185,8 +217,16 @@ struct Options {
   bool dry_run = false;
   /// Fill Result::command with the command line as a shell-quoted string.
   bool record_command = false;
-  /// Catch SIGINT, SIGTERM and SIGHUP while the run lasts: running items are terminated, the
-  /// checkpoint committed, and parmap::Interrupted thrown. The CLI sets it; embedders may not.
+  /// Handle, while the run lasts, the signals that would end or stop the process (the CLI sets
+  /// it; embedders may not). SIGINT, SIGTERM, SIGHUP and SIGQUIT unless they are ignored, and
+  /// SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM and SIGPROF while their action is
+  /// the default: running items are terminated, the checkpoint committed, and
+  /// parmap::Interrupted thrown. SIGTSTP, SIGTTIN and SIGTTOU while at the default: the items'
+  /// process groups stop with the process and continue with it, and the time stopped does not
+  /// count against `timeout`. An ignored signal stays ignored (for the items too); a handler of
+  /// the program's own for the signals taken only at the default stays in place. Signals are
+  /// acted on while the run advances (in imap's ++, map, or the async thread). The previous
+  /// actions come back when the run ends; one run at a time per process may set it.
   bool handle_signals = false;
   /// Save outputs as GNU parallel's `--results NAME` does, instead of writing them to
   /// forward.stdout_fd: a tree NAME/1/ITEM/{stdout,stderr,seq}; a CSV, TSV or JSON-lines file

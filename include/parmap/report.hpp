@@ -22,12 +22,25 @@ struct ReportItem {
   std::string stderr_tail; ///< The end of its stderr (failures only).
 };
 
-/// What one host ran (--sshlogin runs).
+/// What one host ran (--sshlogin and --slurm runs).
 struct HostReport {
   std::string host; ///< ":" for this machine.
   std::uint64_t done = 0;
   std::uint64_t failed = 0; ///< Of those, not ok.
   double busy_seconds = 0;  ///< Sum of their durations.
+  /// The Slurm job steps ("JOBID.STEPID") that ran them there, in the order of their first item.
+  std::vector<std::string> steps;
+};
+
+/// An item the checkpoint records as running: in the run using it now, or, when no run is,
+/// left running by a run that was killed (`--resume` terminates those groups first).
+struct ReportRunning {
+  std::uint64_t seq = 0;
+  std::vector<std::string> args; ///< The command's arguments; none for a block (--pipe).
+  std::string item;              ///< They, joined by spaces.
+  int pgid = 0;        ///< Its process group.
+  double started = 0;  ///< Unix time it started.
+  bool alive = false;  ///< The group still has processes on this host.
 };
 
 /// A summary of a checkpoint.
@@ -46,6 +59,9 @@ struct CheckpointReport {
   std::vector<ReportItem> slowest;  ///< The `top` longest items, longest first.
   std::vector<ReportItem> failures; ///< Up to `top` items that did not succeed, in input order.
   std::vector<HostReport> hosts; ///< Per host, when remote hosts ran items; empty otherwise.
+  bool run_active = false; ///< A parmap run is using the checkpoint now.
+  /// Items recorded as running (those that had run at least 0.1 s), in input order.
+  std::vector<ReportRunning> running;
 };
 
 /// Reads a checkpoint without changing it (it may belong to a run in progress). Throws

@@ -42,6 +42,7 @@ struct Result {
   unsigned attempts = 1;                         ///< Attempts made (1 + retries used).
   unsigned slot = 0;     ///< 1-based slot that ran it (0 if replayed).
   std::string host;      ///< The remote host that ran it (as -S named it); empty: this machine.
+  std::string step;      ///< The Slurm job step that ran it ("JOBID.STEPID", --slurm); or empty.
   bool replayed = false; ///< Taken from the checkpoint instead of being run.
   std::string command;   ///< The command line, shell-quoted (only with record_command).
 
@@ -59,8 +60,9 @@ private:
   Result m_result;
 };
 
-/// Thrown when the run was stopped by SIGINT, SIGTERM or SIGHUP (Options::handle_signals).
-/// Running items were terminated and the checkpoint committed.
+/// Thrown when the run was stopped by a signal that would have ended the process (SIGINT,
+/// SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, ...; see Options::handle_signals). Running items were
+/// terminated and the checkpoint committed.
 class Interrupted : public std::runtime_error {
 public:
   explicit Interrupted(int signal);

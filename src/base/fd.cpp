@@ -31,10 +31,25 @@ Pipe make_pipe(bool nonblocking_write)
   return p;
 }
 
+Pipe make_feed_pipe()
+{
+  int fds[2];
+  check_errno(::pipe2(fds, O_CLOEXEC), "cannot create a pipe");
+  Pipe p{Fd(fds[0]), Fd(fds[1])};
+  check_errno(::fcntl(p.write.get(), F_SETFL, O_NONBLOCK), "fcntl");
+  return p;
+}
+
 bool is_regular_file(int fd)
 {
   struct stat st {};
   return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_pipe(int fd)
+{
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 StdioFd make_nonblocking_view(int fd, bool for_write)

@@ -42,6 +42,10 @@ struct Pipe {
 /// `nonblocking_write`). Throws parmap::Error on failure (EMFILE included).
 Pipe make_pipe(bool nonblocking_write = false);
 
+/// A close-on-exec pipe for a child's stdin: the write end, parmap's, is non-blocking; the read
+/// end stays blocking, as programs expect of their stdin. Throws parmap::Error on failure.
+Pipe make_feed_pipe();
+
 /// How the engine may wait on a descriptor it did not open (stdin, stdout).
 enum class FdKind {
   regular,  ///< Never blocks in the EAGAIN sense; cannot be polled (regular files, /dev/null).
@@ -70,5 +74,7 @@ std::string temp_directory(const std::string& dir);
 
 /// True when fd refers to a regular file.
 bool is_regular_file(int fd);
+/// True when fd refers to a pipe or FIFO.
+bool is_pipe(int fd);
 
 } // namespace parmap

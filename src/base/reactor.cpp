@@ -42,8 +42,35 @@ Reactor::TimerId Reactor::at(Clock::time_point when, std::function<void()> fn)
 {
   TimerId id = m_next_id++;
   m_timers.push(Timer{when, id});
-  m_callbacks.emplace(id, std::move(fn));
+  m_callbacks.emplace(id, Pending{when, std::move(fn)});
   return id;
+}
+
+std::optional<Clock::time_point> Reactor::due(TimerId id) const
+{
+  auto it = m_callbacks.find(id);
+  return it == m_callbacks.end() ? std::nullopt : std::optional(it->second.when);
+}
+
+void Reactor::postpone(Clock::duration by)
+{
+  rebuild_heap(by);
+}
+
+void Reactor::rebuild_heap(Clock::duration shift)
+{
+  std::vector<Timer> live;
+  live.reserve(m_callbacks.size());
+  while (!m_timers.empty()) {
+    Timer t = m_timers.top();
+    m_timers.pop();
+    if (auto it = m_callbacks.find(t.id); it != m_callbacks.end()) {
+      t.when += shift;
+      it->second.when = t.when;
+      live.push_back(t);
+    }
+  }
+  m_timers = decltype(m_timers)(std::greater<>(), std::move(live));
 }
 
 void Reactor::cancel(TimerId id)
@@ -59,15 +86,7 @@ void Reactor::cancel(TimerId id)
   // Items that finish long before their --timeout leave dead entries deep in the heap; rebuild
   // it when they outnumber the live ones, so memory follows the timers that can still fire.
   if (m_timers.size() > 64 && m_timers.size() > 2 * m_callbacks.size()) {
-    std::vector<Timer> live;
-    live.reserve(m_callbacks.size());
-    while (!m_timers.empty()) {
-      if (m_callbacks.contains(m_timers.top().id)) {
-        live.push_back(m_timers.top());
-      }
-      m_timers.pop();
-    }
-    m_timers = decltype(m_timers)(std::greater<>(), std::move(live));
+    rebuild_heap(Clock::duration::zero());
   }
 }
 
@@ -81,7 +100,7 @@ void Reactor::run_due_timers()
     if (it == m_callbacks.end()) {
       continue;
     }
-    auto fn = std::move(it->second);
+    auto fn = std::move(it->second.fn);
     m_callbacks.erase(it);
     fn();
   }

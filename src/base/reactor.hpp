@@ -43,6 +43,11 @@ public:
   TimerId at(Clock::time_point when, std::function<void()> fn);
   /// Forgets a timer; a no-op for an id that already fired or was cancelled.
   void cancel(TimerId id);
+  /// When a timer is due; nullopt once it fired or was cancelled.
+  std::optional<Clock::time_point> due(TimerId id) const;
+  /// Moves every timer `by` later: the time the whole process was stopped (job control) does
+  /// not count against deadlines.
+  void postpone(Clock::duration by);
 
   /// Heap entries, cancelled ones included (for tests: memory follows the live timers).
   std::size_t timer_entries() const { return m_timers.size(); }
@@ -61,13 +66,19 @@ private:
     }
   };
   void run_due_timers();
+  /// Rebuilds the heap from the live timers only, each moved `shift` later.
+  void rebuild_heap(Clock::duration shift);
 
   Fd m_epoll;
   /// Events of the wait being dispatched (for remove()); empty outside run_once().
   std::vector<void*> m_dispatching;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> m_timers;
-  /// Live timers' callbacks by id; a cancelled timer has no entry here and is skipped.
-  std::unordered_map<TimerId, std::function<void()>> m_callbacks;
+  struct Pending {
+    Clock::time_point when;
+    std::function<void()> fn;
+  };
+  /// Live timers by id; a cancelled timer has no entry here and its heap entry is skipped.
+  std::unordered_map<TimerId, Pending> m_callbacks;
   TimerId m_next_id = 1;
 };
 

@@ -2,15 +2,24 @@
 
 #include "base/error.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <span>
+#include <vector>
 #include <sys/epoll.h>
 #include <unistd.h>
 
 namespace parmap {
 namespace {
 
-constexpr int k_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+// What a user or a service manager sends to end a program: taken over unless ignored.
+constexpr int k_stop_requests[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+// What ends or stops a program only when nobody handles it: taken over while at the default
+// action, so that an embedding program's own use (SIGALRM timers, SIGPROF profilers, SIGTSTP in
+// a curses program) is left alone.
+constexpr int k_by_default[] = {SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
+                                SIGTSTP, SIGTTIN, SIGTTOU};
 std::atomic<int> g_write_fd{-1};
 
 extern "C" void on_signal_handler(int signal)
@@ -26,6 +35,11 @@ extern "C" void on_signal_handler(int signal)
 
 } // namespace
 
+bool is_job_control_signal(int signal)
+{
+  return signal == SIGTSTP || signal == SIGTTIN || signal == SIGTTOU;
+}
+
 SignalWatcher::SignalWatcher(Reactor& reactor, std::function<void(int)> on_signal)
     : m_reactor(reactor), m_on_signal(std::move(on_signal)), m_pipe(make_pipe(/*nonblocking_write=*/true))
 {
@@ -34,19 +48,29 @@ SignalWatcher::SignalWatcher(Reactor& reactor, std::function<void(int)> on_signa
     throw Error("another parmap run is already handling signals in this process");
   }
   m_reactor.add(m_pipe.read.get(), EPOLLIN, this);
-  for (int i = 0; i < 3; ++i) {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0; // no SA_RESTART: a blocking call in progress returns EINTR
-    ::sigaction(k_signals[i], &sa, &m_previous[i]);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal_handler;
+  sigemptyset(&sa.sa_mask);
+  // No SA_RESTART: a blocking call in progress returns EINTR. (Restarting a read or write of
+  // the terminal from the background would only raise SIGTTIN or SIGTTOU again, forever.)
+  sa.sa_flags = 0;
+  for (bool requests : {true, false}) {
+    for (int signal : requests ? std::span<const int>(k_stop_requests) : k_by_default) {
+      struct sigaction current {};
+      ::sigaction(signal, nullptr, &current);
+      if (current.sa_handler == SIG_IGN || (!requests && current.sa_handler != SIG_DFL)) {
+        continue; // ignored stays ignored; a program's own handler stays in place
+      }
+      ::sigaction(signal, &sa, nullptr);
+      m_taken.push_back(Taken{signal, current});
+    }
   }
 }
 
 SignalWatcher::~SignalWatcher()
 {
-  for (int i = 0; i < 3; ++i) {
-    ::sigaction(k_signals[i], &m_previous[i], nullptr);
+  for (const Taken& t : m_taken) {
+    ::sigaction(t.signal, &t.previous, nullptr);
   }
   g_write_fd.store(-1);
   m_reactor.remove(m_pipe.read.get(), this);
@@ -54,16 +78,34 @@ SignalWatcher::~SignalWatcher()
 
 void SignalWatcher::on_ready(std::uint32_t)
 {
-  unsigned char buf[16];
-  for (;;) {
-    ssize_t n = ::read(m_pipe.read.get(), buf, sizeof buf);
-    if (n <= 0) {
-      return;
-    }
+  // Read everything first: a background read of the terminal may have raised SIGTTIN several
+  // times before the loop got here, and one stop is what the user meant. Terminating signals
+  // all count (a second one kills at once).
+  std::vector<int> signals;
+  unsigned char buf[64];
+  for (ssize_t n; (n = ::read(m_pipe.read.get(), buf, sizeof buf)) > 0;) {
     for (ssize_t i = 0; i < n; ++i) {
-      m_on_signal(buf[i]);
+      int signal = buf[i];
+      if (!is_job_control_signal(signal) ||
+          std::find(signals.begin(), signals.end(), signal) == signals.end()) {
+        signals.push_back(signal);
+      }
     }
   }
+  for (int signal : signals) {
+    m_on_signal(signal);
+  }
+}
+
+void SignalWatcher::stop_self(int signal)
+{
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  struct sigaction mine {};
+  ::sigaction(signal, &dfl, &mine);
+  ::raise(signal); // delivered before raise() returns: the process stops here
+  ::sigaction(signal, &mine, nullptr);
 }
 
 namespace {

@@ -42,7 +42,8 @@ void add_argument_options(CLI::App& app, ArgumentFlags& f)
       ->type_name("n|l|r|lr")
       ->group(input);
   app.add_option("--header", f.header,
-                 "The first item of each source names its columns for {name} (':' or REGEX)")
+                 "The first item of each source names its columns for {name} (':' or REGEX); "
+                 "--pipe: lines given before every block")
       ->type_name(":|REGEX")
       ->group(input);
   app.add_option("-I", f.replace, "Use STR instead of {} for the arguments")
@@ -54,7 +55,8 @@ void add_argument_options(CLI::App& app, ArgumentFlags& f)
       ->type_name("N")
       ->group(several);
   app.add_option("-N,--max-replace-args", f.max_replace_args,
-                 "Up to N items per command, {1}..{N} each, words with {} repeated")
+                 "Up to N items per command, {1}..{N} each, words with {} repeated; "
+                 "--pipe: N records per block")
       ->type_name("N")
       ->group(several);
   app.add_flag("-X", f.context_replace,
@@ -65,7 +67,8 @@ void add_argument_options(CLI::App& app, ArgumentFlags& f)
   app.add_flag("--xargs", f.xargs, "Like -m, without spreading the last items over the slots")
       ->group(several);
   app.add_option("-L,--max-lines", f.max_lines,
-                 "Up to N input lines per command (a trailing blank continues a line)")
+                 "Up to N input lines per command (a trailing blank continues a line); "
+                 "--pipe: a record is N lines")
       ->type_name("N")
       ->group(several);
   app.add_option("-s,--max-chars", f.max_chars, "Command lines of at most N bytes")

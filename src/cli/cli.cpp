@@ -2,6 +2,7 @@
 
 #include "apply.hpp"
 #include "arguments.hpp"
+#include "pipe_options.hpp"
 #include "printable.hpp"
 #include "raw_options.hpp"
 #include "remote_options.hpp"
@@ -13,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <memory>
 #include <unistd.h>
@@ -200,7 +202,7 @@ void add_progress_options(CLI::App& app, Config& c, Raw& r)
   app.add_flag("--eta", c.eta, "Show the estimated time left on stderr (when a terminal)")
       ->group(progress);
   app.add_flag("--progress-always", c.progress_always,
-               "Draw --bar / --eta even when stderr is not a terminal")
+               "Draw --bar / --eta even when stderr is not a terminal (plain lines)")
       ->group(progress);
   app.add_option("--joblog,--jl", c.options.joblog,
                  "Log each finished item, GNU parallel's columns ('-' stdout, +FILE appends)")
@@ -228,6 +230,8 @@ public:
        parmap [OPTIONS] COMMAND [ARG...] ::: ITEM...
        parmap [OPTIONS] COMMAND [ARG...] :::: FILE...
        parmap [OPTIONS] -a FILE COMMAND [ARG...]
+       parmap [OPTIONS] --pipe COMMAND [ARG...] < INPUT  blocks of stdin on the jobs' stdin
+       parmap [OPTIONS] --pipepart -a FILE COMMAND [ARG...]
 )";
   }
 };
@@ -243,7 +247,7 @@ it as arguments ("${1}"...), so no item is ever run as code.
 Exit status: 0 all ok; with --keep-going the number of failed items (1-100, 101 for more);
 on the first failure that item's status (124 timeout, 127 not found, 128+N signal N);
 with --halt, GNU parallel's (the failures, or their percentage with N%);
-255 usage or configuration error; 129/130/143 after SIGHUP/SIGINT/SIGTERM.
+255 usage or configuration error; 128+N when parmap dies of signal N (130 Ctrl-C).
 
 Examples:
   find . -name '*.log' | parmap -j4 gzip -9
@@ -295,6 +299,27 @@ struct UnknownOption {
   std::string word;
 };
 
+/// Pipe mode: the files named by -a or after ::::, whose blocks the jobs get.
+std::vector<std::string> pipe_files(std::span<const std::string> groups, const Raw& r,
+                                    const SourceSyntax& syntax)
+{
+  if (groups.empty()) {
+    return r.arg_files;
+  }
+  auto is_arg_sep = [&](const std::string& w) {
+    return is_source_separator(w, syntax) && w.starts_with(r.arg_sep) &&
+           !w.starts_with(r.arg_file_sep);
+  };
+  if (std::any_of(groups.begin(), groups.end(), is_arg_sep)) {
+    bad(fmt::format("--pipe and --pipepart take no {} arguments: their input is stdin, or -a FILE",
+                    r.arg_sep));
+  }
+  std::vector<std::string> files = r.arg_files;
+  std::copy_if(groups.begin(), groups.end(), std::back_inserter(files),
+               [&](const std::string& w) { return !is_source_separator(w, syntax); });
+  return files;
+}
+
 /// Splits what follows the options into the command and its input sources.
 void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool need_command)
 {
@@ -319,6 +344,11 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool 
   }
   auto groups =
       std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
+  if (pipe_mode(r.pipe)) {
+    apply_pipe_options(r.pipe, r.arguments, pipe_files(groups, r, syntax), c);
+    return;
+  }
+  reject_pipe_options(r.pipe);
   Sources sources = read_sources(r.arg_files, groups, syntax);
   c.items = std::move(sources.items);
   c.options.null_stdin = sources.reads_stdin;
@@ -342,24 +372,30 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
     }
     return;
   }
-  apply_argument_options(r.arguments, o);
+  if (!pipe_mode(r.pipe)) {
+    apply_argument_options(r.arguments, o); // pipe mode reads -N, -L and --header its own way
+  }
   finish_remote(r, o);
   split_command(rest, r, c, c.shellquote == 0);
   o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}",
                               r.shell ? "always" : r.no_shell ? "never" : "auto", o.batch_size,
                               r.timeout.value_or("none"), r.json ? " json" : r.tag ? " tag" : "",
-                              describe_argument_options(r.arguments));
+                              !pipe_mode(r.pipe) ? describe_argument_options(r.arguments)
+                              : r.pipe.pipepart  ? " pipepart"
+                                                 : " pipe");
   o.forward.stdout_fd = STDOUT_FILENO;
   o.forward.stderr_fd = STDERR_FILENO;
   o.handle_signals = true;
 }
 
-/// A name given empty (a variable unset in a script: --joblog "$LOG") is a mistake, not "none".
+/// A name given empty (a variable unset in a script: --joblog "$LOG") is a mistake, not "none":
+/// `--checkpoint "$CP"` with CP unset in a crontab must not run without a checkpoint.
 void refuse_empty_names(const CLI::App& app, const Config& c, const Raw& r)
 {
   const Options& o = c.options;
   const std::pair<const char*, const std::string*> names[] = {
-      {"--joblog", &o.joblog},    {"--results", &o.results},       {"--wd", &o.work_dir},
+      {"--checkpoint", &o.checkpoint}, {"--joblog", &o.joblog},   {"--results", &o.results},
+      {"--wd", &o.work_dir},
       {"--tmpdir", &o.temp_dir},  {"--tagstring", &o.forward.tag_string},
       {"--arg-sep", &r.arg_sep},  {"--arg-file-sep", &r.arg_file_sep}};
   for (auto [name, value] : names) {
@@ -415,6 +451,7 @@ std::variant<Config, Outcome> interpret(int argc, const char* const* argv)
   add_flow_options(app, r);
   add_checkpoint_options(app, c, r);
   add_progress_options(app, c, r);
+  add_pipe_options(app, r.pipe);
   try {
     app.parse(argc, argv);
     if (r.dump_options) {

@@ -76,6 +76,13 @@ std::string ProgressDisplay::render(const Progress& p, std::size_t width) const
 void ProgressDisplay::draw(const Progress& p)
 {
   m_last = p;
+  if (!m_terminal) {
+    print_line(false);
+    return;
+  }
+  if (m_hidden) {
+    return;
+  }
   std::size_t width = terminal_width();
   std::string line = render(p, width);
   if (line.size() >= width) {
@@ -83,6 +90,26 @@ void ProgressDisplay::draw(const Progress& p)
   }
   put("\r\033[K" + line);
   m_drawn = true;
+}
+
+void ProgressDisplay::print_line(bool always)
+{
+  std::string line = render(m_last, 80);
+  auto now = std::chrono::steady_clock::now();
+  if (line == m_printed || (!always && now - m_printed_at < std::chrono::seconds(1))) {
+    return;
+  }
+  put(line + "\n");
+  m_printed = std::move(line);
+  m_printed_at = now;
+}
+
+void ProgressDisplay::on_terminal_output(bool writing)
+{
+  if (writing) {
+    clear();
+  }
+  m_hidden = writing;
 }
 
 void ProgressDisplay::clear()
@@ -95,6 +122,14 @@ void ProgressDisplay::clear()
 
 void ProgressDisplay::finish()
 {
+  if (!m_terminal) {
+    print_line(true);
+    return;
+  }
+  if (m_hidden) {
+    put("\n"); // the output ended without a newline: keep it, draw below it
+    m_hidden = false;
+  }
   draw(m_last);
   put("\n");
   m_drawn = false;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "arguments.hpp"
+#include "pipe_options.hpp"
 
 #include <optional>
 #include <string>
@@ -49,6 +50,7 @@ struct Raw {
   bool no_op = false; ///< --group, -q, --will-cite, --no-notice: parmap's behaviour already.
   bool dump_options = false;
   ArgumentFlags arguments; ///< Columns, -I and several items per command.
+  PipeArgs pipe;
 };
 
 } // namespace parmap::cli

@@ -123,9 +123,10 @@ void add_remote_options(CLI::App& app, Options& o, Raw& r)
       ->type_name("CMD")
       ->default_str("ssh")
       ->group(remote);
-  app.add_option("--remote-parmap", rm.remote_parmap, "parmap on the remote hosts")
+  app.add_option("--remote-parmap", rm.remote_parmap,
+                 "parmap on the remote hosts (--slurm: this parmap's path)")
       ->type_name("PATH")
-      ->capture_default_str()
+      ->default_str("parmap")
       ->group(remote);
   files(app, "--transferfile,--tf", rm.transfer, "Send FILE (a template) to the host first");
   app.add_flag("--transfer", r.transfer, "Send the item's file first (--transferfile {})")
@@ -135,6 +136,15 @@ void add_remote_options(CLI::App& app, Options& o, Raw& r)
       ->group(remote);
   files(app, "--trc", r.trc, "--transfer --return FILE --cleanup");
   files(app, "--basefile,--bf", rm.basefiles, "Send FILE once to each host before its jobs");
+
+  const char* slurm = "Slurm";
+  app.add_flag("--slurm", rm.slurm,
+               "Run items as job steps of this Slurm allocation: one long-lived step per slot")
+      ->group(slurm);
+  app.add_option("--slurm-alloc", rm.slurm_alloc,
+                 "Get an allocation with salloc ARGS for the run (as --slurm), release it at the end")
+      ->type_name("ARGS")
+      ->group(slurm);
 }
 
 void finish_remote(const Raw& r, Options& o)

@@ -11,7 +11,8 @@ class App;
 
 namespace parmap::cli {
 
-/// Adds -S, --sshloginfile, --ssh, --remote-parmap, the transfer options and --basefile.
+/// Adds -S, --sshloginfile, --ssh, --remote-parmap, the transfer options, --basefile, --slurm
+/// and --slurm-alloc.
 void add_remote_options(CLI::App& app, Options& o, Raw& r);
 
 /// Completes o.remote from `r`: sshlogin files read, $PARALLEL_SSH, --trc/--transfer spelled

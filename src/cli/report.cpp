@@ -13,6 +13,36 @@
 namespace parmap::cli {
 namespace {
 
+/// ", steps 12.0 12.1" for a host whose items ran in Slurm job steps (the first few of them).
+std::string steps_text(const std::vector<std::string>& steps)
+{
+  constexpr std::size_t k_shown = 8;
+  std::string s;
+  for (std::size_t i = 0; i < steps.size() && i < k_shown; ++i) {
+    s += (i == 0 ? ", steps " : " ") + printable(steps[i], 24);
+  }
+  if (steps.size() > k_shown) {
+    s += fmt::format(" and {} more", steps.size() - k_shown);
+  }
+  return s;
+}
+
+std::string running_text(const CheckpointReport& r)
+{
+  if (r.running.empty()) {
+    return "";
+  }
+  std::string s = r.run_active ? "\nrunning now\n"
+                               : "\nleft running by a run that was killed (--resume terminates "
+                                 "what still runs before running them again)\n";
+  for (const auto& it : r.running) {
+    const char* state = r.run_active ? "" : it.alive ? ", still running" : ", gone";
+    s += fmt::format("  #{}  {}  (process group {}{})\n", it.seq, printable(it.item, 70), it.pgid,
+                     state);
+  }
+  return s;
+}
+
 std::string as_text(const CheckpointReport& r)
 {
   std::string s = fmt::format("checkpoint  {}\ncommand     {}\n", r.path, r.command);
@@ -29,8 +59,8 @@ std::string as_text(const CheckpointReport& r)
   if (!r.hosts.empty()) {
     s += "\nhosts\n";
     for (const auto& h : r.hosts) {
-      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy\n", printable(h.host, 24),
-                       h.done, h.failed, h.busy_seconds);
+      s += fmt::format("  {:<24}  {} done, {} failed, {:.1f}s busy{}\n", printable(h.host, 24),
+                       h.done, h.failed, h.busy_seconds, steps_text(h.steps));
     }
   }
   if (!r.slowest.empty()) {
@@ -62,7 +92,7 @@ std::string as_text(const CheckpointReport& r)
       }
     }
   }
-  return s;
+  return s + running_text(r);
 }
 
 } // namespace

@@ -6,11 +6,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <string_view>
+#include <utility>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace parmap::cli {
@@ -43,10 +47,74 @@ void report_failure(const Result& r, const char* lead)
                r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
 }
 
+/// The flag that sets an Options member ("round_robin" -> "--round-robin").
+std::string flag_of(std::string_view member)
+{
+  static const std::pair<std::string_view, std::string_view> k_flags[] = {
+      {"shuffle", "--shuf"},          {"block_input file", "--cat"},
+      {"forward.ungroup", "-u"},      {"forward.line_buffer", "--line-buffer"},
+      {"timeout_percent", "--timeout N%"}, {"remote.sshlogins", "-S"},
+      {"retries", "--retries"},       {"remote.slurm", "--slurm"}};
+  for (auto [name, flag] : k_flags) {
+    if (member.starts_with(name)) {
+      return std::string(flag);
+    }
+  }
+  std::string flag = "--" + std::string(member);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+/// A library message naming Options members ("Options::round_robin cannot be used with
+/// Options::checkpoint"), in the command line's flags ("--round-robin ... --checkpoint").
+std::string as_flags(std::string message)
+{
+  static const std::string k_prefix = "Options::";
+  for (auto at = message.find(k_prefix); at != std::string::npos;
+       at = message.find(k_prefix, at)) {
+    auto end = message.find_first_not_of("abcdefghijklmnopqrstuvwxyz_.", at + k_prefix.size());
+    end = end == std::string::npos ? message.size() : end;
+    std::string member = message.substr(at + k_prefix.size(), end - at - k_prefix.size());
+    if (member.starts_with("block_input") && message.compare(end, 5, " file") == 0) {
+      member += " file";
+      end += 5;
+    }
+    std::string flag = flag_of(member);
+    message.replace(at, end - at, flag);
+    at += flag.size();
+  }
+  return message;
+}
+
+/// The library's message, worded for the command line where it names Options members.
+std::string message_of(const Error& e)
+{
+  if (const auto* conflict = dynamic_cast<const CheckpointConflict*>(&e)) {
+    std::uint64_t n = conflict->finished();
+    if (conflict->kind() == CheckpointConflict::Kind::not_resumed) {
+      return fmt::format("{}: holds {} finished item{} of an earlier run; add --resume to "
+                         "continue it, or remove the file to start over",
+                         conflict->path(), n, n == 1 ? "" : "s");
+    }
+    return fmt::format("{}: recorded for the command {}, not {} (add --force to resume with the "
+                       "new command)",
+                       conflict->path(), conflict->recorded_command(), conflict->command());
+  }
+  const auto* option = dynamic_cast<const OptionError*>(&e);
+  if (option != nullptr && option->field() == "halt") {
+    // The one option check that depends on the input, which only the library sees.
+    return "--halt with a percentage needs an input of known length (::: or regular files)";
+  }
+  return option != nullptr ? as_flags(e.what()) : std::string(e.what());
+}
+
 [[noreturn]] void die_of(int signal)
 {
   std::fflush(stdout);
   std::fflush(stderr);
+  // An orderly end, not a crash: no core file for SIGQUIT, SIGXCPU or SIGXFSZ, whose default
+  // action would write one (the shell still sees the signal: $? is 128+N).
+  ::prctl(PR_SET_DUMPABLE, 0);
   std::signal(signal, SIG_DFL);
   sigset_t set;
   sigemptyset(&set);
@@ -107,9 +175,15 @@ int run(Config& c)
     if (!c.options.temp_dir.empty()) {
       ::setenv("TMPDIR", c.options.temp_dir.c_str(), 1); // jobs see --tmpdir, as GNU's do
     }
-    if ((c.bar || c.eta) && (c.progress_always || ::isatty(STDERR_FILENO))) {
-      display.emplace(c.bar, c.eta);
+    bool terminal = ::isatty(STDERR_FILENO) == 1;
+    if ((c.bar || c.eta) && (c.progress_always || terminal)) {
+      display.emplace(c.bar, c.eta, terminal);
       c.options.on_progress = [&display](const Progress& p) { display->draw(p); };
+      if (terminal) {
+        c.options.forward.on_terminal_output = [&display](bool writing) {
+          display->on_terminal_output(writing);
+        };
+      }
       c.options.read_ahead = true; // a total and a percentage on piped input too
     }
     results.emplace(imap(c.command, c.items, c.options));
@@ -146,7 +220,7 @@ int run(Config& c)
     if (display) {
       display->finish();
     }
-    std::fprintf(stderr, "parmap: %s\n", e.what());
+    std::fprintf(stderr, "parmap: %s\n", message_of(e).c_str());
     return 255;
   }
 }

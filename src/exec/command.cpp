@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <iterator>
+#include <sstream>
 
 namespace parmap {
 namespace {
@@ -104,11 +107,12 @@ CommandTemplate::CommandTemplate(std::vector<std::string> words, TemplateOptions
       m_has_replacement = m_has_replacement || t.kind != Token::Kind::literal;
     }
   }
+  m_append = m_options.append_args && !m_has_replacement;
   bool shell = m_options.shell == Shell::always ||
                (m_options.shell == Shell::automatic && m_words.size() == 1 &&
                 has_shell_syntax(m_parsed.front()));
   if (shell) {
-    m_script.emplace(m_parsed, !m_has_replacement);
+    m_script.emplace(m_parsed, m_append);
     m_options.through_shell = false;
   }
 }
@@ -183,7 +187,7 @@ std::optional<std::string> CommandTemplate::render(const RenderContext& ctx,
   for (const auto& word : m_parsed) {
     render_word(word, ctx, argv);
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     argv.insert(argv.end(), ctx.args.begin(), ctx.args.end());
   }
   return std::nullopt;
@@ -349,7 +353,7 @@ LineSize CommandTemplate::argument_size(std::string_view arg) const
       s.longest += values;
     }
   }
-  if (!m_has_replacement) {
+  if (m_append) {
     s.bytes += arg.size() + 1;
     ++s.strings;
   }
@@ -391,6 +395,15 @@ std::optional<std::string> CommandTemplate::pasted_script_warning() const
   return "the item is pasted into the " + shell + " -c script as text (as GNU parallel and "
          "xargs -I do), so an item holding shell syntax runs as code; the one-word form passes "
          "it as data: " + one_word + " ...";
+}
+
+std::vector<std::string> split_words(std::string_view text)
+{
+  std::vector<std::string> words;
+  std::istringstream in{std::string(text)};
+  std::copy(std::istream_iterator<std::string>(in), std::istream_iterator<std::string>(),
+            std::back_inserter(words));
+  return words;
 }
 
 } // namespace parmap

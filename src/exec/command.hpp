@@ -23,6 +23,9 @@ struct TemplateOptions {
   /// The first word is a shell builtin or an exported shell function, not a program: the argv
   /// runs through shell_path as its "$@", so the values stay data.
   bool through_shell = false;
+  /// Without a replacement string the arguments are appended, unless false (--pipe: the block
+  /// goes to stdin, and there is no argument).
+  bool append_args = true;
 };
 
 /// What a command line costs exec(): its strings with their NULs (what xargs' and GNU
@@ -108,6 +111,7 @@ private:
   std::vector<Tokens> m_parsed;
   std::optional<ShellScript> m_script;
   bool m_has_replacement = false;
+  bool m_append = false; ///< The arguments follow the words (no replacement string names them).
 };
 
 /// Why these arguments cannot be passed to any command: one was cut for being longer than an
@@ -128,6 +132,8 @@ private:
   Tokens m_word;
 };
 
+/// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.
+std::vector<std::string> split_words(std::string_view text);
 /// True when `word` (replacement strings aside) contains characters the shell would interpret.
 bool has_shell_syntax(std::string_view word);
 bool has_shell_syntax(const Tokens& word);

@@ -54,6 +54,20 @@ void CompositeExecutor::kill_all()
   }
 }
 
+void CompositeExecutor::stop_all()
+{
+  for (auto& part : m_parts) {
+    part.executor->stop_all();
+  }
+}
+
+void CompositeExecutor::continue_all()
+{
+  for (auto& part : m_parts) {
+    part.executor->continue_all();
+  }
+}
+
 void CompositeExecutor::resume_output(std::uint64_t seq)
 {
   for (auto& part : m_parts) {

@@ -22,6 +22,8 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
+  void stop_all() override;
+  void continue_all() override;
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 

@@ -4,12 +4,15 @@
 
 #include "parmap/result.hpp"
 #include "base/reactor.hpp"
+#include "exec/block.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <variant>
 #include <vector>
 
@@ -19,12 +22,17 @@ namespace parmap {
 struct Item {
   std::uint64_t seq = 0; ///< 1-based input position; the key of everything downstream.
   /// The command's arguments: one for a plain item; one per input source or column; a group's
-  /// (several items' arguments, in order) with -n, -X, -m.
+  /// (several items' arguments, in order) with -n, -X, -m. None for a block (--pipe).
   std::vector<std::string> args;
   /// The size in the input of an argument that was longer than one argument may be (it was cut,
   /// and the item fails instead of running); 0 when none was.
   std::uint64_t oversize = 0;
   double timeout = 0; ///< Seconds this attempt may run; 0 means no limit.
+  /// --pipe, --pipepart: what the process reads on stdin; null: the executor's default.
+  std::shared_ptr<const Block> block;
+  /// --round-robin: the process reads block after block from this queue on stdin, until it is
+  /// closed and empty; null when not.
+  std::shared_ptr<BlockQueue> block_queue;
 };
 
 /// Consecutive items handed to one slot as a unit. Each item still runs and ends on its own.
@@ -46,6 +54,14 @@ struct ItemStarted {
   /// The remote host it runs on (empty: this machine). A remote item may be lost with its
   /// connection and run again, so its output is held until it ends, never streamed.
   std::string host;
+  /// The process group the item leads (its leader's pid); 0 when no process started (a failed
+  /// start, --dry-run).
+  pid_t pgid = 0;
+  /// The leader's start time, in clock ticks after boot (/proc/PID/stat field 22): with `pgid`,
+  /// what tells this group from a later one that reuses the number. 0 when not read yet (it
+  /// costs a /proc read): it can be read from /proc/<pgid>/stat while the item runs, since the
+  /// leader stays unreaped until its ItemEnded.
+  std::uint64_t leader_start = 0;
 };
 
 /// An item has ended: its process exited (or could not start) and its output is all read.
@@ -63,6 +79,7 @@ struct ItemEnded {
   /// back to the queue to run elsewhere.
   bool lost = false;
   std::string host; ///< As in ItemStarted.
+  std::string step; ///< The Slurm job step that ran it ("JOBID.STEPID"), if one did.
 };
 
 /// A slot finished its batch (or dropped it when stopping) and can take another.
@@ -118,6 +135,11 @@ public:
   virtual void cancel(std::uint64_t from_seq, int signal) = 0;
   /// SIGKILL to every running item now (a second interrupt).
   virtual void kill_all() = 0;
+  /// Stops every running item (SIGSTOP to its process group): parmap itself is being stopped
+  /// (job control). Deadlines do not move here: the caller postpones the reactor's timers.
+  virtual void stop_all() = 0;
+  /// Continues what stop_all() stopped (SIGCONT).
+  virtual void continue_all() = 0;
   /// Resumes reading an item's output after on_output() returned false.
   virtual void resume_output(std::uint64_t seq) = 0;
   /// Items running now.

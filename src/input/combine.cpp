@@ -107,6 +107,24 @@ void SequenceSource::append_headers(std::vector<std::string>& names) const
   }
 }
 
+bool SequenceSource::gives_blocks() const
+{
+  return std::any_of(m_parts.begin(), m_parts.end(),
+                     [](const auto& part) { return part->gives_blocks(); });
+}
+
+void SequenceSource::use_slots(unsigned slots)
+{
+  for (const auto& part : m_parts) {
+    part->use_slots(slots);
+  }
+}
+
+std::optional<std::string> SequenceSource::take_warning()
+{
+  return m_part < m_parts.size() ? m_parts[m_part]->take_warning() : std::nullopt;
+}
+
 // ---- SpoolSource --------------------------------------------------------------------------
 
 void SpoolSource::read_exactly(char* out, std::size_t n)

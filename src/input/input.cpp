@@ -11,6 +11,22 @@
 
 namespace parmap {
 
+ssize_t StreamReader::read(char* buf, std::size_t size)
+{
+  if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
+    m_view = make_nonblocking_view(m_fd, false);
+  }
+  auto read_once = [&]() -> ssize_t {
+    if (m_view.kind == FdKind::socket) {
+      return ::recv(m_view.fd, buf, size, MSG_DONTWAIT);
+    }
+    return ::read(m_view.fd, buf, size);
+  };
+  // Interrupted by a signal, a descriptor the loop can wait on goes back to the loop, which
+  // handles the signal: a terminal read from the background raises SIGTTIN at every try.
+  return m_view.can_poll() ? read_once() : retry_eintr(read_once);
+}
+
 void Splitter::feed(const char* data, std::size_t size)
 {
   if (m_pos > 0 && m_pos >= m_buf.size() / 2) {
@@ -191,7 +207,7 @@ private:
 class FdSource final : public detail::ItemSource {
 public:
   FdSource(int fd, Fd owned, char delimiter, std::string name)
-      : m_fd(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_name(std::move(name))
+      : m_reader(fd), m_owned(std::move(owned)), m_splitter(delimiter), m_name(std::move(name))
   {
   }
 
@@ -205,18 +221,15 @@ public:
     return pull;
   }
 
-  int wait_fd() const override
-  {
-    return m_view.can_poll() ? m_view.fd : -1;
-  }
+  int wait_fd() const override { return m_reader.wait_fd(); }
 
   std::optional<std::uint64_t> count() override
   {
-    if (!is_regular_file(m_fd)) {
+    if (!is_regular_file(m_reader.fd())) {
       return std::nullopt;
     }
     if (!m_count) {
-      m_count = count_records(m_fd, m_splitter.delimiter(), m_name);
+      m_count = count_records(m_reader.fd(), m_splitter.delimiter(), m_name);
     }
     return m_count;
   }
@@ -226,16 +239,16 @@ public:
   bool prepare_rewind() override
   {
     // A regular file is read again from where it started; a pipe or terminal cannot be.
-    if (!is_regular_file(m_fd)) {
+    if (!is_regular_file(m_reader.fd())) {
       return false;
     }
-    m_start = ::lseek(m_fd, 0, SEEK_CUR);
+    m_start = ::lseek(m_reader.fd(), 0, SEEK_CUR);
     return m_start >= 0;
   }
 
   void rewind() override
   {
-    if (::lseek(m_fd, m_start, SEEK_SET) < 0) {
+    if (::lseek(m_reader.fd(), m_start, SEEK_SET) < 0) {
       throw_errno(m_name, errno);
     }
     m_splitter = Splitter(m_splitter.delimiter());
@@ -249,10 +262,12 @@ private:
       return Pull::item;
     }
     while (!m_eof) {
-      ensure_view();
-      ssize_t n = read_some();
+      if (!m_buf) {
+        m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
+      }
+      ssize_t n = m_reader.read(m_buf.get(), k_read_size);
       if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
           return Pull::wait;
         }
         throw_errno(m_name, errno);
@@ -269,30 +284,10 @@ private:
     return m_splitter.finish(out) ? Pull::item : Pull::end;
   }
 
-  void ensure_view()
-  {
-    if (m_view.fd < 0) { // not made yet: a view always has a descriptor, or throws
-      m_view = make_nonblocking_view(m_fd, false);
-    }
-  }
-
-  ssize_t read_some()
-  {
-    if (!m_buf) {
-      m_buf.reset(new char[k_read_size]); // allocated when first needed, not zero-filled
-    }
-    if (m_view.kind == FdKind::socket) {
-      return retry_eintr(
-          [&] { return ::recv(m_view.fd, m_buf.get(), k_read_size, MSG_DONTWAIT); });
-    }
-    return retry_eintr([&] { return ::read(m_view.fd, m_buf.get(), k_read_size); });
-  }
-
   static constexpr std::size_t k_read_size = 64 * 1024;
 
-  int m_fd;
+  StreamReader m_reader;
   Fd m_owned;
-  StdioFd m_view;
   Splitter m_splitter;
   std::string m_name;
   std::unique_ptr<char[]> m_buf;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "base/fd.hpp"
+#include "exec/block.hpp"
 #include "parmap/items.hpp"
 
 #include <cstdint>
@@ -17,7 +18,7 @@ namespace parmap {
 /// this length and fail with exit status 126 instead of running.
 inline constexpr std::size_t k_max_item_bytes = 131071;
 
-/// One item as read from a source.
+/// One record as a splitter cuts it from a stream.
 struct RawItem {
   std::string text;
   /// The item's length in the input; larger than text.size() when the item was cut.
@@ -29,6 +30,8 @@ struct Record {
   std::vector<std::string> args;
   /// The size in the input of an argument that was cut at k_max_item_bytes; 0 when none was.
   std::uint64_t oversize = 0;
+  /// --pipe, --pipepart: the block the command reads on stdin (there are no arguments).
+  std::shared_ptr<const Block> block;
 };
 
 /// Appends `r` to `out` as spool files keep records: a header (oversize, argument count), then
@@ -84,6 +87,13 @@ public:
   virtual bool take_headers() { return false; }
   /// The headers read so far, in input-source order (after the first pull).
   virtual void append_headers(std::vector<std::string>& names) const { (void)names; }
+  /// Its items are blocks for the commands' stdin (--pipe, --pipepart), not arguments.
+  virtual bool gives_blocks() const { return false; }
+  /// The run's number of job slots, told before count() or next() (--pipepart --block -N
+  /// makes N blocks per slot).
+  virtual void use_slots(unsigned slots) { (void)slots; }
+  /// A line to tell the user about the input (without "parmap: "), once; nullopt when none.
+  virtual std::optional<std::string> take_warning() { return std::nullopt; }
 };
 
 struct ItemsAccess {
@@ -100,6 +110,24 @@ struct ItemsAccess {
 };
 
 } // namespace detail
+
+/// Reads a descriptor parmap did not open without blocking the run: through a private
+/// non-blocking view of it (base/fd.hpp), made at the first read so that building a source has
+/// no side effect on the caller's descriptors.
+class StreamReader {
+public:
+  explicit StreamReader(int fd) : m_fd(fd) {}
+  /// read(2)'s result: -1 with errno EAGAIN when nothing is there yet, or EINTR when a signal
+  /// came (on a descriptor that can be polled: the caller's loop handles the signal).
+  ssize_t read(char* buf, std::size_t size);
+  /// The descriptor to wait on for more (-1 when it cannot be polled).
+  int wait_fd() const { return m_view.can_poll() ? m_view.fd : -1; }
+  int fd() const { return m_fd; }
+
+private:
+  int m_fd;
+  StdioFd m_view;
+};
 
 /// Splits a byte stream into records ended by one delimiter, capping each record's length.
 class Splitter {

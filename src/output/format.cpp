@@ -107,6 +107,10 @@ public:
       head += ",\"host\":"; // only items that ran on a remote host (--sshlogin) have one
       append_json_string(head, r.host);
     }
+    if (!r.step.empty()) {
+      head += ",\"step\":"; // and a Slurm job step (--slurm)
+      append_json_string(head, r.step);
+    }
     m_steps.push_back(text(std::move(head)));
     add_stream("stdout", r.out);
     add_stream("stderr", r.err);
@@ -206,15 +210,10 @@ void append_base64(std::string& out, std::string_view bytes)
 
 } // namespace
 
-void append_item_fields(std::string& out,
-                        std::uint64_t seq,
-                        std::string_view item,
-                        std::span<const std::string> args,
-                        Status status,
-                        int exit_code,
-                        int signal,
-                        double duration,
-                        unsigned attempts)
+void append_seq_and_item(std::string& out,
+                         std::uint64_t seq,
+                         std::string_view item,
+                         std::span<const std::string> args)
 {
   out += fmt::format("\"seq\":{},\"item\":", seq);
   if (!append_json_string(out, item)) {
@@ -236,6 +235,19 @@ void append_item_fields(std::string& out,
     }
     out.push_back(']');
   }
+}
+
+void append_item_fields(std::string& out,
+                        std::uint64_t seq,
+                        std::string_view item,
+                        std::span<const std::string> args,
+                        Status status,
+                        int exit_code,
+                        int signal,
+                        double duration,
+                        unsigned attempts)
+{
+  append_seq_and_item(out, seq, item, args);
   out += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":", to_string(status), exit_code);
   out += signal != 0 ? std::to_string(signal) : std::string("null");
   out += fmt::format(",\"duration_s\":{:.6f},\"attempts\":{}", duration, attempts);

@@ -75,9 +75,16 @@ private:
 /// they are not valid UTF-8 (the text fields then carry U+FFFD in place of invalid bytes).
 std::unique_ptr<Piece> make_json_record(const Result& result);
 
+/// The fields that name an item in JSON, appended after a "{": seq, item (the arguments joined
+/// by spaces), args (an array), each with a base64 copy when not UTF-8.
+void append_seq_and_item(std::string& out,
+                         std::uint64_t seq,
+                         std::string_view item,
+                         std::span<const std::string> args);
+
 /// The fields every per-item JSON object (a --json record, a --report entry) starts with,
-/// appended after its "{": seq, item (the arguments joined by spaces), args (an array), each
-/// with a base64 copy when not UTF-8, status, exit, signal, duration_s, attempts.
+/// appended after its "{": append_seq_and_item()'s, then status, exit, signal, duration_s,
+/// attempts.
 void append_item_fields(std::string& out,
                         std::uint64_t seq,
                         std::string_view item,

@@ -14,7 +14,9 @@ namespace parmap {
 
 struct GnuRecord {
   std::uint64_t seq = 0;
-  std::string host;      ///< As -S named it; ":" is this machine, as in GNU parallel.
+  /// As -S named it; ":" is this machine, as in GNU parallel; NODE/JOBID.STEPID for a job
+  /// that ran in a Slurm step (--slurm).
+  std::string host;
   std::string start;     ///< Seconds since the epoch, 3 decimals ("1700000000.123").
   double runtime = 0;    ///< Seconds.
   std::uint64_t receive = 0; ///< Bytes the job wrote to stdout.
@@ -28,7 +30,7 @@ inline GnuRecord gnu_record(const Result& r)
 {
   GnuRecord g;
   g.seq = r.seq;
-  g.host = r.host.empty() ? ":" : r.host;
+  g.host = r.host.empty() ? ":" : r.step.empty() ? r.host : r.host + "/" + r.step;
   g.start = fmt::format("{:.3f}",
                         std::chrono::duration<double>(r.started.time_since_epoch()).count());
   g.runtime = r.duration;

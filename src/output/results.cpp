@@ -249,7 +249,7 @@ void ResultsSaver::record(const Result& r,
                      sep));
     for (std::size_t i = 0; i < args.size(); ++i) {
       sink(s);
-      std::string v = i < m_names.size() ? m_names[i] : "V" + std::to_string(i + 1);
+      std::string v = i < m_names.size() ? m_names[i] : fmt::format("V{}", i + 1);
       csv_field(pieces_of(v), sep, sink);
     }
     sink(fmt::format("{0}Stdout{0}Stderr\n", sep));

@@ -2,7 +2,6 @@
 
 #include "base/error.hpp"
 
-#include <cstdlib>
 #include <fcntl.h>
 #include <unistd.h>
 

@@ -14,6 +14,18 @@
 namespace parmap {
 namespace {
 constexpr std::size_t k_chunk = 128 * 1024;
+
+/// The last of the first n bytes iov holds: the last byte a write of n bytes wrote.
+char last_byte(const std::vector<iovec>& iov, std::size_t n)
+{
+  for (const auto& v : iov) {
+    if (n <= v.iov_len) {
+      return static_cast<const char*>(v.iov_base)[n - 1];
+    }
+    n -= v.iov_len;
+  }
+  return '\n';
+}
 } // namespace
 
 bool BytesPiece::fill(std::string& buf, std::size_t max)
@@ -34,6 +46,9 @@ OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor
     q.present = fds[i] >= 0;
     if (q.present) {
       q.fd = make_nonblocking_view(fds[i], true);
+      // Only stdout: a closed stderr does not stop the run.
+      q.watch_hangup = i == 0 && (q.fd.kind == FdKind::socket || is_pipe(q.fd.fd));
+      set_polling(q, false);
     }
   }
 }
@@ -41,6 +56,7 @@ OutputWriter::OutputWriter(Reactor& reactor, int out_fd, int err_fd) : m_reactor
 OutputWriter::~OutputWriter()
 {
   for (auto& q : m_queues) {
+    q.watch_hangup = false;
     set_polling(q, false);
   }
 }
@@ -78,6 +94,42 @@ void OutputWriter::write(int stream, FileRange range)
   q.entries.push_back(Entry{nullptr, 0, std::move(range)});
 }
 
+void OutputWriter::watch_terminals(std::function<void(bool)> fn)
+{
+  m_on_terminal = std::move(fn);
+  for (auto& q : m_queues) {
+    q.terminal = q.present && ::isatty(q.fd.fd) == 1;
+    if (q.terminal) {
+      q.splice_ok = false;
+      q.sendfile_ok = false;
+    }
+  }
+}
+
+void OutputWriter::before_write(const Queue& q)
+{
+  if (q.terminal && !m_terminal_writing) {
+    m_terminal_writing = true;
+    m_on_terminal(true);
+  }
+}
+
+void OutputWriter::after_pump()
+{
+  if (!m_terminal_writing) {
+    return;
+  }
+  for (const auto& q : m_queues) {
+    bool pending = std::any_of(q.entries.begin(), q.entries.end(),
+                               [](const Entry& e) { return !e.is_mark(); });
+    if (q.terminal && (pending || q.line_open)) {
+      return;
+    }
+  }
+  m_terminal_writing = false;
+  m_on_terminal(false);
+}
+
 int OutputWriter::direct_fd(int stream) const
 {
   const Queue& q = m_queues[stream];
@@ -102,13 +154,14 @@ bool OutputWriter::send_range(Queue& q, Entry& front)
   if (q.sendfile_ok && q.fd.kind != FdKind::socket) {
     auto offset = static_cast<off_t>(r.offset);
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(r.size, 1 << 20));
-    ssize_t n = retry_eintr([&] { return ::sendfile(q.fd.fd, r.fd, &offset, want); });
+    ssize_t n = ::sendfile(q.fd.fd, r.fd, &offset, want);
     if (n > 0) {
       r.offset += static_cast<std::uint64_t>(n);
       r.size -= static_cast<std::uint64_t>(n);
+      m_written += static_cast<std::uint64_t>(n);
       return true;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       return false;
     }
     if (n < 0 && errno != EINVAL && errno != ENOSYS) {
@@ -141,15 +194,28 @@ bool OutputWriter::send_range(Queue& q, Entry& front)
 
 void OutputWriter::set_polling(Queue& q, bool on)
 {
-  if (q.polling == on || (on && !q.fd.can_poll())) {
-    return;
+  bool registered = q.fd.can_poll() && (on || (q.watch_hangup && m_state == WriteState::ok));
+  std::uint32_t events = on ? std::uint32_t{EPOLLOUT} : 0; // EPOLLERR, EPOLLHUP come anyway
+  if (!registered) {
+    if (q.polling) {
+      m_reactor.remove(q.fd.fd, &q);
+      q.polling = false;
+    }
+  } else if (!q.polling) {
+    m_reactor.add(q.fd.fd, events, &q);
+    q.polling = true;
+  } else if (q.wants_out != on) {
+    m_reactor.modify(q.fd.fd, events, &q);
   }
-  if (on) {
-    m_reactor.add(q.fd.fd, EPOLLOUT, &q);
-  } else {
-    m_reactor.remove(q.fd.fd, &q);
+  q.wants_out = registered && on;
+}
+
+void OutputWriter::on_ready(Queue& q, std::uint32_t events)
+{
+  if ((events & (EPOLLERR | EPOLLHUP)) != 0 && !q.wants_out && q.stream == 0) {
+    fail(q, EPIPE); // nothing to write, but the reader is gone: the next write would fail so
   }
-  q.polling = on;
+  pump();
 }
 
 void OutputWriter::fail(Queue& q, int err)
@@ -177,7 +243,7 @@ void OutputWriter::fail(Queue& q, int err)
 
 long OutputWriter::write_some(Queue& q, const iovec* iov, std::size_t count)
 {
-  ssize_t n = retry_eintr([&]() -> ssize_t {
+  auto write_once = [&]() -> ssize_t {
     if (q.fd.kind == FdKind::socket) {
       return ::send(q.fd.fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
     }
@@ -185,11 +251,15 @@ long OutputWriter::write_some(Queue& q, const iovec* iov, std::size_t count)
       return ::write(q.fd.fd, iov[0].iov_base, iov[0].iov_len);
     }
     return ::writev(q.fd.fd, iov, static_cast<int>(count));
-  });
+  };
+  // Interrupted by a signal, a descriptor the loop can wait on goes back to the loop, which
+  // handles the signal: a terminal written from the background raises SIGTTOU at every try.
+  ssize_t n = q.fd.can_poll() ? write_once() : retry_eintr(write_once);
   if (n >= 0) {
+    m_written += static_cast<std::uint64_t>(n);
     return n;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
     return 0;
   }
   fail(q, errno);
@@ -238,12 +308,16 @@ bool OutputWriter::drain(Queue& q)
         auto view = b->left_view();
         iov.push_back({const_cast<char*>(view.data()), view.size()});
       }
+      before_write(q);
       long n = write_some(q, iov.data(), iov.size());
       if (n < 0) {
         continue; // the queue was failed; the loop sees the state
       }
       if (n == 0) {
         return false;
+      }
+      if (q.terminal) {
+        q.line_open = last_byte(iov, static_cast<std::size_t>(n)) != '\n';
       }
       auto left = static_cast<std::size_t>(n);
       m_queued -= left;
@@ -297,6 +371,7 @@ void OutputWriter::pump()
     set_polling(q, !done && m_state == WriteState::ok); // not if the descriptor cannot poll
   }
   report_marks();
+  after_pump();
 }
 
 void OutputWriter::flush()

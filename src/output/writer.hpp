@@ -78,6 +78,11 @@ public:
   OutputWriter& operator=(const OutputWriter&) = delete;
 
   void set_on_written(std::function<void(std::uint64_t)> fn) { m_on_written = std::move(fn); }
+  /// Watches writes to terminals, for a status line kept clear of the output: `fn(true)` just
+  /// before bytes go to a terminal, `fn(false)` once none are left to write there and the last
+  /// one ended a line (see Forward::on_terminal_output). Bytes for a terminal then always pass
+  /// through memory (no splice or sendfile), so that the writer sees where lines end.
+  void watch_terminals(std::function<void(bool writing)> fn);
 
   /// Queues bytes for stdout (stream 0) or stderr (stream 1).
   void write(int stream, std::string bytes);
@@ -94,6 +99,8 @@ public:
 
   /// Bytes queued and not yet written (in-memory pieces only).
   std::size_t queued_bytes() const { return m_queued; }
+  /// Bytes written so far, to stdout and stderr together: whether the output moves.
+  std::uint64_t bytes_written() const { return m_written; }
   bool idle() const;
   WriteState state() const { return m_state; }
   const std::string& error() const { return m_error; }
@@ -114,12 +121,18 @@ private:
     int stream = 0;
     StdioFd fd;
     bool present = false;
-    bool polling = false;
+    bool polling = false;     ///< Registered in the reactor.
+    bool wants_out = false;   ///< Registered for EPOLLOUT (else for errors only).
+    /// Stays registered while idle, to learn at once that the reader went away: a pipe or
+    /// socket reports it (EPOLLERR, EPOLLHUP); a file or terminal would not.
+    bool watch_hangup = false;
     bool splice_ok = true;   ///< splice(2) into fd works (cleared by no_splice()).
     bool sendfile_ok = true; ///< sendfile(2) into fd works.
+    bool terminal = false;   ///< A watched terminal (watch_terminals()).
+    bool line_open = false;  ///< The last byte written to it was not a newline.
     std::deque<Entry> entries;
     std::uint64_t marks_passed = 0;
-    void on_ready(std::uint32_t) override { owner->pump(); }
+    void on_ready(std::uint32_t events) override { owner->on_ready(*this, events); }
   };
 
   /// Writes as much of q as possible; false when it would block.
@@ -130,6 +143,13 @@ private:
   /// Sends (part of) the file range at the front of q; false when it would block.
   bool send_range(Queue& q, Entry& front);
   void report_marks();
+  /// Tells the terminal watcher that bytes are about to be written to q, if it is a terminal.
+  void before_write(const Queue& q);
+  /// Tells the terminal watcher when writing to terminals has paused at the start of a line.
+  void after_pump();
+  void on_ready(Queue& q, std::uint32_t events);
+  /// Registers q for EPOLLOUT while it has bytes waiting (`on`), else only for errors when it
+  /// watches for a hangup, else not at all.
   void set_polling(Queue& q, bool on);
   void fail(Queue& q, int err);
 
@@ -137,9 +157,12 @@ private:
   Queue m_queues[2];
   std::deque<std::uint64_t> m_marks;
   std::size_t m_queued = 0;
+  std::uint64_t m_written = 0;
   WriteState m_state = WriteState::ok;
   std::string m_error;
   std::function<void(std::uint64_t)> m_on_written;
+  std::function<void(bool)> m_on_terminal;
+  bool m_terminal_writing = false; ///< m_on_terminal(true) was the last call.
 };
 
 } // namespace parmap

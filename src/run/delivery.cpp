@@ -274,7 +274,7 @@ void Engine::close_delivery()
 
 void Engine::deliver(std::uint64_t seq, Flight& f)
 {
-  Delivered d{std::move(*f.result), f.batch, f.occurrence};
+  Delivered d{std::move(*f.result), f.batch, f.occurrence, std::move(f.key)};
   uncount(f);
   bool streamed = f.streaming;
   m_flights.erase(seq);
@@ -336,7 +336,14 @@ void Engine::record(const Delivered& d)
     return; // a replayed result is in the checkpoint already
   }
   try {
-    m_checkpoint->record(d.result, d.occurrence);
+    if (d.key.empty()) {
+      m_checkpoint->record(d.result, d.occurrence);
+    } else {
+      Result keyed = d.result; // a block is stored under its key: it has no arguments
+      keyed.args.assign(1, d.key);
+      keyed.item = d.key;
+      m_checkpoint->record(keyed, d.occurrence);
+    }
   } catch (const Error& e) {
     if (!m_error) {
       fail_run(e.what()); // the checkpoint can no longer be trusted to keep up: stop

@@ -1,6 +1,8 @@
 #include "run/engine.hpp"
 
+#include "base/process_groups.hpp"
 #include "exec/local/local_executor.hpp"
+#include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
 #include "input/combine.hpp"
 
@@ -15,48 +17,69 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-void require(bool ok, const std::string& message)
+Clock::duration seconds(double s)
+{
+  return std::chrono::duration_cast<Clock::duration>(Seconds(s));
+}
+
+/// Throws OptionError for `field` unless ok; the message names Options members, not flags.
+void require(bool ok, const char* field, const char* problem)
 {
   if (!ok) {
-    throw Error(message);
+    throw OptionError(field, fmt::format("Options::{} {}", field, problem));
   }
 }
 
 Options validated(Options o)
 {
-  require(o.batch_size >= 1, "--batch-size must be at least 1");
-  require(o.tail_batches_per_core >= 1, "--tail-batches-per-core must be at least 1");
-  require(o.tail_min_batch_size >= 1, "--tail-min-batch-size must be at least 1");
-  require(o.checkpoint_every >= 1, "--checkpoint-every must be at least 1");
-  require(std::isfinite(o.timeout) && o.timeout >= 0, "--timeout must be a positive number");
-  require(std::isfinite(o.timeout_percent) && o.timeout_percent >= 0,
-          "--timeout N% must be a positive percentage");
-  require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "--kill-grace must not be negative");
-  require(std::isfinite(o.delay) && o.delay >= 0, "--delay must not be negative");
-  require(o.halt.threshold > 0, "--halt needs a count or percentage above 0");
-  require(!o.replace.empty(), "-I needs a replacement string");
-  require(!o.resume || !o.checkpoint.empty(), "--resume needs --checkpoint");
-  require(!o.retry_failed || o.resume, "--retry-failed needs --resume");
-  require(!o.force || o.resume, "--force needs --resume");
-  require(!(o.dry_run && !o.checkpoint.empty()),
-          "--dry-run runs nothing and cannot be used with --checkpoint");
+  require(o.batch_size >= 1, "batch_size", "must be at least 1");
+  require(o.tail_batches_per_core >= 1, "tail_batches_per_core", "must be at least 1");
+  require(o.tail_min_batch_size >= 1, "tail_min_batch_size", "must be at least 1");
+  require(o.checkpoint_every >= 1, "checkpoint_every", "must be at least 1");
+  require(std::isfinite(o.timeout) && o.timeout >= 0, "timeout",
+          "must be a number of seconds, 0 or more");
+  require(std::isfinite(o.timeout_percent) && o.timeout_percent >= 0, "timeout_percent",
+          "must be a percentage, 0 or more");
+  require(std::isfinite(o.kill_grace) && o.kill_grace >= 0, "kill_grace",
+          "must not be negative");
+  require(std::isfinite(o.delay) && o.delay >= 0, "delay", "must not be negative");
+  require(o.halt.threshold > 0, "halt", "needs a threshold above 0");
+  require(!o.replace.empty(), "replace", "must not be empty");
+  require(!o.resume || !o.checkpoint.empty(), "resume", "needs Options::checkpoint");
+  require(!o.retry_failed || o.resume, "retry_failed", "needs Options::resume");
+  require(!o.force || o.resume, "force", "needs Options::resume");
+  require(!(o.dry_run && !o.checkpoint.empty()), "dry_run",
+          "runs nothing and cannot be used with Options::checkpoint");
+  require(!o.remote.uses_slurm() || o.remote.sshlogins.empty(), "remote.slurm",
+          "runs items in Slurm job steps and Options::remote.sshlogins on ssh hosts: choose one");
   bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
-  require(!(o.forward.ungroup && captures),
-          "Options::forward.ungroup captures no output: it goes with Format::raw only, without "
-          "line_buffer or results");
-  require(!(o.forward.ungroup && o.forward.stdout_fd < 0),
-          "Options::forward.ungroup needs forward.stdout_fd and forward.stderr_fd");
+  require(!(o.forward.ungroup && captures), "forward.ungroup",
+          "captures no output: it goes with Format::raw only, without "
+          "Options::forward.line_buffer or Options::results");
+  require(!(o.forward.ungroup && o.forward.stdout_fd < 0), "forward.ungroup",
+          "needs Options::forward.stdout_fd and Options::forward.stderr_fd");
+  // A --round-robin job reads whatever blocks come when it is ready: no block is its own.
+  require(!o.round_robin || o.checkpoint.empty(), "round_robin",
+          "cannot be used with Options::checkpoint: its jobs do not get given blocks");
+  require(!o.round_robin || o.retries == 0, "round_robin",
+          "cannot be used with Options::retries: its jobs do not get given blocks");
+  require(!o.round_robin || o.block_input != BlockInput::file, "round_robin",
+          "cannot be used with Options::block_input file: a job's input ends only with the "
+          "run's");
   // The command is shown in the joblog and the --results records.
   o.record_command = o.record_command || !o.joblog.empty() || !o.results.empty();
   return o;
 }
 
-/// How the command is read: its shell, spellings, and whether its first word is a shell builtin
-/// or exported function, which locally run through the shell.
-TemplateOptions template_options(const Command& command, const Options& o, bool local)
+/// How the command is read: its shell, spellings, whether its first word is a shell builtin
+/// or exported function, which locally run through the shell, and whether it gets arguments
+/// (a block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument).
+TemplateOptions template_options(const Command& command, const Options& o, bool local,
+                                 bool blocks)
 {
   TemplateOptions t;
   t.shell = o.shell;
+  t.append_args = !blocks || o.block_input != BlockInput::pipe;
   t.spellings.item = o.replace;
   t.several = o.grouping.context_replace ? Several::repeat : Several::words;
   t.shell_path = o.shell_path.empty() ? "/bin/sh" : o.shell_path;
@@ -70,14 +93,39 @@ TemplateOptions template_options(const Command& command, const Options& o, bool 
   return t;
 }
 
+/// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
+bool gives_blocks(const Items& items)
+{
+  const auto& sources = ItemsAccess::sources(items);
+  auto blocks = [](const auto& source) { return source->gives_blocks(); };
+  bool any = std::any_of(sources.begin(), sources.end(), blocks);
+  if (any && !std::all_of(sources.begin(), sources.end(), blocks)) {
+    throw Error("blocks of input (Items::blocks) cannot be mixed with other items");
+  }
+  return any;
+}
 } // namespace
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
     : m_options(validated(std::move(options))),
-      m_command(command, template_options(command, m_options, !factory)),
+      m_command(command, template_options(command, m_options, !factory, gives_blocks(items))),
       m_input(std::make_unique<SequenceSource>(ItemsAccess::sources(items))),
-      m_columns(m_options.columns), m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
+      m_columns(m_options.columns), m_blocks(m_input->gives_blocks()),
+      m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
+  require(!m_options.round_robin || m_blocks, "round_robin",
+          "needs blocks of input (Items::blocks)");
+  // The agents get commands, not blocks: a block stays on the machine that cut it.
+  require(!m_blocks || !m_options.remote.runs_elsewhere() || m_options.dry_run,
+          "remote.sshlogins", "cannot be used with blocks of input: they run on this machine");
+  if (m_options.round_robin) {
+    m_round_robin = std::make_shared<BlockQueue>();
+  }
+  m_local = !factory && (!m_options.remote.runs_elsewhere() || m_options.dry_run);
+  std::string fewer; // warned about once there is a writer
+  m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
+  m_input->use_slots(m_slots); // before count(): --pipepart --block -N cuts per slot
+
   const std::string& header = m_options.columns.header;
   if (!header.empty()) {
     m_input->take_headers(); // before count(): the headers are not items
@@ -92,23 +140,37 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   bool known = total.has_value();
   m_progress.known_total = known;
   m_progress.total = total.value_or(0);
-  if (m_options.shuffle || (m_options.read_ahead && !known)) {
+  // Blocks are not spooled: a stream of them is read as the jobs take it, in bounded memory.
+  require(!m_blocks || !m_options.shuffle, "shuffle",
+          "cannot be used with blocks of input (Items::blocks)");
+  if (!m_blocks && (m_options.shuffle || (m_options.read_ahead && !known))) {
     m_spool = std::make_unique<ItemSpool>(m_options.temp_dir, m_options.shuffle);
   }
-  require(!m_options.halt.percent || known,
-          "--halt with a percentage needs an input of known length (files or :::)");
+  require(!m_options.halt.percent || known, "halt",
+          "with a percentage needs items whose number is known before the run (a list, a "
+          "regular file, or a generator given its count)");
 
   setup_checkpoint();
   bool reset_sigpipe = true;
-  if (m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0) {
+  bool forward = m_options.forward.stdout_fd >= 0 || m_options.forward.stderr_fd >= 0;
+  if (forward || m_blocks) {
+    // Writing to a pipe whose reader is gone (stdout, a job's stdin) must be EPIPE, not death.
     m_sigpipe.emplace();
     reset_sigpipe = !m_sigpipe->was_ignored();
+  }
+  if (forward) {
     m_writer = std::make_unique<OutputWriter>(m_reactor, m_options.forward.stdout_fd,
                                               m_options.forward.stderr_fd);
     m_writer->set_on_written([this](std::uint64_t seq) { on_written(seq); });
-    if (auto warning = m_command.pasted_script_warning()) {
-      m_writer->write(1, "parmap: warning: " + *warning + "\n");
+    if (m_options.forward.on_terminal_output) {
+      m_writer->watch_terminals(m_options.forward.on_terminal_output);
     }
+  }
+  if (auto warning = m_command.pasted_script_warning()) {
+    warn(*warning);
+  }
+  if (m_checkpoint) {
+    end_left_running();
   }
   if (!m_options.forward.tag_string.empty()) {
     m_tag_string.emplace(m_options.forward.tag_string);
@@ -120,6 +182,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_result_writer = std::make_unique<ResultWriter>(m_options, m_results_name.has_value(),
                                                    m_writer.get());
   m_result_writer->start();
+  if (!fewer.empty()) {
+    warn(fewer);
+  }
   make_executor(std::move(factory), reset_sigpipe);
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
@@ -169,15 +234,16 @@ Engine::~Engine()
 
 void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
-  std::string fewer;
-  m_local = !factory && (m_options.remote.sshlogins.empty() || m_options.dry_run);
-  m_slots = slots_for(m_options.jobs, fewer);
-  m_top_slot = m_slots;
-  if (!fewer.empty()) {
-    warn(fewer);
-  }
   if (factory) {
     m_executor = factory(m_reactor, m_command, *this, m_slots);
+    return;
+  }
+  if (!m_local && m_options.remote.uses_slurm()) {
+    // -j means steps; the allocation's task count when not given.
+    auto steps = make_slurm_executor(m_reactor, m_launch, *this, m_options,
+                                     m_options.jobs > 0 ? m_slots : 0);
+    m_slots = m_top_slot = steps->slots();
+    m_executor = std::move(steps);
     return;
   }
   LocalExecutorConfig config = local_config(reset_sigpipe);
@@ -209,7 +275,28 @@ LocalExecutorConfig Engine::local_config(bool reset_sigpipe) const
   config.nice = m_options.nice;
   config.work_dir = m_options.work_dir;
   config.temp_dir = m_options.temp_dir;
+  config.block_input = m_options.block_input;
   return config;
+}
+
+void Engine::end_left_running()
+{
+  std::vector<RecordedGroup> recorded;
+  for (const RunningItem& left : m_checkpoint->left_running()) {
+    recorded.push_back(left.group);
+  }
+  std::vector<RecordedGroup> living = living_groups(recorded);
+  if (m_writer) {
+    for (const RecordedGroup& g : living) {
+      m_writer->write(1, fmt::format("parmap: item {} is still running from an earlier run that "
+                                     "was killed (process group {}): terminating it first\n",
+                                     g.seq, g.pgid));
+    }
+    m_writer->pump();
+  }
+  // Their items may be among those to run now: two copies of one item must never run at once.
+  terminate_groups(living, m_options.kill_grace);
+  m_checkpoint->forget_left_running();
 }
 
 void Engine::setup_checkpoint()
@@ -345,8 +432,7 @@ void Engine::step()
     poll_jobs();
   }
   if (m_options.on_progress && now >= m_next_progress) {
-    m_next_progress = now + std::chrono::duration_cast<Clock::duration>(
-                                Seconds(std::max(0.01, m_options.progress_interval)));
+    m_next_progress = now + seconds(std::max(0.01, m_options.progress_interval));
     m_options.on_progress(summary().counts);
   }
 }
@@ -403,6 +489,12 @@ void Engine::on_started(const ItemStarted& e)
     f.started = true;
     ++m_progress.started;
   }
+  if (m_checkpoint && e.pgid > 0) {
+    RecordedGroup group{e.pgid, e.leader_start, {}, e.seq};
+    // Under its checkpoint key, as its result will be: a block's, or its arguments'.
+    std::string key = f.key.empty() ? std::string(item_key(f.args, m_key)) : f.key;
+    m_checkpoint->item_running(RunningItem{e.seq, std::move(key), f.occurrence, 0, std::move(group)});
+  }
 }
 
 double Engine::item_timeout() const
@@ -416,6 +508,9 @@ double Engine::item_timeout() const
 
 void Engine::on_ended(ItemEnded& e)
 {
+  if (m_checkpoint) {
+    m_checkpoint->item_ended(e.seq);
+  }
   auto it = m_flights.find(e.seq);
   if (it == m_flights.end()) {
     return;
@@ -453,7 +548,13 @@ void Engine::on_ended(ItemEnded& e)
   }
   f.result = make_result(f, e.seq, e);
   f.ended = true;
-  m_runtimes.add(e.duration);
+  f.block.reset(); // final: no retry needs it again
+  if (e.status == Status::ok) {
+    // Successes only, as GNU parallel does: quick failures would drag the limit down, and a
+    // timed-out item's runtime is the limit itself, so counting it would shrink the limit on
+    // every timeout.
+    m_runtimes.add(e.duration);
+  }
   ++m_progress.finished;
   if (!f.result->ok()) {
     ++m_progress.failed;
@@ -495,6 +596,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.attempts = f.attempt;
   r.slot = e.slot;
   r.host = e.host;
+  r.step = e.step;
   if (m_options.record_command) {
     r.command = m_command.display(RenderContext{f.args, seq, e.slot});
   }
@@ -542,6 +644,9 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 {
   m_stopping = true;
   m_stop_from = std::min(m_stop_from, from_seq);
+  if (m_round_robin) {
+    m_round_robin->close(); // jobs still running (--halt soon) see the end of their input
+  }
   m_executor->cancel(m_stop_from, signal);
   // Staged items and retries past the stop point will not run: they end as interrupted.
   std::vector<std::uint64_t> dropped;
@@ -567,13 +672,53 @@ void Engine::begin_stop(std::uint64_t from_seq, int signal)
 
 void Engine::on_signal(int signal)
 {
+  if (is_job_control_signal(signal)) {
+    suspend(signal);
+    return;
+  }
   if (++m_signal_count == 1) {
     m_signal = signal;
-    begin_stop(0, signal); // the items get the same signal, then SIGKILL after the grace
+    // Items get SIGINT, SIGTERM and SIGHUP as they are (what the terminal or a service manager
+    // would have sent them); the rest become SIGTERM: an item may use SIGUSR1 for something
+    // else, and SIGQUIT would make every item dump core.
+    bool pass_on = signal == SIGINT || signal == SIGTERM || signal == SIGHUP;
+    begin_stop(0, pass_on ? signal : SIGTERM); // then SIGKILL after the grace
+    watch_for_stalled_output();
     return;
   }
   m_abandoned = true; // a second signal: do not wait for anything any more
   m_executor->kill_all();
+}
+
+void Engine::suspend(int signal)
+{
+  // The items lead process groups of their own, out of reach of the terminal's Ctrl-Z: stop
+  // them, then parmap as the terminal would have; once continued, the same in reverse. The
+  // time stopped does not count against --timeout or --kill-grace.
+  m_executor->stop_all();
+  auto stopped_at = Clock::now();
+  m_signals->stop_self(signal);
+  m_reactor.postpone(Clock::now() - stopped_at);
+  m_executor->continue_all();
+}
+
+void Engine::watch_for_stalled_output()
+{
+  // After a terminating signal, output that nobody reads must not hold parmap: once stdout (or
+  // stderr) has taken no byte for a whole --kill-grace, what is not written is given up (and
+  // not recorded, so it runs again on resume).
+  if (!m_writer) {
+    return;
+  }
+  std::uint64_t written = m_writer->bytes_written();
+  // (Not more often than 20 times a second, should the grace be 0.)
+  m_reactor.at(Clock::now() + seconds(std::max(m_options.kill_grace, 0.05)), [this, written] {
+    if (!m_writer->idle() && m_writer->bytes_written() == written) {
+      m_abandoned = true;
+    } else {
+      watch_for_stalled_output();
+    }
+  });
 }
 
 void Engine::fail_run(std::string message)

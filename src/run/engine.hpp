@@ -60,6 +60,10 @@ private:
     std::vector<std::string> args;
     std::uint64_t oversize = 0;
     std::uint64_t occurrence = 0;
+    /// --pipe: the item's block, kept until its result is final (a retry gives it again).
+    std::shared_ptr<const Block> block;
+    /// --pipe with a checkpoint: the block's key there (an item's key is its text).
+    std::string key;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
     unsigned slot = 0; ///< The slot it runs on, once started.
@@ -84,6 +88,7 @@ private:
     Result result;
     std::uint64_t batch = 0;
     std::uint64_t occurrence = 0;
+    std::string key; ///< The checkpoint key when it is not the item's text (a block's).
   };
   enum class Phase { running, done };
 
@@ -111,6 +116,11 @@ private:
   void name_columns();
   /// Every item was read and grouped: nothing more will come from the input.
   bool input_exhausted() const { return m_input_done && (!m_grouper || m_grouper->empty()); }
+  /// The block's checkpoint key; nullopt (the run fails) when its bytes cannot be read.
+  std::optional<std::string> checkpoint_key(const Block& block);
+  // --round-robin (engine_dispatch.cpp).
+  void feed_round_robin();
+  void pull_round_robin();
   void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
@@ -136,6 +146,12 @@ private:
   void check_halt(const Result& r);
   void begin_stop(std::uint64_t from_seq, int signal);
   void on_signal(int signal);
+  /// Job control: stops the items and parmap with `signal`; returns once continued.
+  void suspend(int signal);
+  /// Gives up unwritten output once stdout stops taking bytes for a --kill-grace.
+  void watch_for_stalled_output();
+  /// Terminates the process groups an earlier run that died left running (from the checkpoint).
+  void end_left_running();
   void fail_run(std::string message);
 
   // Delivery (delivery.cpp).
@@ -185,6 +201,9 @@ private:
     void on_ready(std::uint32_t) override;
   } m_input_watch;
   std::uint64_t m_read = 0;
+  bool m_blocks = false; ///< Items are blocks for the commands' stdin (--pipe, --pipepart).
+  /// --round-robin: the blocks waiting for the first job ready for one; null otherwise.
+  std::shared_ptr<BlockQueue> m_round_robin;
 
   std::optional<SigpipeGuard> m_sigpipe;
   Reactor m_reactor;

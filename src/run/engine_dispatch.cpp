@@ -24,13 +24,21 @@ void Engine::InputWatch::on_ready(std::uint32_t)
 
 void Engine::dispatch()
 {
+  if (m_round_robin) {
+    feed_round_robin();
+  }
   // Retries go first, each alone; when stopping, those before the stop point still run.
   while (can_start() && !m_retries.empty()) {
     std::uint64_t seq = m_retries.front();
     m_retries.pop_front();
     Flight& f = m_flights[seq];
     Batch batch;
-    batch.items.push_back(Item{seq, f.args, f.oversize, 0});
+    Item item;
+    item.seq = seq;
+    item.args = f.args;
+    item.oversize = f.oversize;
+    item.block = f.block; // the same block again
+    batch.items.push_back(std::move(item));
     start_batch(std::move(batch));
   }
   while (!m_stopping && can_start() && m_pending < m_max_pending) {
@@ -64,6 +72,10 @@ void Engine::dispatch()
 
 void Engine::pull_ahead(std::size_t want)
 {
+  if (m_round_robin) {
+    pull_round_robin();
+    return;
+  }
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
@@ -75,13 +87,26 @@ void Engine::pull_ahead(std::size_t want)
     }
     std::uint64_t seq = ++m_read;
     std::uint64_t occurrence = 0;
+    std::string key;
     if (m_checkpoint) {
-      std::string_view key = item_key(record.args, m_key);
-      occurrence = m_occurrences.next(key);
+      auto block_key = record.block ? checkpoint_key(*record.block) : std::string();
+      if (!block_key) {
+        return;
+      }
+      key = std::move(*block_key);
+      std::string_view k = record.block ? std::string_view(key) : item_key(record.args, m_key);
+      occurrence = m_occurrences.next(k);
       // Once every stored result has been replayed (or there were none), no lookup can hit.
       bool may_hit = m_replayed_seen < m_checkpoint->replayable();
-      if (auto stored = may_hit ? m_checkpoint->lookup(key, occurrence, m_spill)
-                                : std::nullopt) {
+      std::optional<Result> stored;
+      try {
+        stored = may_hit ? m_checkpoint->lookup(k, occurrence, m_spill) : std::nullopt;
+      } catch (const Error& e) {
+        m_input_done = true; // a checkpoint that fails to read (damaged mid-run) ends the run
+        fail_run(e.what());
+        return;
+      }
+      if (stored) {
         add_replay(seq, record, occurrence, std::move(*stored));
         continue;
       }
@@ -90,7 +115,57 @@ void Engine::pull_ahead(std::size_t want)
     f.args = record.args;
     f.oversize = record.oversize;
     f.occurrence = occurrence;
-    m_staged.items.push_back(Item{seq, std::move(record.args), record.oversize, 0});
+    f.block = record.block;
+    f.key = std::move(key);
+    Item item;
+    item.seq = seq;
+    item.args = std::move(record.args);
+    item.oversize = record.oversize;
+    item.block = std::move(record.block);
+    m_staged.items.push_back(std::move(item));
+  }
+}
+
+std::optional<std::string> Engine::checkpoint_key(const Block& block)
+{
+  try {
+    return block.key();
+  } catch (const Error& e) {
+    m_input_done = true;
+    fail_run(e.what()); // the file changed under the run: its blocks cannot be trusted
+    return std::nullopt;
+  }
+}
+
+void Engine::feed_round_robin()
+{
+  // One block waits for a job (whatever --max-pending says: the running jobs need their input
+  // to end at all). While a slot is free it starts a new job, so that blocks spread over every
+  // slot; then it goes to the job that has waited longest for one.
+  while (!m_round_robin->has_pending() && !m_input_done && !m_input_waiting && !m_stopping) {
+    Record record;
+    if (!pull_item(record)) {
+      break;
+    }
+    bool new_job = !m_free_slots.empty() && m_pending < m_max_pending;
+    m_round_robin->push(std::move(record.block), !new_job);
+  }
+  if (m_input_done) {
+    m_round_robin->close();
+  }
+}
+
+void Engine::pull_round_robin()
+{
+  // A block that waits starts another job, while a slot is free: at most one job per slot,
+  // and none for an input that ended.
+  feed_round_robin();
+  if (m_round_robin->has_pending() && m_staged.items.empty() && !m_free_slots.empty()) {
+    Item job;
+    job.seq = ++m_read;
+    job.block_queue = m_round_robin;
+    m_flights[job.seq]; // a job's text is empty, as in GNU parallel
+    m_staged.items.push_back(std::move(job));
   }
 }
 
@@ -170,6 +245,9 @@ ItemSource::Pull Engine::pull_source(Record& record)
     }
     switch (pull) {
     case ItemSource::Pull::item:
+      if (auto warning = m_input->take_warning(); warning && m_writer) {
+        m_writer->write(1, "parmap: " + *warning + "\n");
+      }
       m_columns.apply(record.args);
       return pull;
     case ItemSource::Pull::end:
@@ -276,7 +354,7 @@ unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const
 {
   std::size_t wanted = asked == 0 ? cpu_count() : asked;
   auto capped = static_cast<unsigned>(std::min(wanted, k_max_slots));
-  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped) : capped;
+  unsigned fit = m_local ? LocalExecutor::fd_limited_slots(capped, m_blocks) : capped;
   if (fit < wanted) {
     // What was asked, not what was left of it after the cap.
     fewer = fmt::format("running {} jobs at a time instead of {}: {}", fit, wanted,
@@ -304,8 +382,8 @@ void Engine::set_slots(unsigned slots)
 
 void Engine::poll_jobs()
 {
-  if (!m_local && !m_options.remote.sshlogins.empty()) {
-    return; // the hosts fix the slots
+  if (!m_local && m_options.remote.runs_elsewhere()) {
+    return; // the hosts (or the allocation) fix the slots
   }
   try {
     auto asked = m_options.jobs_update();

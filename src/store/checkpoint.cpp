@@ -1,6 +1,7 @@
 #include "store/checkpoint.hpp"
 
 #include "base/error.hpp"
+#include "store/checkpoint_file.hpp"
 #include "store/sqlite.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,9 +19,8 @@
 namespace parmap {
 namespace {
 
-constexpr std::int64_t k_schema_version = 2;
-
-constexpr const char* k_schema = R"sql(
+// Schema 1: what parmap 0.1.0 wrote.
+constexpr const char* k_schema_v1 = R"sql(
   CREATE TABLE run (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     command TEXT NOT NULL,
@@ -43,23 +44,54 @@ constexpr const char* k_schema = R"sql(
   );
 )sql";
 
-/// True when `table` has a column `column` (schema 2 adds some; older files lack them).
-bool has_column(sqlite3* db, const char* table, const char* column)
+// Schema 2 = schema 1 plus these additions only (new tables, nullable columns, columns with
+// defaults), one block per feature. A new file gets schema 1 then these; a schema 1 file gets
+// these in one transaction, so that 0.1.0 checkpoints still resume.
+constexpr const char* k_schema_v2_additions = R"sql(
+  -- Output chunks: an output larger than CheckpointMode::chunk_bytes (SQLite holds at most
+  -- 1 GB in one value) is stored here in pieces, in rowid order; its column in results is then
+  -- NULL. The trigger drops the chunks with their result (also when INSERT OR REPLACE replaces
+  -- it, which needs recursive_triggers).
+  CREATE TABLE output_chunks (
+    result INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    bytes BLOB NOT NULL
+  );
+  CREATE INDEX output_chunks_of_result ON output_chunks (result, stream);
+  CREATE TRIGGER output_chunks_go_with_their_result AFTER DELETE ON results
+  BEGIN
+    DELETE FROM output_chunks WHERE result = old.rowid;
+  END;
+  -- --sshlogin: the host that ran the item (NULL: this machine).
+  ALTER TABLE results ADD COLUMN host TEXT;
+  -- --slurm: the job step that ran the item, "JOBID.STEPID" (NULL: none).
+  ALTER TABLE results ADD COLUMN step TEXT;
+)sql";
+
+/// Schema 2's additions, inside the caller's transaction (a new file, or a schema 1 file).
+void add_schema_2(sqlite3* db)
 {
-  sql::Statement q(db, "SELECT count(*) FROM pragma_table_info(?) WHERE name = ?");
-  q.bind_text(1, table);
-  q.bind_text(2, column);
-  q.step();
-  return q.column_int(0) > 0;
+  sql::exec(db, k_schema_v2_additions);
+  RunningItems::create_table(db); // issue 12, no orphans: running process groups
 }
 
-/// Schema 2 is schema 1 plus these additions (each slice's in its own block), applied to a new
-/// file and to a schema 1 file being resumed, inside the caller's transaction.
-void add_schema_2(sqlite3* db, const std::string& path)
+/// output_chunks.stream: which output of a result a chunk belongs to.
+constexpr std::int64_t k_stdout_stream = 1;
+constexpr std::int64_t k_stderr_stream = 2;
+
+/// The results column of a stream.
+const char* column_of(std::int64_t stream)
 {
-  // --sshlogin: the host that ran the item (NULL: this machine).
-  if (!has_column(db, "results", "host")) {
-    sql::exec(db, "ALTER TABLE results ADD COLUMN host TEXT", path);
+  return stream == k_stdout_stream ? "stdout" : "stderr";
+}
+
+/// Binds `text`, or NULL when it is empty (a column that only some runs fill).
+void bind_text_or_null(sql::Statement& q, int index, const std::string& text)
+{
+  if (text.empty()) {
+    q.bind_null(index);
+  } else {
+    q.bind_text(index, text);
   }
 }
 
@@ -68,10 +100,20 @@ double unix_seconds(std::chrono::system_clock::time_point t)
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-bool file_exists(const std::string& path)
+Clock::duration seconds(double s)
 {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0;
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
+}
+
+using Blob = std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)>;
+
+Blob open_blob(sqlite3* db, const char* table, const char* column, std::int64_t rowid, bool write)
+{
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(db, "main", table, column, rowid, write ? 1 : 0, &blob);
+  Blob guard(blob, sqlite3_blob_close);
+  sql::check(rc, db);
+  return guard;
 }
 
 } // namespace
@@ -124,32 +166,68 @@ std::vector<std::string> args_of_key(std::string_view key)
   return args;
 }
 
+CheckpointConflict::CheckpointConflict(Kind kind, std::string path, std::uint64_t finished,
+                                       std::string recorded_command, std::string command)
+    : Error(kind == Kind::not_resumed
+                ? fmt::format("{}: holds {} finished item{} of an earlier run; set "
+                              "Options::resume to continue it, or remove the file to start over",
+                              path, finished, finished == 1 ? "" : "s")
+                : fmt::format("{}: recorded for the command {}, not {} (set Options::force to "
+                              "resume with the new command)",
+                              path, recorded_command, command)),
+      m_kind(kind), m_path(std::move(path)), m_finished(finished),
+      m_recorded(std::move(recorded_command)), m_command(std::move(command))
+{
+}
+
 struct Checkpoint::Impl {
   sql::Db db;
   Fd lock;
   sql::Statement insert;
   sql::Statement lookup;
+  sql::Statement chunks;
+  sql::Statement add_chunk;
+  RunningItems running;
   CheckpointMode mode;
   bool in_transaction = false;
   std::size_t rows = 0;
   Clock::time_point opened{};
+  Clock::time_point last_commit = Clock::now();
 
   void begin()
   {
-    sql::exec(db.get(), "BEGIN IMMEDIATE", "checkpoint");
+    sql::exec(db.get(), "BEGIN IMMEDIATE");
     in_transaction = true;
     rows = 0;
     opened = Clock::now();
   }
-  void write_blob(std::int64_t rowid, const char* column, const Output& out);
-  Output read_blob(std::int64_t rowid, const char* column, std::uint64_t size, SpillFactory& spill);
+  void prepare();
+
+  /// Where an output goes: bound to the insert as it is (in memory, or empty), written into
+  /// its results column after the insert (spilled), or into output_chunks (too large).
+  enum class Placement { bound, column, chunks };
+  /// The largest output stored in its results column.
+  std::uint64_t max_inline() const;
+  Placement bind_output(int index, const Output& out);
+  void write_output(std::int64_t rowid, std::int64_t stream, const Output& out, Placement where);
+  /// Writes `out` piece by piece into blobs of at most `limit` bytes, each opened by
+  /// `next_blob(size)`: never in memory whole.
+  void write_pieces(const Output& out, std::uint64_t limit,
+                    const std::function<Blob(std::uint64_t)>& next_blob);
+  /// A new output_chunks row of `size` zero bytes, open for writing.
+  Blob add_chunk_row(std::int64_t result, std::int64_t stream, std::uint64_t size);
+  Output read_output(std::int64_t rowid, std::int64_t stream, std::uint64_t inline_size,
+                     SpillFactory& spill);
+  /// Appends the `size` bytes of a blob to `capture`, a megabyte at a time.
+  void read_blob(Capture& capture, const char* table, const char* column, std::int64_t rowid,
+                 std::uint64_t size, SpillFactory& spill);
 };
 
 Checkpoint::Checkpoint(const std::string& path, const RunRecord& run, const CheckpointMode& mode)
     : m_impl(std::make_unique<Impl>()), m_path(path)
 {
   m_impl->mode = mode;
-  bool existed = file_exists(path);
+  bool existed = check_writable_path(path);
   if (!existed) {
     // Created here, not by SQLite, to get mode 0600 (SQLite gives its -wal and -shm files the
     // same mode as the database).
@@ -190,60 +268,32 @@ void Checkpoint::open_and_check(const RunRecord& run)
   auto& db = m_impl->db;
   db = sql::open(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX);
   sqlite3_busy_timeout(db.get(), 5000);
-  std::int64_t app_id = 0;
-  std::int64_t version = 0;
-  std::int64_t tables = 0;
-  try {
-    sql::Statement q(db.get(), "SELECT (SELECT application_id FROM pragma_application_id), "
-                               "(SELECT user_version FROM pragma_user_version), "
-                               "(SELECT count(*) FROM sqlite_master)");
-    q.step();
-    app_id = q.column_int(0);
-    version = q.column_int(1);
-    tables = q.column_int(2);
-  } catch (const Error&) {
-    throw Error(m_path + ": not a parmap checkpoint (not an SQLite database)");
+  // Everything that refuses the file comes before the first write.
+  std::int64_t schema = check_checkpoint(db.get(), m_path);
+  Stored stored = schema > 0 ? check_run(run) : Stored{};
+  sql::exec(db.get(), "PRAGMA journal_mode=WAL");
+  sql::exec(db.get(), "BEGIN IMMEDIATE");
+  if (schema == 0) {
+    sql::exec(db.get(), k_schema_v1);
   }
-  bool empty = app_id == 0 && version == 0 && tables == 0;
-  if (!empty && app_id != k_checkpoint_application_id) {
-    throw Error(m_path + ": not a parmap checkpoint");
+  if (schema < 2) {
+    add_schema_2(db.get());
   }
-  if (version > k_schema_version) {
-    throw Error(fmt::format("{}: written by a newer parmap (checkpoint schema {}; this parmap "
-                            "reads schema {} and older)",
-                            m_path, version, k_schema_version));
-  }
-  std::int64_t done = 0;
-  if (empty) {
-    sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
-    sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
-    sql::exec(db.get(), k_schema, m_path);
-    add_schema_2(db.get(), m_path);
+  if (schema < k_checkpoint_schema) {
     sql::exec(db.get(), fmt::format("PRAGMA application_id={}; PRAGMA user_version={}",
-                                    k_checkpoint_application_id, k_schema_version)
-                            .c_str(),
-              m_path);
-    write_run(run);
-    sql::exec(db.get(), "COMMIT", m_path);
-  } else {
-    done = check_run(run);
-    sql::exec(db.get(), "PRAGMA journal_mode=WAL", m_path);
-    if (version < k_schema_version) {
-      // A checkpoint of an older parmap: it gains the new columns and goes on.
-      sql::exec(db.get(), "BEGIN IMMEDIATE", m_path);
-      add_schema_2(db.get(), m_path);
-      sql::exec(db.get(), fmt::format("PRAGMA user_version={}", k_schema_version).c_str(), m_path);
-      sql::exec(db.get(), "COMMIT", m_path);
-    }
+                                    k_checkpoint_application_id, k_checkpoint_schema)
+                            .c_str());
   }
-  sql::exec(db.get(), "PRAGMA synchronous=NORMAL", m_path);
-  sql::exec(db.get(), "PRAGMA journal_size_limit=67108864", m_path);
-  m_impl->insert = sql::Statement(
-      db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
-                "started, duration, attempts, stdout, stderr, host) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
-  m_impl->lookup = sql::Statement(
-      db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
-                "length(stdout), length(stderr), host FROM results WHERE item = ? AND occurrence = ?");
+  if (stored.finished == 0 || stored.command != run.command) {
+    // A fresh start, or --force: this run's command is the one the results now stand for.
+    write_run(run);
+  }
+  sql::exec(db.get(), "COMMIT");
+  sql::exec(db.get(), "PRAGMA synchronous=NORMAL");
+  sql::exec(db.get(), "PRAGMA journal_size_limit=67108864");
+  sql::exec(db.get(), "PRAGMA recursive_triggers=ON"); // see output_chunks
+  m_impl->prepare();
+  std::int64_t done = stored.finished;
   if (done > 0 && m_impl->mode.retry_failed) {
     // Failures run again, so only the successes will be replayed.
     sql::Statement ok(db.get(), "SELECT count(*) FROM results WHERE status = 'ok'");
@@ -251,6 +301,23 @@ void Checkpoint::open_and_check(const RunRecord& run)
     done = ok.column_int(0);
   }
   m_replayable = static_cast<std::uint64_t>(done);
+}
+
+void Checkpoint::Impl::prepare()
+{
+  insert = sql::Statement(
+      db.get(), "INSERT OR REPLACE INTO results (item, occurrence, seq, status, exit, signal, "
+                "started, duration, attempts, stdout, stderr, host, step) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  lookup = sql::Statement(
+      db.get(), "SELECT status, exit, signal, started, duration, attempts, rowid, "
+                "length(stdout), length(stderr), host, step FROM results "
+                "WHERE item = ? AND occurrence = ?");
+  running = RunningItems(db.get());
+  chunks = sql::Statement(db.get(), "SELECT rowid, length(bytes) FROM output_chunks "
+                                    "WHERE result = ? AND stream = ? ORDER BY rowid");
+  add_chunk = sql::Statement(
+      db.get(), "INSERT INTO output_chunks (result, stream, bytes) VALUES (?, ?, zeroblob(?))");
 }
 
 void Checkpoint::write_run(const RunRecord& run)
@@ -264,31 +331,25 @@ void Checkpoint::write_run(const RunRecord& run)
   q.step();
 }
 
-std::int64_t Checkpoint::check_run(const RunRecord& run)
+Checkpoint::Stored Checkpoint::check_run(const RunRecord& run)
 {
   auto* db = m_impl->db.get();
   sql::Statement finished(db, "SELECT count(*) FROM results");
   finished.step();
-  std::int64_t done = finished.column_int(0);
-  sql::Statement stored(db, "SELECT command FROM run WHERE id = 1");
-  std::string command = stored.step() ? stored.column_text(0) : std::string();
+  Stored stored;
+  stored.finished = finished.column_int(0);
+  sql::Statement command(db, "SELECT command FROM run WHERE id = 1");
+  stored.command = command.step() ? command.column_text(0) : std::string();
+  auto done = static_cast<std::uint64_t>(stored.finished);
   if (done > 0 && !m_impl->mode.resume) {
-    throw Error(fmt::format("{}: holds {} finished item{} of an earlier run; add --resume to "
-                            "continue it, or remove the file to start over",
-                            m_path, done, done == 1 ? "" : "s"));
+    throw CheckpointConflict(CheckpointConflict::Kind::not_resumed, m_path, done, stored.command,
+                             run.command);
   }
-  if (done > 0 && command != run.command && !m_impl->mode.force) {
-    throw Error(fmt::format("{}: recorded for the command {}, not {} (add --force to resume "
-                            "with the new command)",
-                            m_path, command, run.command));
+  if (done > 0 && stored.command != run.command && !m_impl->mode.force) {
+    throw CheckpointConflict(CheckpointConflict::Kind::other_command, m_path, done,
+                             stored.command, run.command);
   }
-  if (done == 0 || command != run.command) {
-    // A fresh start, or --force: this run's command is the one the results now stand for.
-    sql::exec(db, "BEGIN IMMEDIATE", m_path);
-    write_run(run);
-    sql::exec(db, "COMMIT", m_path);
-  }
-  return done;
+  return stored;
 }
 
 std::optional<Result> Checkpoint::lookup(std::string_view key,
@@ -327,62 +388,129 @@ std::optional<Result> Checkpoint::lookup(std::string_view key,
   auto out_size = static_cast<std::uint64_t>(q.column_int(7));
   auto err_size = static_cast<std::uint64_t>(q.column_int(8));
   r.host = q.column_text(9);
+  r.step = q.column_text(10);
   q.reset();
-  r.out = m_impl->read_blob(rowid, "stdout", out_size, spill);
-  r.err = m_impl->read_blob(rowid, "stderr", err_size, spill);
+  r.out = m_impl->read_output(rowid, k_stdout_stream, out_size, spill);
+  r.err = m_impl->read_output(rowid, k_stderr_stream, err_size, spill);
   r.replayed = true;
   return r;
 }
 
-Output Checkpoint::Impl::read_blob(std::int64_t rowid,
-                                   const char* column,
-                                   std::uint64_t size,
-                                   SpillFactory& spill)
+Output Checkpoint::Impl::read_output(std::int64_t rowid,
+                                     std::int64_t stream,
+                                     std::uint64_t inline_size,
+                                     SpillFactory& spill)
 {
-  if (size == 0) {
-    return Output{};
-  }
-  sqlite3_blob* blob = nullptr;
-  sql::check(sqlite3_blob_open(db.get(), "main", "results", column, rowid, 0, &blob), db.get(),
-             "checkpoint");
-  std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> guard(blob, sqlite3_blob_close);
   Capture capture;
-  std::string buf;
-  for (std::uint64_t done = 0; done < size;) {
-    auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
-    buf.resize(static_cast<std::size_t>(n));
-    sql::check(sqlite3_blob_read(blob, buf.data(), n, static_cast<int>(done)), db.get(),
-               "checkpoint");
-    capture.append(buf, spill, 64 * 1024);
-    done += static_cast<std::uint64_t>(n);
+  if (inline_size > 0) {
+    read_blob(capture, "results", column_of(stream), rowid, inline_size, spill);
+    return capture.finish();
+  }
+  // Empty, or stored in chunks.
+  chunks.bind(1, rowid);
+  chunks.bind(2, stream);
+  std::vector<std::pair<std::int64_t, std::uint64_t>> pieces;
+  while (chunks.step()) {
+    pieces.emplace_back(chunks.column_int(0), static_cast<std::uint64_t>(chunks.column_int(1)));
+  }
+  chunks.reset();
+  for (auto [id, size] : pieces) {
+    read_blob(capture, "output_chunks", "bytes", id, size, spill);
   }
   return capture.finish();
 }
 
-void Checkpoint::Impl::write_blob(std::int64_t rowid, const char* column, const Output& out)
+void Checkpoint::Impl::read_blob(Capture& capture, const char* table, const char* column,
+                                 std::int64_t rowid, std::uint64_t size, SpillFactory& spill)
 {
-  sqlite3_blob* blob = nullptr;
-  sql::check(sqlite3_blob_open(db.get(), "main", "results", column, rowid, 1, &blob), db.get(),
-             "checkpoint");
-  std::unique_ptr<sqlite3_blob, int (*)(sqlite3_blob*)> guard(blob, sqlite3_blob_close);
-  int offset = 0;
+  Blob blob = open_blob(db.get(), table, column, rowid, false);
+  std::string buf;
+  for (std::uint64_t done = 0; done < size;) {
+    auto n = static_cast<int>(std::min<std::uint64_t>(size - done, 1 << 20));
+    buf.resize(static_cast<std::size_t>(n));
+    sql::check(sqlite3_blob_read(blob.get(), buf.data(), n, static_cast<int>(done)), db.get());
+    capture.append(buf, spill, 64 * 1024);
+    done += static_cast<std::uint64_t>(n);
+  }
+}
+
+std::uint64_t Checkpoint::Impl::max_inline() const
+{
+  auto limit = static_cast<std::uint64_t>(sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1));
+  return std::min(mode.chunk_bytes, limit);
+}
+
+Checkpoint::Impl::Placement Checkpoint::Impl::bind_output(int index, const Output& out)
+{
+  const auto& stored = detail::OutputAccess::handle(out);
+  if (!stored || out.size() == 0) {
+    insert.bind_blob(index, std::string_view()); // NULL
+    return Placement::bound;
+  }
+  if (out.size() > max_inline()) {
+    insert.bind_blob(index, std::string_view()); // NULL: the chunks hold it
+    return Placement::chunks;
+  }
+  if (stored->extents.empty()) {
+    insert.bind_blob(index, stored->memory);
+    return Placement::bound;
+  }
+  insert.bind_zeroblob(index, out.size());
+  return Placement::column;
+}
+
+void Checkpoint::Impl::write_output(std::int64_t rowid, std::int64_t stream, const Output& out,
+                                    Placement where)
+{
+  if (where == Placement::column) {
+    write_pieces(out, out.size(), [&](std::uint64_t) {
+      return open_blob(db.get(), "results", column_of(stream), rowid, true);
+    });
+  } else if (where == Placement::chunks) {
+    write_pieces(out, max_inline(),
+                 [&](std::uint64_t size) { return add_chunk_row(rowid, stream, size); });
+  }
+}
+
+void Checkpoint::Impl::write_pieces(const Output& out, std::uint64_t limit,
+                                    const std::function<Blob(std::uint64_t)>& next_blob)
+{
+  std::uint64_t left = out.size();
+  Blob blob(nullptr, sqlite3_blob_close);
+  std::uint64_t size = 0; // of the open blob
+  std::uint64_t room = 0; // what it still takes
   out.for_each_chunk([&](std::string_view piece) {
-    sql::check(sqlite3_blob_write(blob, piece.data(), static_cast<int>(piece.size()), offset),
-               db.get(), "checkpoint");
-    offset += static_cast<int>(piece.size());
+    while (!piece.empty()) {
+      if (room == 0) {
+        blob.reset();
+        size = room = std::min(limit, left);
+        blob = next_blob(size);
+      }
+      auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), room));
+      sql::check(sqlite3_blob_write(blob.get(), piece.data(), static_cast<int>(n),
+                                    static_cast<int>(size - room)),
+                 db.get());
+      piece.remove_prefix(n);
+      room -= n;
+      left -= n;
+    }
   });
 }
 
-bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
+Blob Checkpoint::Impl::add_chunk_row(std::int64_t result, std::int64_t stream, std::uint64_t size)
 {
-  // SQLite cannot hold a value over its length limit (1 GB by default): such a result is not
-  // recorded, and the item runs again on resume.
-  auto limit = static_cast<std::uint64_t>(sqlite3_limit(m_impl->db.get(), SQLITE_LIMIT_LENGTH, -1));
+  add_chunk.bind(1, result);
+  add_chunk.bind(2, stream);
+  add_chunk.bind(3, static_cast<std::int64_t>(size));
+  add_chunk.step();
+  add_chunk.reset();
+  return open_blob(db.get(), "output_chunks", "bytes", sqlite3_last_insert_rowid(db.get()), true);
+}
+
+void Checkpoint::record(const Result& r, std::uint64_t occurrence)
+{
   std::string buffer;
   std::string_view key = item_key(r.args, buffer);
-  if (r.out.size() >= limit || r.err.size() >= limit || key.size() >= limit) {
-    return false;
-  }
   if (!m_impl->in_transaction) {
     m_impl->begin();
   }
@@ -396,50 +524,37 @@ bool Checkpoint::record(const Result& r, std::uint64_t occurrence)
   q.bind(7, unix_seconds(r.started));
   q.bind(8, r.duration);
   q.bind(9, static_cast<std::int64_t>(r.attempts));
-  if (r.host.empty()) {
-    q.bind_null(12);
-  } else {
-    q.bind_text(12, r.host);
-  }
+  bind_text_or_null(q, 12, r.host);
+  bind_text_or_null(q, 13, r.step);
   // Outputs held in memory are bound where they are; spilled ones are written in pieces after
   // the insert. Either way a large output is never in memory whole, nor twice.
-  const Output* outs[2] = {&r.out, &r.err};
-  bool pieces[2] = {false, false};
-  for (int i = 0; i < 2; ++i) {
-    const auto& stored = detail::OutputAccess::handle(*outs[i]);
-    if (!stored || outs[i]->size() == 0) {
-      q.bind_blob(10 + i, std::string_view());
-    } else if (stored->extents.empty()) {
-      q.bind_blob(10 + i, stored->memory);
-    } else {
-      q.bind_zeroblob(10 + i, outs[i]->size());
-      pieces[i] = true;
-    }
-  }
+  auto out = m_impl->bind_output(10, r.out);
+  auto err = m_impl->bind_output(11, r.err);
   q.step();
   q.reset();
-  if (pieces[0] || pieces[1]) {
-    std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
-    if (pieces[0]) {
-      m_impl->write_blob(rowid, "stdout", r.out);
-    }
-    if (pieces[1]) {
-      m_impl->write_blob(rowid, "stderr", r.err);
-    }
-  }
+  std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
+  m_impl->write_output(rowid, k_stdout_stream, r.out, out);
+  m_impl->write_output(rowid, k_stderr_stream, r.err, err);
   if (++m_impl->rows >= m_impl->mode.commit_every) {
     commit();
   }
-  return true;
 }
 
 std::optional<Clock::time_point> Checkpoint::deadline() const
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
     return std::nullopt;
   }
-  return m_impl->opened + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(m_impl->mode.commit_interval));
+  // On a grid from the last commit, so that while results keep coming commits are exactly
+  // commit_interval apart; after a pause longer than that, at once. Running items are recorded
+  // when they have run long enough to matter.
+  std::optional<Clock::time_point> due = m_impl->running.due();
+  if (m_impl->in_transaction) {
+    auto commit_due =
+        std::max(m_impl->opened, m_impl->last_commit + seconds(m_impl->mode.commit_interval));
+    due = due ? std::min(*due, commit_due) : commit_due;
+  }
+  return due;
 }
 
 void Checkpoint::tick(Clock::time_point now)
@@ -452,11 +567,45 @@ void Checkpoint::tick(Clock::time_point now)
 
 void Checkpoint::commit()
 {
-  if (!m_impl || !m_impl->in_transaction) {
+  if (!m_impl) {
+    return;
+  }
+  if (m_impl->running.has_unwritten()) {
+    if (!m_impl->in_transaction) {
+      m_impl->begin();
+    }
+    m_impl->running.write_unwritten();
+  }
+  if (!m_impl->in_transaction) {
     return;
   }
   m_impl->in_transaction = false;
-  sql::exec(m_impl->db.get(), "COMMIT", m_path);
+  m_impl->last_commit = Clock::now();
+  sql::exec(m_impl->db.get(), "COMMIT");
+}
+
+const std::vector<RunningItem>& Checkpoint::left_running() const
+{
+  return m_impl->running.left();
+}
+
+void Checkpoint::forget_left_running()
+{
+  commit();
+  m_impl->running.forget_left();
+}
+
+void Checkpoint::item_running(RunningItem item)
+{
+  m_impl->running.started(std::move(item));
+}
+
+void Checkpoint::item_ended(std::uint64_t seq)
+{
+  if (m_impl->running.written(seq) && !m_impl->in_transaction) {
+    m_impl->begin();
+  }
+  m_impl->running.ended(seq);
 }
 
 std::uint64_t OccurrenceCounter::next(std::string_view item)

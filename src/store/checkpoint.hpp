@@ -4,6 +4,7 @@
 #include "parmap/result.hpp"
 #include "base/reactor.hpp"
 #include "output/spill.hpp"
+#include "store/running_items.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -18,9 +19,6 @@ struct sqlite3;
 struct sqlite3_stmt;
 
 namespace parmap {
-
-/// "PMAP": marks a SQLite file as a parmap checkpoint (PRAGMA application_id).
-inline constexpr std::int64_t k_checkpoint_application_id = 0x504D4150;
 
 /// A status as stored in the checkpoint's text column; anything unknown reads as failed.
 Status status_from(const std::string& text);
@@ -47,16 +45,22 @@ struct CheckpointMode {
   bool retry_failed = false; ///< Stored failures are not replayed (they run again).
   std::size_t commit_every = 100;
   double commit_interval = 1.0; ///< Seconds between commits, at most.
+  /// An output larger than this is stored in chunks of this size (SQLite holds at most 1 GB in
+  /// one value).
+  std::uint64_t chunk_bytes = 256 << 20;
 };
 
 /// One SQLite file in WAL mode. Results are added in transactions of at most `commit_every`
-/// rows and at most `commit_interval` apart; every exit path calls commit(). A process killed
-/// with SIGKILL loses only the open transaction, and the file stays readable.
+/// rows; while results come, commits are `commit_interval` apart, so none waits longer than
+/// that; every exit path calls commit(). A process killed with SIGKILL loses only the open
+/// transaction, and the file stays readable.
 class Checkpoint {
 public:
-  /// Opens (or creates) the file. Throws parmap::Error, leaving an existing file untouched, for
-  /// a file that is not a parmap checkpoint, a newer schema, finished items without `resume`,
-  /// or another command on resume without `force`.
+  /// Opens (or creates) the file, upgrading a schema 1 file (parmap 0.1.0) to the current one.
+  /// Throws, creating nothing and leaving an existing file untouched: parmap::Error for a path
+  /// that cannot hold a checkpoint (see check_writable_path()), a file that is not a parmap
+  /// checkpoint, a newer schema or a damaged file; CheckpointConflict for finished items
+  /// without `resume`, or another command on resume without `force`.
   Checkpoint(const std::string& path, const RunRecord& run, const CheckpointMode& mode);
   ~Checkpoint();
   Checkpoint(const Checkpoint&) = delete;
@@ -65,24 +69,43 @@ public:
   /// The stored result of the `occurrence`-th (1-based) item with this key (item_key()), if it
   /// is to be replayed. Its outputs are read into memory or the spill file.
   std::optional<Result> lookup(std::string_view key, std::uint64_t occurrence, SpillFactory& spill);
-  /// Adds a result to the open transaction (commits when the batch is full). Returns false,
-  /// recording nothing, for an output too large for SQLite (1 GB): that item runs again on
-  /// resume. Throws parmap::Error when the database fails (a full disk).
-  bool record(const Result& result, std::uint64_t occurrence);
-  /// Commits if the open transaction has waited commit_interval.
+  /// Adds a result to the open transaction (commits when the batch is full), keyed by its
+  /// arguments (item_key()). Outputs of any size are stored, streamed from where they are,
+  /// never held in memory whole. Throws parmap::Error when the database fails (a full disk, a
+  /// damaged page).
+  void record(const Result& result, std::uint64_t occurrence);
+  /// Commits if the open transaction is due (see deadline()).
   void tick(Clock::time_point now);
-  /// When the open transaction is due, if one is open.
+  /// When the open transaction is due (or running items are to be recorded), if at all:
+  /// commit_interval after the last commit, or at once when a transaction opens after a longer
+  /// pause.
   std::optional<Clock::time_point> deadline() const;
   /// Commits the open transaction, if any.
   void commit();
   /// Results stored before this run that will be replayed when their items come.
   std::uint64_t replayable() const { return m_replayable; }
 
+  /// Items an earlier run recorded as running and did not see end: it died (the lock held by
+  /// this run proves it is gone), and their process groups may live on.
+  const std::vector<RunningItem>& left_running() const;
+  /// Forgets left_running() (committed at once), once their groups are gone.
+  void forget_left_running();
+  /// An item of this run started: recorded if it is still running at a commit after
+  /// RunningItems::k_record_after, so that a run after a crash can find its process group.
+  void item_running(RunningItem item);
+  /// The item started last under `seq` ended (or never started a process).
+  void item_ended(std::uint64_t seq);
+
 private:
   struct Impl;
+  /// What the file holds of an earlier run.
+  struct Stored {
+    std::int64_t finished = 0;
+    std::string command;
+  };
   void open_and_check(const RunRecord& run);
-  /// Refuses a run this checkpoint cannot serve; returns the number of stored results.
-  std::int64_t check_run(const RunRecord& run);
+  /// Throws CheckpointConflict for a run this checkpoint cannot serve. Writes nothing.
+  Stored check_run(const RunRecord& run);
   void write_run(const RunRecord& run);
 
   std::unique_ptr<Impl> m_impl;

@@ -18,14 +18,25 @@ struct FinalizeStmt {
 };
 using Db = std::unique_ptr<sqlite3, CloseDb>;
 
-/// Throws parmap::Error("<context>: <sqlite message>") unless rc is one of the ok codes.
-void check(int rc, sqlite3* db, std::string_view context);
+/// What went wrong, in parmap's words (a damaged file, a full disk, an I/O error and its
+/// errno...): never SQL text, which means nothing to someone running parmap.
+std::string describe(int rc, sqlite3* db);
+
+/// Throws parmap::Error("<file>: <describe(rc)>") unless rc is one of the ok codes; `file` is
+/// the database's file name.
+void check(int rc, sqlite3* db);
 
 /// Opens `path` with `flags` (SQLITE_OPEN_*). Throws parmap::Error naming the path.
 Db open(const std::string& path, int flags);
 
 /// Runs SQL without results. Throws parmap::Error.
-void exec(sqlite3* db, const char* sql, std::string_view context);
+void exec(sqlite3* db, const char* sql);
+
+/// A prepared statement, reset after each use.
+class Statement;
+
+/// True when `table` has a column `column` (later schemas add some; older files lack them).
+bool has_column(sqlite3* db, const char* table, const char* column);
 
 /// A prepared statement, reset after each use.
 class Statement {

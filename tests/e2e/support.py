@@ -3,6 +3,7 @@
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -66,6 +67,24 @@ def pid_alive(pid):
         return False
 
 
+def live_processes(keep):
+    """PIDs of the live processes (zombies left out) for which keep(uid, argv) is true; argv is
+    a list of bytes."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            uid = os.stat(f"/proc/{pid}").st_uid
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and keep(uid, argv):
+            found.append(int(pid))
+    return found
+
+
 def wait_for(predicate, timeout=10.0, interval=0.02):
     """Polls predicate until true; returns its last value."""
     deadline = time.monotonic() + timeout
@@ -74,6 +93,18 @@ def wait_for(predicate, timeout=10.0, interval=0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+def count_results(db):
+    """Rows in a checkpoint's results table, as another process sees it; -1 if unreadable."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT count(*) FROM results").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
 
 
 def lines(data):

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import time
 
-from support import PARMAP, TempDirTest, lines, pid_alive, run, start, wait_for
+from support import PARMAP, TempDirTest, count_results, lines, pid_alive, run, start, wait_for
 
 # Prints the item and appends it to a run log, so that tests can tell which items really ran.
 LOGGED = ["sh", "-c", 'echo "out $1"; echo "$1" >> "$0"']
@@ -67,12 +67,22 @@ class Recording(CheckpointTest):
         for c in ("item", "occurrence", "seq", "status", "exit", "signal", "stdout", "stderr",
                   "started", "duration", "attempts", "host"):
             self.assertIn(c, cols)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(output_chunks)")]
+        self.assertEqual(cols, ["result", "stream", "bytes"])
+        cols = [r[1] for r in con.execute("PRAGMA table_info(running_items)")]
+        self.assertEqual(cols, ["seq", "item", "occurrence", "started", "pgid", "leader_start",
+                                "boot_id"])
         con.close()
 
     def test_schema_1_file_resumes_and_gains_the_new_columns(self):
         self.assertOk(self.parmap("echo", items=["a", "b"]))
         con = sqlite3.connect(self.db)
-        con.execute("ALTER TABLE results DROP COLUMN host")  # as parmap 0.1.0 wrote it
+        # As parmap 0.1.0 wrote it: none of schema 2's additions.
+        con.execute("DROP TRIGGER output_chunks_go_with_their_result")
+        con.execute("DROP TABLE output_chunks")
+        con.execute("DROP TABLE running_items")
+        con.execute("ALTER TABLE results DROP COLUMN host")
+        con.execute("ALTER TABLE results DROP COLUMN step")
         con.execute("PRAGMA user_version = 1")
         con.commit()
         con.close()
@@ -109,22 +119,12 @@ class Recording(CheckpointTest):
             proc = start(["--checkpoint", db, "--checkpoint-every", "1000", "-j2", "sh", "-c",
                           'case $1 in [0-4]) echo $1;; *) sleep 100;; esac', "sh", ":::"] +
                          [str(i) for i in range(10)])
-            self.assertTrue(wait_for(lambda: os.path.exists(db) and self.count(db) >= 0))
+            self.assertTrue(wait_for(lambda: os.path.exists(db) and count_results(db) >= 0))
             time.sleep(0.5)
             proc.send_signal(sig)
             proc.communicate(timeout=20)
             self.assertEqual(proc.returncode, -sig)
-            self.assertEqual(self.count(db), 5, msg=str(sig))
-
-    def count(self, db):
-        try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            try:
-                return con.execute("SELECT count(*) FROM results").fetchone()[0]
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return -1
+            self.assertEqual(count_results(db), 5, msg=str(sig))
 
     def test_large_output_is_stored_and_replayed(self):
         p = self.parmap("sh", "-c", "head -c 3000000 /dev/urandom | tee $0.$1", self.path("big"),

@@ -1,6 +1,7 @@
 """What users expect around the core: joblog, dry-run, progress on a terminal, --delay, -j forms,
 --timeout N%, --env, --halt forms, --version/--help."""
 
+import json
 import os
 import re
 import shutil
@@ -70,6 +71,29 @@ class DryRun(TempDirTest):
         self.assertFalse(os.path.exists(self.path("x.db")))
 
 
+def terminal_screen(data):
+    """The non-empty lines a terminal shows after `data`, handling what parmap's display and a
+    tty's output processing use: \\r, \\n and ESC[K (erase to the end of the line)."""
+    screen, col, i = [""], 0, 0
+    while i < len(data):
+        if data.startswith("\x1b[K", i):
+            screen[-1] = screen[-1][:col]
+            i += 3
+            continue
+        c = data[i]
+        i += 1
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            screen.append("")
+            col = 0
+        else:
+            line = screen[-1].ljust(col)
+            screen[-1] = line[:col] + c + line[col + 1:]
+            col += 1
+    return [line for line in screen if line]
+
+
 @unittest.skipUnless(shutil.which("script"), "needs script(1) from util-linux")
 class Progress(TempDirTest):
     def on_terminal(self, args, stdin_data=""):
@@ -85,6 +109,36 @@ class Progress(TempDirTest):
         self.assertIn("\r", out)
         self.assertRegex(out, r"100% \[#+\] 12/12")
         self.assertRegex(out, r"\d+% \[#* +\] \d+/12")  # an intermediate state was drawn
+
+    def test_output_on_the_same_terminal_never_shares_the_bar_line(self):
+        # Results and bar on one terminal: the bar is erased before output and drawn again
+        # below it, so each result has its line and no stale bar stays above (as pv, cargo).
+        out = self.on_terminal(["--bar", "-j2", "sh", "-c", "sleep 0.15; echo result-$1", "sh",
+                                ":::"] + [str(i) for i in range(10)])
+        screen = terminal_screen(out)
+        self.assertEqual([line for line in screen if "result-" in line],
+                         [f"result-{i}" for i in range(10)], msg=screen)
+        self.assertEqual(screen[:-1], [f"result-{i}" for i in range(10)], msg=screen)
+        self.assertRegex(screen[-1], r"^parmap: 100% \[#+\] 10/10")
+
+    def test_a_line_left_open_by_the_output_is_not_erased(self):
+        # The running item printed half a line: the bar waits for the newline.
+        out = self.on_terminal(["--bar", "-j1", "sh", "-c", "printf part-$1; sleep 0.4; echo",
+                                "sh", ":::", "1", "2"])
+        screen = terminal_screen(out)
+        self.assertEqual(screen[:2], ["part-1", "part-2"], msg=screen)
+        self.assertRegex(screen[-1], r"^parmap: 100% .* 2/2")
+
+    def test_progress_always_into_a_file_writes_plain_lines(self):
+        p = run(["--bar", "--progress-always", "-j1", "sleep", ":::"] + ["0.4"] * 4)
+        self.assertOk(p)
+        self.assertNotIn(b"\r", p.stderr)
+        self.assertNotIn(b"\x1b", p.stderr)
+        progress = lines(p.stderr)
+        self.assertTrue(all(line.startswith("parmap: ") for line in progress), msg=progress)
+        self.assertRegex(progress[-1], r"100% \[#+\] 4/4")
+        self.assertGreaterEqual(len(progress), 2)
+        self.assertLessEqual(len(progress), 5, msg=progress)  # at most one a second
 
     def test_eta_is_drawn(self):
         out = self.on_terminal(["--eta", "sh", "-c", "sleep 0.05", "sh", ":::", "1", "2", "3"])
@@ -139,6 +193,28 @@ class Habits(TempDirTest):
                  "sh", ":::", "0.1", "0.1", "0.1", "0.1", "0.1", "3"])
         statuses = re.findall(rb'"status":"(\w+)"', p.stdout)
         self.assertEqual(statuses, [b"ok"] * 5 + [b"timeout"])
+
+    def test_timeout_percent_ignores_quick_failures(self):
+        # Issue 12's reproduction (with `.05`, the text of the items, so that they do fail): the
+        # median is of successes only, so the four quick failures do not set a limit that kills
+        # the normal half-second items, as in GNU parallel.
+        p = run(["-j1", "--keep-going", "--timeout", "300%", "--json", "sh", "-c",
+                 'sleep $1; [ $1 != .05 ]', "sh", ":::",
+                 ".5", ".05", ".05", ".05", ".05", ".5", ".5", ".5"])
+        statuses = re.findall(rb'"status":"(\w+)"', p.stdout)
+        self.assertEqual(statuses, [b"ok"] + [b"failed"] * 4 + [b"ok"] * 3, msg=p.stderr)
+        self.assertEqual(p.returncode, 4)
+
+    def test_timeout_percent_does_not_shrink_with_each_timeout(self):
+        # Equal items at 50%: all but the first time out, each at half the first one's runtime.
+        # Counting timed-out runtimes would halve the limit at every timeout.
+        p = run(["-j1", "--keep-going", "--timeout", "50%", "--json", "sleep", ":::"] +
+                ["0.4"] * 5)
+        records = [json.loads(line) for line in lines(p.stdout)]
+        self.assertEqual([r["status"] for r in records], ["ok"] + ["timeout"] * 4)
+        limit = records[0]["duration_s"] / 2
+        for r in records[1:]:
+            self.assertGreater(r["duration_s"], limit * 0.95, msg=records)
 
     def test_env_is_accepted(self):
         p = run(["--env", "FOO", "sh", "-c", "echo $FOO", ":::", "x"], env={"FOO": "bar"})

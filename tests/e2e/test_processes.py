@@ -138,7 +138,8 @@ class Signals(TempDirTest):
         self.check_signal(signal.SIGHUP)
 
     def test_shell_sees_128_plus_n(self):
-        p = subprocess.run(["bash", "-c", f"{PARMAP} sleep ::: 30 & sleep 0.5; kill -INT $!; wait $!; echo $?"],
+        # set -m: without job control, a background job would start with SIGINT ignored.
+        p = subprocess.run(["bash", "-c", f"set -m; {PARMAP} sleep ::: 30 & sleep 0.5; kill -INT $!; wait $!; echo $?"],
                            capture_output=True, timeout=30)
         self.assertEqual(lines(p.stdout)[-1], "130")
 

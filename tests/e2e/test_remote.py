@@ -17,7 +17,7 @@ import tempfile
 import time
 import unittest
 
-from support import PARMAP, TempDirTest, lines, run, start, wait_for
+from support import PARMAP, TempDirTest, lines, live_processes, run, start, wait_for
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "ssh-hosts")
@@ -90,20 +90,7 @@ def start_remote(args, **kwargs):
 def host_processes(marker):
     """Live processes of the fixture's user whose command line holds `marker`."""
     uid = pwd.getpwnam(USER).pw_uid
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.stat(f"/proc/{pid}").st_uid != uid:
-                continue
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ")
-            with open(f"/proc/{pid}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker.encode() in cmd and state != "Z":
-            found.append(int(pid))
-    return found
+    return live_processes(lambda u, argv: u == uid and marker.encode() in b" ".join(argv))
 
 
 def shared_dir(test):
@@ -293,7 +280,7 @@ class Refusals(RemoteTest):
         self.assertEqual(p.returncode, 255)
         err = p.stderr.decode()
         self.assertIn("9.9.9 (agent protocol 99)", err)
-        self.assertIn("protocol 1)", err)
+        self.assertIn("protocol 2)", err)
         self.assertIn("host1", err)
 
     def test_missing_agent_and_unreachable_host(self):

@@ -7,6 +7,7 @@
 #include "cli/report.hpp"
 #include "exec/agent/protocol.hpp"
 #include "exec/command.hpp"
+#include "input/block_cutter.hpp"
 #include "input/input.hpp"
 #include "parmap/error.hpp"
 #include "parmap/report.hpp"
@@ -904,6 +905,141 @@ void check_input(const std::uint8_t* data, std::size_t size) {
   if (got != want.size()) {
     violated("the splitter produced " + std::to_string(got) + " records, the input holds " +
              std::to_string(want.size()));
+  }
+}
+
+CutBlocks cut_blocks(const BlockFormat& format,
+                     std::string_view input,
+                     const std::function<std::size_t()>& piece) {
+  BlockCutter cutter(format);
+  CutBlocks out;
+  std::size_t at = 0;
+  std::string body;
+  for (;;) {
+    while (cutter.take(body)) {
+      out.blocks.push_back(std::move(body));
+    }
+    if (auto from = cutter.take_growth()) {
+      out.growth.push_back(*from);
+    }
+    if (cutter.done()) {
+      break;
+    }
+    if (at == input.size()) {
+      cutter.end();
+      continue;
+    }
+    std::span<char> space = cutter.space();
+    std::size_t n = std::min({space.size(), std::max<std::size_t>(piece(), 1), input.size() - at});
+    std::memcpy(space.data(), input.data() + at, n);
+    cutter.added(n);
+    at += n;
+  }
+  out.header = cutter.header() ? *cutter.header() : std::string();
+  return out;
+}
+
+namespace {
+
+/// --regexp pairs (recend, recstart) for check_blocks: fuzzed patterns could backtrack for ever.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 6> k_block_patterns{{
+    {"\n", ""},
+    {"", "^>"},
+    {"\n", ">"},
+    {"[0-9]\n", ""},
+    {"\n\n+", ""},
+    {"a|b", "c"},
+}};
+
+/// The records of a literal separator that end in (from, to] of `stream`, each found from the
+/// end of the one before, as a record begins where the last one ended: an independent count.
+std::size_t literal_records(std::string_view stream, const BlockFormat& f, std::size_t from,
+                            std::size_t to) {
+  std::string sep = f.recend + f.recstart;
+  std::size_t n = 0;
+  for (std::size_t i = from; i + sep.size() <= stream.size() && i + f.recend.size() <= to;) {
+    std::size_t split = i + f.recend.size();
+    if (stream.compare(i, sep.size(), sep) == 0 && split > from) {
+      ++n;
+      from = split;
+      i = split;
+    } else {
+      ++i;
+    }
+  }
+  return n;
+}
+
+/// A literal boundary at `at`: the --recend before it and the --recstart after it.
+bool literal_boundary(std::string_view stream, const BlockFormat& f, std::size_t at) {
+  std::string sep = f.recend + f.recstart;
+  return at >= f.recend.size() && stream.compare(at - f.recend.size(), sep.size(), sep) == 0 &&
+         at - f.recend.size() + sep.size() <= stream.size();
+}
+
+/// The format the fuzz input asks for; `rest` is what follows the fixed bytes, and the
+/// stream is what follows the literal separators in it.
+BlockFormat fuzzed_format(std::uint8_t mode, std::uint8_t size, std::uint8_t counts,
+                          std::uint8_t seps, std::string_view rest, std::string_view& stream) {
+  BlockFormat f;
+  f.size = (size & 63) + 1;
+  f.size *= (size >> 6) == 3 ? 4096 : 1;
+  f.records = (mode & 1) != 0 ? 1 + (counts & 7) : 0;
+  f.lines = (mode & 2) != 0 ? 1 + ((counts >> 3) & 3) : 0;
+  const std::array<std::string, 4> headers{"", ":", "2", "[a-z]*\n"};
+  f.header = headers[(mode >> 2) & 3];
+  f.regexp = (mode & 16) != 0;
+  if (f.regexp) {
+    auto [end, start] = k_block_patterns[seps % k_block_patterns.size()];
+    f.recend = end;
+    f.recstart = start;
+    stream = rest;
+    return f;
+  }
+  f.recend = std::string(rest.substr(0, seps & 3));
+  rest.remove_prefix(f.recend.size());
+  f.recstart = std::string(rest.substr(0, (seps >> 2) & 3));
+  stream = rest.substr(f.recstart.size());
+  return f;
+}
+
+} // namespace
+
+void check_blocks(const std::uint8_t* data, std::size_t size) {
+  Reader in(data, size);
+  std::uint8_t mode = in.byte();
+  std::uint8_t block = in.byte();
+  std::uint8_t counts = in.byte();
+  std::uint8_t seps = in.byte();
+  std::uint32_t seed = in.byte();
+  seed = seed << 8 | in.byte();
+  std::string_view stream;
+  BlockFormat f = fuzzed_format(mode, block, counts, seps, in.rest(), stream);
+  Chunker chunker(seed);
+  CutBlocks whole = cut_blocks(f, stream, [] { return SIZE_MAX; });
+  CutBlocks pieces = cut_blocks(f, stream, [&] { return chunker.next() % 97; });
+  expect(whole.header == pieces.header && whole.blocks == pieces.blocks,
+         "the blocks depend on how the reads split the stream");
+  std::string joined = whole.header;
+  for (const auto& b : whole.blocks) {
+    expect(!b.empty(), "a block is empty");
+    joined += b;
+  }
+  expect(joined == stream, "the header and the blocks do not add up to the stream");
+  std::size_t at = whole.header.size();
+  for (std::size_t i = 0; i + 1 < whole.blocks.size(); ++i) { // the last block is what is left
+    const std::string& b = whole.blocks[i];
+    std::size_t end = at + b.size();
+    if (f.lines > 0 && f.records == 0) {
+      auto lines = static_cast<std::size_t>(std::count(b.begin(), b.end(), '\n'));
+      expect(lines % f.lines == 0 && b.back() == '\n', "an -L block is not whole L-line records");
+    } else if (!f.regexp && f.records > 0) {
+      expect(literal_records(stream, f, at, end) == f.records * std::max<std::size_t>(f.lines, 1),
+             "an -N block does not hold N records");
+    } else if (!f.regexp) {
+      expect(literal_boundary(stream, f, end), "a block does not end at a record boundary");
+    }
+    at = end;
   }
 }
 

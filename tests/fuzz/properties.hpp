@@ -2,10 +2,15 @@
 // test that replays tests/fuzz/corpus/ and tests/fuzz/regressions/ (test_fuzz_replay.cpp).
 #pragma once
 
+#include "parmap/items.hpp"
+
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace parmap::fuzz {
 
@@ -25,6 +30,24 @@ void check_command(const std::uint8_t* data, std::size_t size);
 /// repeat byte is >= 200, the stream's first record is repeated (up to 2 x k_max_item_bytes) to
 /// reach records over the cap.
 void check_input(const std::uint8_t* data, std::size_t size);
+
+/// BlockCutter (--pipe). Input: [mode][block size][counts][separator lengths or pattern][chunking
+/// seed: 2 bytes] then the literal --recend and --recstart bytes, then the stream. mode & 3: fill
+/// blocks, -N, -L, or both; (mode >> 2) & 3: no header, ":", "2", or a regex; mode & 16:
+/// --regexp with a pattern pair from a fixed table (fuzzed patterns could backtrack for ever).
+void check_blocks(const std::uint8_t* data, std::size_t size);
+
+/// What a BlockCutter makes of a whole stream.
+struct CutBlocks {
+  std::string header;
+  std::vector<std::string> blocks;
+  std::vector<std::uint64_t> growth; ///< The block sizes it grew from, in order.
+};
+/// Cuts `input` with a BlockCutter whose reads return at most `piece()` bytes at a time (a
+/// read of 0 bytes counts as 1).
+CutBlocks cut_blocks(const BlockFormat& format,
+                     std::string_view input,
+                     const std::function<std::size_t()>& piece);
 
 /// cli::interpret on "parmap" + the data split at NUL ('/' mapped to '_', so that no path
 /// leaves the sandbox), run in cli_sandbox(): a Config, or 0, or a usage error of one line

@@ -26,11 +26,37 @@
 namespace parmap::agent {
 namespace {
 
+/// An item killed by a signal parmap did not send may have died with its host: a cancelled
+/// Slurm step or a node shutting down signals every process at once, this agent too. Its end
+/// is told this much later, so that the agent's own end comes first and the controller runs
+/// the item elsewhere instead of recording a failure it did not cause.
+constexpr auto k_outside_signal_wait = std::chrono::milliseconds(500);
+
+/// The variable's value, or "" when it is not set.
+std::string env_or_empty(const char* name)
+{
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+/// The host's name; inside a Slurm step the node's name as Slurm knows it (it may differ from
+/// the kernel's hostname), which is what users give to Slurm's commands.
 std::string host_name()
 {
+  if (std::string node = env_or_empty("SLURMD_NODENAME"); !node.empty()) {
+    return node;
+  }
   char name[256] = {};
   ::gethostname(name, sizeof name - 1);
   return name;
+}
+
+/// "JOBID.STEPID" when this agent is a Slurm job step, else empty.
+std::string slurm_step()
+{
+  std::string job = env_or_empty("SLURM_JOB_ID");
+  std::string step = env_or_empty("SLURM_STEP_ID");
+  return job.empty() || step.empty() ? "" : job + "." + step;
 }
 
 class Agent final : public Connection::Handler, public OutputListener, public LaunchBuilder {
@@ -41,7 +67,7 @@ public:
         m_signals(m_reactor, [this](int sig) { stop(fmt::format("killed by signal {}", sig)); })
   {
     m_connection.send_raw(greeting());
-    m_connection.send(Hello{cpu_count(), host_name()});
+    m_connection.send(Hello{cpu_count(), host_name(), slurm_step()});
   }
 
   int run()
@@ -170,7 +196,10 @@ private:
     }
     unsigned slot = std::clamp(run.slot, 1U, m_slots);
     Batch batch;
-    batch.items.push_back(Item{seq, {}, 0, run.timeout});
+    Item item;
+    item.seq = seq;
+    item.timeout = run.timeout;
+    batch.items.push_back(std::move(item));
     m_runs[seq] = std::move(run);
     m_executor->start(slot, std::move(batch));
   }
@@ -229,7 +258,11 @@ private:
     if (auto* started = std::get_if<ItemStarted>(&event)) {
       m_connection.send(Started{started->seq});
     } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
-      finish(*ended);
+      if (ended->status == Status::signaled) {
+        m_reactor.at(Clock::now() + k_outside_signal_wait, [this, e = *ended] { finish(e); });
+      } else {
+        finish(*ended);
+      }
     }
   }
 

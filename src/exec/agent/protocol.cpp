@@ -24,7 +24,7 @@ template <class M, class F> void fields(M& m, F&& f)
   } else if constexpr (std::is_same_v<T, Cancel>) {
     f(m.from_seq), f(m.signal);
   } else if constexpr (std::is_same_v<T, Hello>) {
-    f(m.cpus), f(m.hostname);
+    f(m.cpus), f(m.hostname), f(m.step);
   } else if constexpr (std::is_same_v<T, Started>) {
     f(m.seq);
   } else if constexpr (std::is_same_v<T, ItemOutput>) {

@@ -15,7 +15,7 @@
 namespace parmap::agent {
 
 /// Bumped whenever a message changes: controller and agent must speak the same one.
-inline constexpr unsigned k_protocol_version = 1;
+inline constexpr unsigned k_protocol_version = 2;
 /// The agent's first line is "PARMAP-AGENT <protocol> <parmap version>\n".
 inline constexpr std::string_view k_greeting_word = "PARMAP-AGENT";
 /// At most this much output or file data travels in one frame.
@@ -65,7 +65,8 @@ struct KillAll {};
 /// After the greeting: what the controller needs to know about the host.
 struct Hello {
   unsigned cpus = 1;
-  std::string hostname;
+  std::string hostname; ///< The node's name as Slurm knows it, inside a Slurm step.
+  std::string step;     ///< The Slurm job step the agent is ("JOBID.STEPID"); empty outside one.
 };
 struct Started {
   std::uint64_t seq = 0;

@@ -79,6 +79,8 @@ struct RemoteExecutor::Host final : Connection::Handler {
 
   RemoteExecutor* owner = nullptr;
   Endpoint endpoint;
+  std::string name; ///< The endpoint's name, or its agent's (Endpoint::named_by_agent).
+  std::string step; ///< The Slurm job step its agent is, if it is one.
   State state = State::connecting;
   unsigned first = 0; ///< Its first global slot.
   unsigned count = 0; ///< Its slots.
@@ -184,7 +186,9 @@ struct RemoteExecutor::Host final : Connection::Handler {
 RemoteExecutor::RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch,
                                OutputListener& listener, RemoteConfig config)
     : m_reactor(reactor), m_launch(launch), m_listener(listener), m_config(std::move(config)),
-      m_spawner(false, true), m_env(snapshot_environment()), m_spill("")
+      m_spawner(false, true),
+      m_env(m_config.transport_env ? *m_config.transport_env : snapshot_environment()),
+      m_spill("")
 {
   for (const auto& t : m_config.transfers) {
     m_transfers.emplace_back(std::vector<std::string>{t}, Shell::never);
@@ -196,47 +200,17 @@ RemoteExecutor::RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch,
     auto host = std::make_unique<Host>();
     host->owner = this;
     host->endpoint = e;
+    host->name = e.name;
     host->exit_watch.host = host.get();
     host->exit_watch.exit = true;
     host->err_watch.host = host.get();
     m_hosts.push_back(std::move(host));
   }
   for (auto& host : m_hosts) {
-    connect(*host);
+    schedule_connect(*host);
   }
-  // Slot counts come from the agents' CPU counts: wait for the greetings.
-  auto deadline = Clock::now() + seconds(m_config.connect_wait);
-  auto pending = [this] {
-    return std::any_of(m_hosts.begin(), m_hosts.end(),
-                       [](const auto& h) { return h->state == Host::State::connecting; });
-  };
-  while (pending() && Clock::now() < deadline) {
-    m_reactor.run_once(deadline);
-    m_dead.clear();
-  }
-  std::string problems;
-  unsigned slot = m_config.first_slot;
-  for (auto& host : m_hosts) {
-    host->first = slot;
-    if (host->state != Host::State::gone) {
-      unsigned fallback = host->state == Host::State::ready ? std::max(1U, host->cpus) : 1;
-      host->count = host->endpoint.slots ? host->endpoint.slots
-                                         : (m_config.slots ? m_config.slots : fallback);
-    }
-    for (unsigned i = 0; i < host->count; ++i) {
-      m_slot_states.push_back(SlotState{host.get(), 0, false});
-    }
-    slot += host->count;
-    if (host->state != Host::State::ready) {
-      problems += fmt::format("; {}: {}", host->endpoint.name, host->problem);
-      if (host->state == Host::State::gone) {
-        notice(fmt::format("{}: giving up on it: {}", host->endpoint.name, host->problem));
-      } else if (host->state == Host::State::down) {
-        notice(fmt::format("{}: {}; trying again", host->endpoint.name, host->problem));
-      }
-    }
-  }
-  m_slot_count = slot - m_config.first_slot;
+  wait_for_greetings();
+  std::string problems = assign_slots();
   bool none_ready = std::none_of(m_hosts.begin(), m_hosts.end(), [](const auto& h) {
     return h->state == Host::State::ready;
   });
@@ -258,8 +232,55 @@ RemoteExecutor::~RemoteExecutor()
   reap_all();
 }
 
+void RemoteExecutor::wait_for_greetings()
+{
+  // Slot counts not given come from the agents' CPU counts, and the run starts on all the
+  // hosts together: wait for every greeting (a host that did not greet in time joins later).
+  auto pending = [this] {
+    return std::any_of(m_hosts.begin(), m_hosts.end(),
+                       [](const auto& h) { return h->state == Host::State::connecting; });
+  };
+  auto deadline = Clock::now() + seconds(m_config.connect_wait);
+  while (pending() && Clock::now() < deadline) {
+    m_reactor.run_once(deadline);
+    m_dead.clear();
+  }
+}
+
+std::string RemoteExecutor::assign_slots()
+{
+  std::string problems;
+  unsigned slot = m_config.first_slot;
+  for (auto& host : m_hosts) {
+    host->first = slot;
+    if (host->state != Host::State::gone) {
+      unsigned fallback = host->state == Host::State::ready ? std::max(1U, host->cpus) : 1;
+      host->count = host->endpoint.slots ? host->endpoint.slots
+                                         : (m_config.slots ? m_config.slots : fallback);
+    }
+    for (unsigned i = 0; i < host->count; ++i) {
+      m_slot_states.push_back(SlotState{host.get(), 0, false});
+    }
+    slot += host->count;
+    if (host->state == Host::State::connecting) {
+      problems += fmt::format("; {}: no greeting from its agent within {} s", host->name,
+                              m_config.connect_wait);
+    } else if (host->state != Host::State::ready) {
+      problems += fmt::format("; {}: {}", host->name, host->problem);
+      bool gone = host->state == Host::State::gone;
+      notice(host->name + (gone ? ": giving up on it: " : ": ") + host->problem +
+             (gone ? "" : "; trying again"));
+    }
+  }
+  m_slot_count = slot - m_config.first_slot;
+  return problems;
+}
+
 void RemoteExecutor::reap_all()
 {
+  m_reactor.cancel(m_launch_timer);
+  m_launch_timer = 0;
+  m_launch_queue.clear();
   for (auto& host : m_hosts) {
     m_reactor.cancel(host->timer);
     host->timer = 0;
@@ -297,14 +318,37 @@ void RemoteExecutor::reap_all()
   }
 }
 
-void RemoteExecutor::connect(Host& host)
+void RemoteExecutor::schedule_connect(Host& host)
 {
   host.state = Host::State::connecting;
+  m_launch_queue.push_back(&host);
+  launch_due();
+}
+
+void RemoteExecutor::launch_due()
+{
+  while (!m_launch_queue.empty() && m_launch_timer == 0) {
+    auto now = Clock::now();
+    if (now < m_next_launch) {
+      m_launch_timer = m_reactor.at(m_next_launch, [this] {
+        m_launch_timer = 0;
+        launch_due();
+      });
+      return;
+    }
+    Host& host = *m_launch_queue.front();
+    m_launch_queue.pop_front();
+    m_next_launch = now + seconds(m_config.start_interval);
+    connect(host);
+  }
+}
+
+void RemoteExecutor::connect(Host& host)
+{
   host.stderr_tail.clear();
   host.close_why.clear();
   // Our ends are non-blocking; the transport's are left as programs expect them.
-  Pipe to = make_pipe(true);
-  ::fcntl(to.read.get(), F_SETFL, 0);
+  Pipe to = make_feed_pipe();
   Pipe from = make_pipe();
   Pipe err = make_pipe();
   Spawned child = m_spawner.spawn(host.endpoint.command, m_env, {},
@@ -332,6 +376,10 @@ void RemoteExecutor::handle(Host& host, Message& message)
 {
   if (auto* hello = std::get_if<Hello>(&message)) {
     host.cpus = hello->cpus;
+    host.step = hello->step;
+    if (host.endpoint.named_by_agent && !hello->hostname.empty()) {
+      host.name = hello->hostname;
+    }
     if (host.count > 0) {
       on_hello(host, hello->cpus); // a reconnection, or a late greeting: slots are fixed
     } else {
@@ -341,7 +389,7 @@ void RemoteExecutor::handle(Host& host, Message& message)
     auto it = m_items.find(started->seq);
     if (it != m_items.end() && !it->second.started) {
       it->second.started = true;
-      m_events.emplace_back(ItemStarted{started->seq, it->second.slot, host.endpoint.name});
+      m_events.emplace_back(ItemStarted{started->seq, it->second.slot, host.name, 0, 0});
     }
   } else if (auto* output = std::get_if<ItemOutput>(&message)) {
     if (m_items.contains(output->seq) &&
@@ -369,8 +417,8 @@ void RemoteExecutor::on_hello(Host& host, unsigned cpus)
   setup.kill_grace = m_config.kill_grace;
   setup.workdir = m_config.workdir;
   setup.env = m_config.env;
-  setup.env.push_back("PARMAP_HOST=" + host.endpoint.name);
-  setup.env.push_back("PARALLEL_SSHLOGIN=" + host.endpoint.name);
+  setup.env.push_back("PARMAP_HOST=" + host.name);
+  setup.env.insert(setup.env.end(), host.endpoint.item_env.begin(), host.endpoint.item_env.end());
   setup.cleanup = m_config.cleanup;
   setup.heartbeat = m_config.heartbeat;
   (void)cpus;
@@ -410,7 +458,8 @@ void RemoteExecutor::on_ended(Host& host, Ended& e)
           std::chrono::duration<double>(std::isfinite(e.started) ? e.started : 0)));
   end.duration = std::isfinite(e.duration) ? e.duration : 0;
   end.interrupted = e.interrupted;
-  end.host = host.endpoint.name;
+  end.host = host.name;
+  end.step = host.step;
   unsigned slot = it->second.slot;
   m_items.erase(it);
   m_events.emplace_back(std::move(end));
@@ -445,7 +494,7 @@ void RemoteExecutor::on_return(Host& host, Message& message)
     std::string error = host.file->finish(end->error);
     if (!error.empty()) {
       m_listener.on_output(host.file_seq, Stream::err,
-                           fmt::format("parmap: {}: cannot return {}: {}\n", host.endpoint.name,
+                           fmt::format("parmap: {}: cannot return {}: {}\n", host.name,
                                        host.file->path(), error));
     }
     host.file.reset();
@@ -474,11 +523,14 @@ void RemoteExecutor::on_down(Host& host)
                                            last_line(host.stderr_tail))
                              : host.start_failure();
   }
+  site_ended();
   if (was_ready) {
     std::size_t lost = std::count_if(m_items.begin(), m_items.end(),
                                      [&](const auto& i) { return i.second.host == &host; });
-    notice(fmt::format("{}: {}; {} item{} will run again elsewhere", host.endpoint.name,
-                       host.problem, lost, lost == 1 ? "" : "s"));
+    if (!m_stopping) {
+      notice(fmt::format("{}: {}; {} item{} will run again elsewhere", host.name,
+                         host.problem, lost, lost == 1 ? "" : "s"));
+    }
     lose_items(host);
     set_away(host, true);
   }
@@ -489,14 +541,31 @@ void RemoteExecutor::on_down(Host& host)
     return;
   }
   if (!was_ready && host.count > 0) {
-    notice(fmt::format("{}: {}; trying again", host.endpoint.name, host.problem));
+    notice(fmt::format("{}: {}; trying again", host.name, host.problem));
   }
   double backoff = std::min(30.0, static_cast<double>(1U << (host.failures - 1)));
   host.timer = m_reactor.at(Clock::now() + seconds(backoff), [this, &host] {
     host.timer = 0;
     host.problem.clear();
-    connect(host);
+    schedule_connect(host);
   });
+}
+
+bool RemoteExecutor::site_ended()
+{
+  if (!m_config.site || m_stopping) {
+    return false;
+  }
+  std::string why = m_config.site->ended();
+  if (why.empty()) {
+    return false;
+  }
+  m_stopping = true; // no endpoint comes back: the run ends with what it has
+  if (!m_failed) {
+    m_failed = true;
+    notice(why, true);
+  }
+  return true;
 }
 
 void RemoteExecutor::lose_items(Host& host)
@@ -510,7 +579,8 @@ void RemoteExecutor::lose_items(Host& host)
     end.seq = it->first;
     end.slot = it->second.slot;
     end.lost = true;
-    end.host = host.endpoint.name;
+    end.host = host.name;
+    end.step = host.step;
     slot_state(it->second.slot).outstanding = 0;
     m_events.emplace_back(std::move(end));
     it = m_items.erase(it);
@@ -523,7 +593,7 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
   if (host.count > 0) {
     // Before the run started a host that could not be reached is reported with the others.
     if (!m_stopping) {
-      notice(fmt::format("{}: giving up on it: {}", host.endpoint.name, why));
+      notice(fmt::format("{}: giving up on it: {}", host.name, why));
     }
     set_away(host, true);
   }
@@ -552,7 +622,7 @@ void RemoteExecutor::notice(std::string message, bool fatal)
 
 void RemoteExecutor::fail_item(unsigned slot, const Item& item, const std::string& message)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot, {}});
+  m_events.emplace_back(ItemStarted{item.seq, slot, {}, 0, 0});
   m_listener.on_output(item.seq, Stream::err, "parmap: " + message + "\n");
   ItemEnded end;
   end.seq = item.seq;
@@ -650,6 +720,10 @@ void RemoteExecutor::cancel(std::uint64_t from_seq, int signal)
       give_up(*host, host->problem);
     }
   }
+  for (Host* host : m_launch_queue) {
+    give_up(*host, "the run stopped before it started"); // nor is a transport not started yet
+  }
+  m_launch_queue.clear();
 }
 
 void RemoteExecutor::kill_all()

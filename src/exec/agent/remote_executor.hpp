@@ -14,7 +14,9 @@
 #include "output/spill.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,9 +25,23 @@ namespace parmap::agent {
 
 /// One agent to start.
 struct Endpoint {
-  std::string name;                 ///< The host as the user wrote it (messages, joblog, PARMAP_HOST).
+  /// The host as the user wrote it (messages, joblog, PARMAP_HOST); with `named_by_agent`, what
+  /// it is called until its agent greets.
+  std::string name;
   std::vector<std::string> command; ///< The local command whose stdin/stdout reach the agent.
+  std::vector<std::string> item_env; ///< NAME=VALUE for its items, besides PARMAP_HOST.
   unsigned slots = 0;               ///< 0: RemoteConfig::slots, else the agent's CPU count.
+  /// The host is called what its agent says (a Slurm step lands on a node Slurm picks).
+  bool named_by_agent = false;
+};
+
+/// What every endpoint runs inside, when that can end for all of them at once (a Slurm
+/// allocation reaching its time limit).
+class Site {
+public:
+  virtual ~Site() = default;
+  /// Asked when an endpoint went down: why none of them can come back, or empty while they may.
+  virtual std::string ended() = 0;
 };
 
 struct RemoteConfig {
@@ -43,6 +59,11 @@ struct RemoteConfig {
   bool last_resort = true;
   double connect_wait = 30; ///< Seconds the start waits for agents to greet.
   double heartbeat = 5;     ///< Seconds between pings; silence for 6 of them is a lost host.
+  double start_interval = 0; ///< Seconds between starting two transports (0: all at once).
+  /// The transports' environment (NAME=VALUE); none: parmap's own.
+  std::optional<std::vector<std::string>> transport_env;
+  /// Owned, and destroyed only after every transport is reaped; none: endpoints end one by one.
+  std::unique_ptr<Site> site;
 };
 
 /// Where a file of the controller lands on a host: a path with "/./" in it is relative to the
@@ -51,8 +72,9 @@ std::string remote_path(const std::string& local);
 
 class RemoteExecutor final : public Executor {
 public:
-  /// Starts every endpoint and waits (up to connect_wait) for their greetings, so that slot
-  /// counts are known. Throws parmap::Error when none could be reached and last_resort is set.
+  /// Starts every endpoint (start_interval apart) and waits, up to connect_wait, for the
+  /// greetings (slot counts come with them); agents that greet later join the run then.
+  /// Throws parmap::Error when none could be reached and last_resort is set.
   RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch, OutputListener& listener,
                  RemoteConfig config);
   /// Closes every connection (the agents kill what still runs) and reaps the transports.
@@ -67,6 +89,10 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
+  /// Job control stops this machine only: a remote item runs on (its host's terminal is not
+  /// stopped), its timeout enforced there; its output waits in the connection.
+  void stop_all() override {}
+  void continue_all() override {}
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 
@@ -86,7 +112,15 @@ private:
     bool away = false;        ///< Reported gone to the engine while its host is away.
   };
 
+  void wait_for_greetings();
+  /// Numbers every host's slots; returns what kept hosts away ("; host: why" each).
+  std::string assign_slots();
+  /// Queues the host's transport to start when the start rate allows.
+  void schedule_connect(Host& host);
+  void launch_due();
   void connect(Host& host);
+  /// Asks the site whether endpoints can still come back; when not, the run ends with its why.
+  bool site_ended();
   void handle(Host& host, agent::Message& message);
   void on_hello(Host& host, unsigned cpus);
   void on_ended(Host& host, agent::Ended& ended);
@@ -113,6 +147,9 @@ private:
   std::vector<CommandTemplate> m_transfers;
   std::vector<CommandTemplate> m_returns;
   std::vector<std::unique_ptr<Host>> m_hosts;
+  std::deque<Host*> m_launch_queue; ///< Transports waiting for their turn to start.
+  Clock::time_point m_next_launch{};
+  Reactor::TimerId m_launch_timer = 0;
   std::vector<SlotState> m_slot_states;
   std::unordered_map<std::uint64_t, InFlight> m_items;
   std::vector<ExecutorEvent> m_events;

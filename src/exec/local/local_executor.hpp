@@ -6,6 +6,7 @@
 #include "exec/launch.hpp"
 #include "base/fd.hpp"
 #include "base/reactor.hpp"
+#include "exec/local/block_files.hpp"
 #include "exec/local/spawn.hpp"
 #include "exec/local/work_dir.hpp"
 
@@ -41,7 +42,10 @@ struct LocalExecutorConfig {
   /// Where items run: replacement strings filled in per item; "..." makes a fresh directory
   /// in `temp_dir` for each item, removed when it ends. Empty: parmap's own directory.
   std::string work_dir;
-  std::string temp_dir; ///< Empty: $TMPDIR or /tmp.
+  /// How an item's block reaches its process: its stdin, or a file or FIFO named by {}.
+  BlockInput block_input = BlockInput::pipe;
+  /// Where --wd ... directories, --cat files and --fifo FIFOs go; empty: $TMPDIR or /tmp.
+  std::string temp_dir;
   /// How long to wait for the pipes to close after the item's own process exited (a background
   /// grandchild may hold them) before the item is finished without the rest of its output.
   double linger = 0.5;
@@ -63,11 +67,14 @@ public:
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
+  void stop_all() override;
+  void continue_all() override;
   void resume_output(std::uint64_t seq) override;
   std::size_t running() const override;
 
-  /// The number of slots the open-file limit allows (three descriptors per running item).
-  static unsigned fd_limited_slots(unsigned wanted);
+  /// The number of slots the open-file limit allows (three descriptors per running item, four
+  /// when items get blocks on stdin).
+  static unsigned fd_limited_slots(unsigned wanted, bool feeds_stdin = false);
 
 private:
   struct Running;
@@ -80,6 +87,7 @@ private:
   };
 
   Slot& slot_at(unsigned number);
+  struct BlockStdin;
   void start_next(Slot& slot);
   void drop(Slot& slot, Item item);
   void launch(Slot& slot, Item item);
@@ -95,9 +103,13 @@ private:
   void close_pipe(Running& r, Stream stream);
   void grow_pipe(Running& r, Stream stream);
   void signal_group(Running& r, int signal);
+  /// `signal` to the group of every item running now, and of those in their kill grace.
+  void signal_running(int signal);
   void arm_kill(Running& r);
   /// Writes -v's command line where the item's stdout goes, before it runs.
   void announce(const Item& item, unsigned slot);
+  BlockStdin block_stdin(const Item& item, const std::string& path);
+  int null_input();
   void schedule_exit_poll(Running& r);
 
   Reactor& m_reactor;
@@ -117,6 +129,8 @@ private:
   Launch m_launch; ///< The item being started (kept to reuse its buffers).
   int m_nice = 0;  ///< The niceness items get (parmap's own + config.nice).
   std::unique_ptr<char[]> m_read_buf; ///< Allocated at the first read, not zero-filled.
+  BlockFiles m_block_files;
+  Fd m_devnull; ///< stdin of --cat and --fifo items; opened at first use.
   Clock::time_point m_next_start{};
   /// Items with seq >= this are not started (cancel()).
   std::uint64_t m_cancel_from = UINT64_MAX;

@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <fcntl.h>
-#include <spawn.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 extern char** environ;
@@ -18,23 +22,108 @@ extern char** environ;
 namespace parmap {
 namespace {
 
-/// Holds posix_spawn's attribute objects for one call.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions{};
-  posix_spawnattr_t attr{};
-  SpawnSetup()
-  {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup()
-  {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
+/// Everything the child needs, prepared by the parent. The child runs on the parent's memory
+/// (CLONE_VM) while the parent's thread waits (CLONE_VFORK): it must not allocate, lock, or
+/// run any of the parent's signal handlers, so it makes raw system calls only.
+struct ChildSetup {
+  const char* path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  int stdin_fd = -1; ///< Dup'ed to 0 when >= 0.
+  int out_fd = -1;
+  int err_fd = -1;
+  const char* work_dir = nullptr; ///< chdir'ed to when not null.
+  const sigset_t* mask = nullptr; ///< The child's signal mask.
+  bool reset_sigpipe = false;
+  int death_signal = 0; ///< PR_SET_PDEATHSIG, 0 for none.
+  pid_t parent = 0;
+  int error = 0; ///< Set by the child when it cannot exec.
 };
+
+/// The kernel's struct sigaction, which rt_sigaction(2) takes (glibc's differs).
+struct KernelSigaction {
+  void (*handler)(int) = SIG_DFL;
+  unsigned long flags = 0;
+  void (*restorer)() = nullptr;
+  std::uint64_t mask = 0;
+};
+
+constexpr std::size_t k_child_stack = 64 * 1024;
+
+/// Sanitizers must stay out: their bookkeeping is the parent's, and the child never returns.
+[[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"))) void
+child_exit(ChildSetup& s)
+{
+  s.error = errno;
+  ::syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
+
+__attribute__((no_sanitize("address", "thread", "undefined"))) int child_main(void* arg)
+{
+  ChildSetup& s = *static_cast<ChildSetup*>(arg);
+  // Every signal is blocked (the parent blocked them before clone). A handler must not run
+  // here, on the parent's memory, once the mask is restored: back to the default, as exec would
+  // do anyway; what is ignored stays ignored. SIGPIPE, which parmap ignores for itself, too.
+  const KernelSigaction default_action;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    KernelSigaction old;
+    if (::syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof old.mask) != 0) {
+      continue;
+    }
+    bool handled = old.handler != SIG_DFL && old.handler != SIG_IGN;
+    if (handled || (sig == SIGPIPE && s.reset_sigpipe)) {
+      ::syscall(SYS_rt_sigaction, sig, &default_action, nullptr, sizeof old.mask);
+    }
+  }
+  if (::syscall(SYS_setpgid, 0, 0) != 0 ||
+      (s.stdin_fd >= 0 && ::syscall(SYS_dup2, s.stdin_fd, STDIN_FILENO) < 0) ||
+      ::syscall(SYS_dup2, s.out_fd, STDOUT_FILENO) < 0 ||
+      ::syscall(SYS_dup2, s.err_fd, STDERR_FILENO) < 0 ||
+      (s.work_dir != nullptr && ::syscall(SYS_chdir, s.work_dir) != 0)) {
+    child_exit(s);
+  }
+  // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding program
+  // without it must not reach the child either (kernels before 5.9: O_CLOEXEC alone).
+  ::syscall(SYS_close_range, 3U, ~0U, 0U);
+  if (s.death_signal != 0) {
+    ::syscall(SYS_prctl, PR_SET_PDEATHSIG, s.death_signal, 0, 0, 0);
+    if (::syscall(SYS_getppid) != s.parent) {
+      child_exit(s); // parmap died before the line above: nobody would stop this child
+    }
+  }
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, s.mask, nullptr, sizeof(std::uint64_t));
+  ::syscall(SYS_execve, s.path, s.argv, s.envp);
+  child_exit(s);
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define PARMAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PARMAP_TSAN 1
+#endif
+#endif
+
+using CloneFunction = int (*)(int (*)(void*), void*, int, void*, ...);
+
+/// glibc's clone. ThreadSanitizer intercepts clone() as a fork and runs its fork bookkeeping in
+/// the child, which here shares the parent's memory (CLONE_VM): the parent would then believe
+/// itself a forked child and die at its next new thread. The child makes raw system calls only,
+/// so TSan has nothing to learn from it and is stepped around.
+CloneFunction libc_clone()
+{
+#ifdef PARMAP_TSAN
+  static const auto function = [] {
+    void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    void* symbol = libc != nullptr ? ::dlsym(libc, "clone") : nullptr;
+    return symbol != nullptr ? reinterpret_cast<CloneFunction>(symbol) : &::clone;
+  }();
+  return function;
+#else
+  return &::clone;
+#endif
+}
 
 bool is_executable_file(const std::string& path, int& error)
 {
@@ -157,7 +246,8 @@ void override_env(std::vector<std::string>& env, const std::vector<std::string>&
   }
 }
 
-Spawner::Spawner(bool null_stdin, bool reset_sigpipe) : m_null_stdin(null_stdin)
+Spawner::Spawner(bool null_stdin, bool reset_sigpipe)
+    : m_null_stdin(null_stdin), m_reset_sigpipe(reset_sigpipe), m_stack(new char[k_child_stack])
 {
   if (m_null_stdin) {
     m_devnull.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -165,13 +255,8 @@ Spawner::Spawner(bool null_stdin, bool reset_sigpipe) : m_null_stdin(null_stdin)
       throw_errno("/dev/null", errno);
     }
   }
-  // Children get the signal mask parmap had when the run began. Signals with handlers are
-  // reset by exec on their own; an ignored SIGPIPE would be inherited, so reset it explicitly.
+  // Children get the signal mask parmap had when the run began.
   pthread_sigmask(SIG_SETMASK, nullptr, &m_mask);
-  sigemptyset(&m_default);
-  if (reset_sigpipe) {
-    sigaddset(&m_default, SIGPIPE);
-  }
 }
 
 const Spawner::Resolved& Spawner::resolve(const std::string& name)
@@ -189,27 +274,34 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
 int Spawner::spawn_path(const char* path, char* const* argv, Stdio stdio,
                         const std::string& work_dir, pid_t& pid)
 {
-  SpawnSetup setup;
-  if (stdio.in >= 0) {
-    posix_spawn_file_actions_adddup2(&setup.actions, stdio.in, STDIN_FILENO);
-  } else if (m_null_stdin) {
-    posix_spawn_file_actions_adddup2(&setup.actions, m_devnull.get(), STDIN_FILENO);
+  ChildSetup setup;
+  setup.path = path;
+  setup.argv = argv;
+  setup.envp = m_env_ptrs.data();
+  setup.stdin_fd = stdio.in >= 0 ? stdio.in : m_null_stdin ? m_devnull.get() : -1;
+  setup.out_fd = stdio.out;
+  setup.err_fd = stdio.err;
+  setup.work_dir = work_dir.empty() ? nullptr : work_dir.c_str();
+  setup.mask = &m_mask;
+  setup.reset_sigpipe = m_reset_sigpipe;
+  // PR_SET_PDEATHSIG fires when the spawning thread ends, not the process: only the main
+  // thread, which ends with the process, may ask for it.
+  setup.death_signal = ::gettid() == ::getpid() ? SIGTERM : 0;
+  setup.parent = ::getpid();
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  // Returns once the child has exec'd or exited: the group exists, or the error is known.
+  pid = libc_clone()(child_main, m_stack.get() + k_child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                &setup);
+  int error = pid < 0 ? errno : setup.error;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid > 0 && error != 0) {
+    int status = 0;
+    retry_eintr([&] { return ::waitpid(pid, &status, 0); }); // it exited: collect it
   }
-  posix_spawn_file_actions_adddup2(&setup.actions, stdio.out, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&setup.actions, stdio.err, STDERR_FILENO);
-  // Belt and braces over O_CLOEXEC: descriptors opened by other threads of an embedding
-  // program without it must not reach the child either.
-  posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
-  if (!work_dir.empty()) {
-    posix_spawn_file_actions_addchdir_np(&setup.actions, work_dir.c_str());
-  }
-  posix_spawnattr_setpgroup(&setup.attr, 0);
-  posix_spawnattr_setsigmask(&setup.attr, &m_mask);
-  posix_spawnattr_setsigdefault(&setup.attr, &m_default);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-  // posix_spawn returns only after the exec: the group exists, or the error is known.
-  return ::posix_spawn(&pid, path, &setup.actions, &setup.attr, argv, m_env_ptrs.data());
+  return error;
 }
 
 void Spawner::set_env(const std::vector<std::string>& env,

@@ -1,9 +1,11 @@
-// Spawner: posix_spawn of one command in its own process group, with PATH lookups cached.
+// Spawner: starts one command in its own process group (a vfork-like clone), with PATH lookups
+// cached.
 #pragma once
 
 #include "base/fd.hpp"
 
 #include <csignal>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,9 +21,12 @@ struct Spawned {
   int exit_code = 0;   ///< 127 (not found) or 126 (found but not runnable) when it failed.
 };
 
-/// Starts children cheaply: posix_spawn (vfork-like, cost independent of parmap's size),
-/// POSIX_SPAWN_SETPGROUP so each child leads its own group, closefrom(3) so no descriptor of
-/// parmap's leaks in, and signal dispositions parmap changed for itself reset to default.
+/// Starts children cheaply: clone(CLONE_VM | CLONE_VFORK), as posix_spawn does (cost
+/// independent of parmap's size), with each child leading its own process group, closefrom(3)
+/// so no descriptor of parmap's leaks in, signal handlers back to the default (what is ignored
+/// stays ignored), and, when started from the main thread, PR_SET_PDEATHSIG = SIGTERM: a child
+/// gets SIGTERM if parmap dies (even of SIGKILL). posix_spawn cannot do the last step; this is
+/// no slower (bench/README.md, "spawn").
 class Spawner {
 public:
   /// `null_stdin`: children read /dev/null instead of parmap's stdin. `reset_sigpipe`: children
@@ -50,14 +55,16 @@ private:
     int error = 0;
   };
   const Resolved& resolve(const std::string& name);
+  /// Starts path; returns 0, or the errno of the failure (pid is then not a child any more).
   int spawn_path(const char* path, char* const* argv, Stdio stdio, const std::string& work_dir,
                  pid_t& pid);
   void set_env(const std::vector<std::string>& env, const std::vector<std::string>& overrides);
 
   bool m_null_stdin;
+  bool m_reset_sigpipe;
   Fd m_devnull;
   sigset_t m_mask{};
-  sigset_t m_default{};
+  std::unique_ptr<char[]> m_stack; ///< The child's stack until it execs.
   std::unordered_map<std::string, Resolved> m_paths;
   std::vector<char*> m_argv_ptrs;
   std::vector<char*> m_env_ptrs;

@@ -23,8 +23,4 @@ SshExecutor make_ssh_executor(Reactor& reactor, const LaunchBuilder& launch,
                               OutputListener& listener, const Options& options, unsigned jobs,
                               LocalExecutorConfig local);
 
-/// NAME=VALUE for each variable named (with bash's exported function NAME, if any); names not
-/// set are left out.
-std::vector<std::string> exported_env(const std::vector<std::string>& names);
-
 } // namespace parmap

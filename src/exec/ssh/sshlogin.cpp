@@ -1,13 +1,12 @@
 #include "exec/ssh/sshlogin.hpp"
 
+#include "exec/command.hpp"
 #include "parmap/error.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <iterator>
-#include <sstream>
 
 namespace parmap {
 namespace {
@@ -71,15 +70,6 @@ void add_unique(std::vector<SshLogin>& all, SshLogin login)
 }
 
 } // namespace
-
-std::vector<std::string> split_words(std::string_view text)
-{
-  std::vector<std::string> words;
-  std::istringstream in{std::string(text)};
-  std::copy(std::istream_iterator<std::string>(in), std::istream_iterator<std::string>(),
-            std::back_inserter(words));
-  return words;
-}
 
 std::vector<SshLogin> parse_sshlogins(const std::vector<std::string>& values,
                                       const std::vector<std::string>& ssh)

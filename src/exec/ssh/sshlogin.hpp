@@ -23,7 +23,4 @@ struct SshLogin {
 std::vector<SshLogin> parse_sshlogins(const std::vector<std::string>& values,
                                       const std::vector<std::string>& ssh);
 
-/// Splits a command given as one string (--ssh "ssh -i key") into words at blanks.
-std::vector<std::string> split_words(std::string_view text);
-
 } // namespace parmap
