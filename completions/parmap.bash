@@ -13,8 +13,9 @@ _parmap_takes_value()
             --arg-file-sep | --argfilesep | --nice | --wd | --workdir | --tmpdir | --tagstring | \
             --results | --res | -S | --sshlogin | --sshloginfile | --slf | --ssh | \
             --remote-parmap | --transferfile | --tf | --return | --trc | --basefile | --bf | \
-            --block | --block-size | --blocksize | --recend | --recstart | -N | \
-            --max-replace-args | -L | --header | --slurm-alloc | --html)
+            -C | --colsep | --trim | --header | -I | -n | --max-args | -N | --max-replace-args | \
+            -L | --max-lines | -s | --max-chars | --shell-path | --block | --block-size | \
+            --blocksize | --recend | --recstart | --slurm-alloc | --html)
             return 0
             ;;
     esac
@@ -109,8 +110,23 @@ _parmap()
             _parmap_compgen -W '1 5 10 19' -- "$cur"
             return
             ;;
-        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring)
+        --arg-sep | --argsep | --arg-file-sep | --argfilesep | --tagstring | -C | --colsep | -I)
             return # any text
+            ;;
+        --trim)
+            _parmap_compgen -W 'n l r lr rl' -- "$cur"
+            return
+            ;;
+        --header)
+            _parmap_compgen -W ':' -- "$cur"
+            return
+            ;;
+        --shell-path)
+            _parmap_compgen -W "$(grep -v '^#' /etc/shells 2>/dev/null)" -- "$cur"
+            return
+            ;;
+        -n | --max-args | -N | --max-replace-args | -L | --max-lines | -s | --max-chars)
+            return # a number
             ;;
         -j | -P | --jobs | --max-procs)
             local n
@@ -141,7 +157,7 @@ _parmap()
             return
             ;;
         --retries | -b | --batch-size | --max-pending | --tail-batches-per-core | \
-            --tail-min-batch-size | --checkpoint-every | -N | --max-replace-args | -L)
+            --tail-min-batch-size | --checkpoint-every)
             return # a number
             ;;
         --block | --block-size | --blocksize)
@@ -162,8 +178,9 @@ _parmap()
     if [[ $cur == -* ]]; then
         local opts='-h --help --version
             -a --arg-file -0 --null -d --delimiter --arg-sep --argsep --arg-file-sep
-            --argfilesep
-            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --env
+            --argfilesep --link --xapply -C --colsep --trim --header -I
+            -n --max-args -N --max-replace-args -X -m --xargs -L --max-lines -s --max-chars
+            -j -P --jobs --max-procs --timeout --kill-grace --delay --shell --no-shell --shell-path --env
             --nice --wd --workdir --tmpdir --shuf --dry-run --dryrun -v --verbose
             -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
@@ -179,7 +196,7 @@ _parmap()
             --bar --eta --progress-always --joblog --jl
             --number-of-cores --number-of-cpus --shellquote --shell-quote
             --pipe --spreadstdin --pipepart --pipe-part --block --block-size --blocksize
-            --recend --recstart --regexp -N --max-replace-args -L --header
+            --recend --recstart --regexp
             --round-robin --round --cat --fifo'
         _parmap_compgen -W "$opts" -- "$cur"
         return

@@ -9,9 +9,9 @@ function __parmap_takes_value
         --max-pending --tail-batches-per-core --tail-min-batch-size --checkpoint \
         --checkpoint-every --joblog --jl --arg-sep --argsep --arg-file-sep --argfilesep --nice \
         --wd --workdir --tmpdir --tagstring --results --res -S --sshlogin --sshloginfile --slf \
-        --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf --block \
-        --block-size --blocksize --recend --recstart -N --max-replace-args -L --header \
-        --slurm-alloc --html
+        --ssh --remote-parmap --transferfile --tf --return --trc --basefile --bf -C --colsep \
+        --trim --header -I -n --max-args -N --max-replace-args -L --max-lines -s --max-chars \
+        --shell-path --block --block-size --blocksize --recend --recstart --slurm-alloc --html
 end
 
 # Prints the words from the command on (the first word that is not an option, or the word
@@ -79,6 +79,20 @@ complete -c parmap $opt -s d -l delimiter -x -a '\\\\t\tTAB \\\\0\tNUL ,\tcomma 
     -d 'Items end with character C'
 complete -c parmap $opt -l arg-sep -l argsep -x -d 'Use SEP instead of ::: before items'
 complete -c parmap $opt -l arg-file-sep -l argfilesep -x -d 'Use SEP instead of :::: before item files'
+complete -c parmap $opt -l link -l xapply -d 'Pair the input sources side by side instead of combining'
+complete -c parmap $opt -s C -l colsep -x -d 'Split each item into columns at REGEX'
+complete -c parmap $opt -l trim -x -a 'n l r lr rl' -d 'Strip blanks from the arguments'
+complete -c parmap $opt -l header -x -a ':' -d 'The first line of each source names its columns'
+complete -c parmap $opt -s I -x -d 'Use STR instead of {}'
+
+# Several items per command
+complete -c parmap $opt -s n -l max-args -x -d 'Up to N items per command'
+complete -c parmap $opt -s N -l max-replace-args -x -d 'Up to N items per command, {1}..{N}'
+complete -c parmap $opt -s X -d 'As many items as the line holds, words with {} repeated'
+complete -c parmap $opt -s m -d 'As many items as the line holds, in one {}'
+complete -c parmap $opt -l xargs -d 'As -m, without spreading the last items'
+complete -c parmap $opt -s L -l max-lines -x -d 'Up to N input lines per command'
+complete -c parmap $opt -s s -l max-chars -x -d 'Command lines of at most N bytes'
 
 # Running
 complete -c parmap $opt -s j -s P -l jobs -l max-procs -x \
@@ -89,6 +103,7 @@ complete -c parmap $opt -l kill-grace -x -d 'Seconds between SIGTERM and SIGKILL
 complete -c parmap $opt -l delay -x -d 'Wait SECS between starting two items'
 complete -c parmap $opt -l shell -d 'Run the command through /bin/sh -c'
 complete -c parmap $opt -l no-shell -d 'Exec the command directly, never through a shell'
+complete -c parmap $opt -l shell-path -x -a '(cat /etc/shells 2>/dev/null | string match -v "#*")' -d 'The shell for templates, builtins and functions'
 complete -c parmap $opt -l env -x -a '(set -xn)' -d 'Set variable VAR for remote jobs (_ = all)'
 complete -c parmap $opt -l nice -x -d "Run items at parmap's niceness plus N"
 complete -c parmap $opt -l wd -l workdir -x -a '(__fish_complete_directories) ...' \
@@ -183,10 +198,6 @@ complete -c parmap $opt -l block -l block-size -l blocksize -x -a '1M 10M 100M 1
 complete -c parmap $opt -l recend -x -d 'A record ends with STR (\\n)'
 complete -c parmap $opt -l recstart -x -d 'A record starts with STR'
 complete -c parmap $opt -l regexp -d '--recend and --recstart are regular expressions'
-complete -c parmap $opt -s N -l max-replace-args -x -d 'With --pipe: exactly N records per block'
-complete -c parmap $opt -s L -x -d 'With --pipe: a record is N lines'
-complete -c parmap $opt -l header -x -a ':\t"the first line" 1 2' \
-    -d 'Given before every block: the first line, N lines, or a regexp'
 complete -c parmap $opt -l round-robin -l round -d 'One job per slot, each taking blocks as it is ready'
 complete -c parmap $opt -l cat -d '{} is the block as a temporary file'
 complete -c parmap $opt -l fifo -d '{} is a named pipe the job reads its block from'

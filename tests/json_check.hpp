@@ -172,14 +172,15 @@ inline std::optional<std::string> b64_decode(std::string_view text)
 
 /// One member of a flat JSON object.
 struct JsonMember {
-  enum class Kind { string, number, boolean, null };
+  enum class Kind { string, number, boolean, null, strings };
   std::string key;
   Kind kind = Kind::null;
   std::string value; ///< The decoded string, or the literal as written.
+  std::vector<std::string> strings; ///< An array of strings, decoded.
 };
 
-/// Parses `{"k":v,...}` whose values are strings, numbers, true, false or null; nullopt when the
-/// text is anything else (trailing bytes included).
+/// Parses `{"k":v,...}` whose values are strings, numbers, true, false, null or arrays of
+/// strings; nullopt when the text is anything else (trailing bytes included).
 inline std::optional<std::vector<JsonMember>> parse_flat_object(std::string_view s)
 {
   std::size_t i = 0;
@@ -222,6 +223,21 @@ inline std::optional<std::vector<JsonMember>> parse_flat_object(std::string_view
       }
       m.kind = JsonMember::Kind::string;
       m.value = *v;
+    } else if (s[i] == '[') {
+      m.kind = JsonMember::Kind::strings;
+      ++i;
+      while (i < s.size() && s[i] != ']') {
+        auto v = string_at();
+        if (!v || i >= s.size() || (s[i] != ',' && s[i] != ']')) {
+          return std::nullopt;
+        }
+        m.strings.push_back(*v);
+        i += s[i] == ',' ? 1 : 0;
+      }
+      if (i >= s.size()) {
+        return std::nullopt;
+      }
+      ++i;
     } else {
       std::size_t j = i;
       while (j < s.size() && s[j] != ',' && s[j] != '}') {

@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "output/format.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -43,7 +45,7 @@ void FakeExecutor::start(unsigned slot, Batch batch)
   for (auto& item : batch.items) {
     rec.seqs.push_back(item.seq);
     rec.timeouts.push_back(item.timeout);
-    texts[item.seq] = item.text;
+    texts[item.seq] = joined(item.args, ' ');
     blocks[item.seq].push_back(item.block);
     s.queue.push_back(std::move(item));
   }

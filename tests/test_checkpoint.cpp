@@ -36,6 +36,7 @@ Result result(std::uint64_t seq, std::string item, Status status, std::string ou
 {
   Result r;
   r.seq = seq;
+  r.args = {item};
   r.item = std::move(item);
   r.status = status;
   r.exit_code = status == Status::ok ? 0 : 2;

@@ -75,10 +75,10 @@ TEST_CASE("cli: list options accumulate")
   auto g = (dir / "g").string();
   Config c = config_of({"-a", f, "-a", g, "--env", "A", "--env", "B", "echo"});
   CHECK(c.options.jobs == 0);
+  // Each -a file is an input source: their items are combined, as GNU parallel's.
   auto results = map(c.command, c.items, Options{});
-  REQUIRE(results.size() == 2);
-  CHECK(results[0].item == "1");
-  CHECK(results[1].item == "2");
+  REQUIRE(results.size() == 1);
+  CHECK(results[0].args == std::vector<std::string>{"1", "2"});
 }
 
 TEST_CASE("cli: GNU parallel's spellings")

@@ -103,12 +103,28 @@ std::vector<std::string> split_nul(const std::string& s)
   return parts;
 }
 
+/// Renders for several arguments; the render must not be refused.
+std::vector<std::string> render_args(const CommandTemplate& t, const std::vector<std::string>& args,
+                                     std::uint64_t seq = 1, unsigned slot = 1)
+{
+  std::vector<std::string> argv;
+  auto refused = t.render(RenderContext{args, seq, slot}, argv);
+  CHECK_FALSE(refused.has_value());
+  return argv;
+}
+
 std::vector<std::string> render(const CommandTemplate& t, std::string_view item,
                                  std::uint64_t seq = 1, unsigned slot = 1)
 {
-  std::vector<std::string> argv;
-  t.render(RenderContext{item, seq, slot}, argv);
-  return argv;
+  return render_args(t, {std::string(item)}, seq, slot);
+}
+
+/// display() of one item.
+std::string display(const CommandTemplate& t, std::string_view item, std::uint64_t seq,
+                    unsigned slot)
+{
+  std::vector<std::string> args{std::string(item)};
+  return t.display(RenderContext{args, seq, slot});
 }
 
 /// Strings that a shell would love to interpret.
@@ -242,12 +258,14 @@ TEST_CASE("command: parsing replacement strings")
   SUBCASE("near misses are literal text")
   {
     // Unknown or broken braces are not replacement strings: the item is appended.
-    CommandTemplate t({"echo", "{", "}", "{x}", "{/./}", "{ }", "{{", "{..}", "{#%}"},
+    CommandTemplate t({"echo", "{", "}", "{x}", "{/./}", "{ }", "{{", "{1..3}", "{#%}", "{0}",
+                       "{-0}", "{01}", "{1x}", "{a,b}", "{%s}", "{#c}"},
                       Shell::never);
     CHECK_FALSE(t.has_replacement());
     CHECK(render(t, "I") ==
-          std::vector<std::string>{"echo", "{", "}", "{x}", "{/./}", "{ }", "{{", "{..}",
-                                   "{#%}", "I"});
+          std::vector<std::string>{"echo", "{", "}", "{x}", "{/./}", "{ }", "{{", "{1..3}",
+                                   "{#%}", "{0}", "{-0}", "{01}", "{1x}", "{a,b}", "{%s}",
+                                   "{#c}", "I"});
   }
   SUBCASE("braces around a replacement string")
   {
@@ -297,9 +315,11 @@ TEST_CASE("command: the item is appended when there is no replacement string")
   }
   SUBCASE("none when told (--pipe: the block goes to stdin)")
   {
-    CommandTemplate direct({"wc", "-l"}, Shell::automatic, false);
+    TemplateOptions no_args;
+    no_args.append_args = false;
+    CommandTemplate direct({"wc", "-l"}, no_args);
     CHECK(render(direct, "") == std::vector<std::string>{"wc", "-l"});
-    CommandTemplate shell({"wc -l | tr -d ' '"}, Shell::automatic, false);
+    CommandTemplate shell({"wc -l | tr -d ' '"}, no_args);
     CHECK(render(shell, "") ==
           std::vector<std::string>{"/bin/sh", "-c", "wc -l | tr -d ' '", "sh"});
   }
@@ -458,7 +478,7 @@ TEST_CASE("command: shell mode quotes items, so they are data")
                                          "2"};
     CHECK(split_nul(r.out) == expected);
     // display(), run by sh, does the same.
-    CHECK(split_nul(sh(t.display(RenderContext{s, 9, 2}))) == expected);
+    CHECK(split_nul(sh(display(t, s, 9, 2))) == expected);
   }
   CHECK_FALSE(std::filesystem::exists(canary));
 
@@ -495,17 +515,17 @@ TEST_CASE("command: direct mode passes items raw and display() reproduces the ar
     CHECK(argv[6] == "3");
     std::vector<std::string> expected(argv.begin() + 2, argv.end());
     CHECK(split_nul(run_argv(argv).out) == expected);
-    std::string shown = with_fields.display(RenderContext{s, 5, 3});
+    std::string shown = display(with_fields, s, 5, 3);
     CAPTURE(shown);
     CHECK(split_nul(sh(shown)) == expected);
 
     auto argv2 = render(appended, s);
     CHECK(argv2 == std::vector<std::string>{"printf", "%s\\0", "fixed arg", s});
-    CHECK(split_nul(sh(appended.display(RenderContext{s, 1, 1}))) ==
+    CHECK(split_nul(sh(display(appended, s, 1, 1))) ==
           std::vector<std::string>{"fixed arg", s});
   }
   CHECK_FALSE(std::filesystem::exists(canary));
-  CHECK(appended.display(RenderContext{"x y", 1, 1}) == "printf '%s\\0' 'fixed arg' 'x y'");
+  CHECK(display(appended, "x y", 1, 1) == "printf '%s\\0' 'fixed arg' 'x y'");
 }
 
 TEST_CASE("command: text() is the template as written, quoted")
@@ -570,39 +590,251 @@ TEST_CASE("command: items stay data inside quotes the template wrote")
   }
 }
 
-TEST_CASE("command: the lexer finds the quoting context of a position")
-{
-  struct Case {
-    std::string text;
-    ShellContext context;
-  };
-  const std::vector<Case> cases = {
-      {"echo ", ShellContext::plain},
-      {"echo \"", ShellContext::dquote},
-      {"echo \"a\" ", ShellContext::plain},
-      {"echo '", ShellContext::squote},
-      {"echo '\"", ShellContext::squote},
-      {"echo \"'", ShellContext::dquote},
-      {"echo \\\"", ShellContext::plain},
-      {"echo \"$(", ShellContext::plain},
-      {"echo \"$(cat \"", ShellContext::dquote},
-      {"echo \"$(cat) ", ShellContext::dquote},
-      {"echo \"`", ShellContext::plain},
-      {"echo \"`x` ", ShellContext::dquote},
-      {"echo $(( ", ShellContext::arith},
-      {"echo $(( (1 + ", ShellContext::arith},
-      {"echo $(( (1) + 2 )) ", ShellContext::plain},
-      {"echo ${x:-", ShellContext::plain},
-      {"echo \"${x:-", ShellContext::plain},
-  };
-  for (const auto& c : cases) {
-    CAPTURE(c.text);
-    CHECK(shell_context_after(c.text) == c.context);
-  }
-}
-
 TEST_CASE("command: arithmetic on an item works in shell mode")
 {
   CommandTemplate t({"echo $(( {} * 2 ))"}, Shell::automatic);
   CHECK(sh_argv_out(render(t, "21")) == "42\n");
+}
+
+namespace {
+
+/// The shells to run scripts under: every one installed, each reached through a symlink named
+/// "sh" (busybox picks its applet by that name, zsh and mksh their sh mode).
+std::vector<std::filesystem::path> installed_shells()
+{
+  auto dir = test::scratch("shells");
+  std::vector<std::filesystem::path> shells;
+  for (const char* path : {"/usr/bin/dash", "/usr/bin/bash", "/usr/bin/busybox", "/usr/bin/mksh",
+                           "/usr/bin/zsh"}) {
+    if (!std::filesystem::exists(path)) {
+      continue;
+    }
+    auto link = dir / std::filesystem::path(path).filename() / "sh";
+    std::filesystem::create_directories(link.parent_path());
+    std::filesystem::create_symlink(path, link);
+    shells.push_back(link);
+  }
+  return shells;
+}
+
+CommandTemplate under(const std::filesystem::path& shell, std::vector<std::string> words,
+                      Several several = Several::words)
+{
+  TemplateOptions o;
+  o.shell_path = shell.string();
+  o.several = several;
+  return CommandTemplate(std::move(words), o);
+}
+
+} // namespace
+
+TEST_CASE("command: here-documents and comments, under every shell")
+{
+  auto dir = test::scratch("heredoc");
+  auto canary = dir / "pwned";
+  for (const auto& shell : installed_shells()) {
+    CAPTURE(shell.parent_path().filename().string());
+    CommandTemplate unquoted = under(shell, {"cat <<EOF\n[{}]\nEOF"});
+    CommandTemplate quoted = under(shell, {"cat <<'EOF'\n$HOME `x` \\n [{}]\nEOF"});
+    CommandTemplate stripped = under(shell, {"cat <<-\"END\"\n\t<{}>\n\tEND\necho after"});
+    CommandTemplate commented = under(shell, {"# don't\nprintf '%s\\n' '{}' # it's {}"});
+    for (const auto& s : hostile_strings(canary)) {
+      CAPTURE(s);
+      CHECK(sh_argv_out(render(unquoted, s)) == "[" + s + "]\n");
+      CHECK(sh_argv_out(render(quoted, s)) == "$HOME `x` \\n [" + s + "]\n");
+      CHECK(sh_argv_out(render(stripped, s)) == "<" + s + ">\nafter\n");
+      CHECK(sh_argv_out(render(commented, s)) == s + "\n");
+    }
+    CHECK_FALSE(std::filesystem::exists(canary));
+  }
+}
+
+TEST_CASE("command: a value the shell evaluates as arithmetic must be a number")
+{
+  auto dir = test::scratch("arith");
+  auto canary = dir / "pwned";
+  const std::string payload = "a[$(touch " + canary.string() + ")]";
+  const std::vector<std::string> templates = {
+      "echo $(( {} + 1 ))",     "x=abc; echo ${x:{}:1}",   "[ {} -eq 41 ] && echo 42",
+      "test \"{}\" -lt 42 && echo 42", "echo $(( $(echo {}) + 1 ))"};
+  for (const auto& shell : installed_shells()) {
+    CAPTURE(shell.parent_path().filename().string());
+    for (const auto& text : templates) {
+      CAPTURE(text);
+      CommandTemplate t = under(shell, {text});
+      std::vector<std::string> argv;
+      std::vector<std::string> args{payload};
+      auto refused = t.render(RenderContext{args, 1, 1}, argv);
+      REQUIRE(refused.has_value());
+      CHECK(refused->find("not a number") != std::string::npos);
+      args = {"41"};
+      CHECK_FALSE(t.render(RenderContext{args, 1, 1}, argv).has_value());
+    }
+    CHECK(sh_argv_out(render(under(shell, {"echo $(( {} + 1 ))"}), "41")) == "42\n");
+    CHECK(sh_argv_out(render(under(shell, {"echo $(( {} + 1 ))"}), "-0x10")) == "-15\n");
+  }
+  SUBCASE("only where the shell evaluates it")
+  {
+    CommandTemplate t({"echo {} $(( {#} + 1 ))"}, Shell::automatic);
+    CHECK(sh_argv_out(render(t, payload, 4)) == payload + " 5\n");
+  }
+  SUBCASE("what counts as a plain number")
+  {
+    for (const char* n : {"0", "42", "-1", "+7", "0x1f", "0XAB", "-0x10", "007"}) {
+      CHECK(is_plain_number(n));
+    }
+    for (const char* n : {"", "-", "0x", "1.5", " 1", "1 ", "a", "1e3", "a[1]", "x", "0x1g",
+                          "$(id)", "1+1"}) {
+      CAPTURE(n);
+      CHECK_FALSE(is_plain_number(n));
+    }
+  }
+  CHECK_FALSE(std::filesystem::exists(canary));
+}
+
+TEST_CASE("command: positional and named replacement strings")
+{
+  std::vector<std::string> args{"d/a.x", "b.y", "c"};
+  CommandTemplate t({"e", "{1}", "{2.}", "{-1}", "{-3/}", "{1//}", "{2/.}", "{4}", "{-4}"},
+                    Shell::never);
+  CHECK(t.has_replacement());
+  CHECK(render_args(t, args) ==
+        std::vector<std::string>{"e", "d/a.x", "b", "c", "a.x", "d", "b"}); // {4} {-4}: no word
+  CommandTemplate inside({"e", "[{4}]", "{4}x"}, Shell::never);
+  CHECK(render_args(inside, args) == std::vector<std::string>{"e", "[]", "x"}); // as GNU's
+  SUBCASE("in shell mode, each is one parameter")
+  {
+    CommandTemplate s({"printf '[%s]' {1} \"{-1}\" '{2.}' {4} '{4}'"}, Shell::automatic);
+    CHECK(sh_argv_out(render_args(s, args)) == "[d/a.x][c][b][]");
+  }
+  SUBCASE("--header names")
+  {
+    TemplateOptions o;
+    o.spellings.columns = {"name", "size", "x/"};
+    CommandTemplate n({"e", "{name}", "{size.}", "{x/}", "{x//}", "{other}"}, o);
+    // {x//} is the column "x/" with the edit "/" (there is no column "x").
+    CHECK(render_args(n, args) == std::vector<std::string>{"e", "d/a.x", "b", "c", "c", "{other}"});
+  }
+  SUBCASE("-I renames {} only")
+  {
+    TemplateOptions o;
+    o.spellings.item = "XX";
+    CommandTemplate i({"e", "aXXb", "{}", "{.}"}, o);
+    CHECK(render_args(i, {"f.c"}) == std::vector<std::string>{"e", "af.cb", "{}", "f"});
+  }
+}
+
+TEST_CASE("command: GNU parallel syntax parmap lacks is an error, not text")
+{
+  for (std::vector<std::string> words : std::vector<std::vector<std::string>>{
+           {"echo", "{= s/a/b/ =}"},
+           {"echo", "{=", "s/a/b/", "=}"},
+           {"echo", "{+/}"},
+           {"echo", "x{+.}"},
+           {"echo", "{..}"},
+           {"echo", "{##}"},
+           {"echo", "{0#}"},
+           {"echo", "{:-default}"},
+           {"echo", "{:2:3}"},
+           {"echo {choose_k}"},
+           {"echo", "{uniq}"},
+       }) {
+    CAPTURE(words[1]);
+    CHECK_THROWS_AS(CommandTemplate(words, Shell::automatic), Error);
+  }
+  try {
+    CommandTemplate({"echo", "{+/}"}, Shell::automatic);
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("--plus") != std::string::npos);
+  }
+}
+
+TEST_CASE("command: several arguments per command")
+{
+  std::vector<std::string> args{"a.1", "b c", "d"};
+  SUBCASE("direct, as sh's \"pre$@post\": the word's text joins the first and the last")
+  {
+    CommandTemplate t({"e", "x{}y", "{}", "[{.}]", "{#}"}, Shell::never);
+    CHECK(render_args(t, args, 5) ==
+          std::vector<std::string>{"e", "xa.1", "b c", "dy", "a.1", "b c", "d", "[a", "b c",
+                                   "d]", "5"});
+    CHECK(render_args(t, {}, 5) == std::vector<std::string>{"e", "xy", "[]", "5"});
+    CommandTemplate two({"e", "{}:{.}"}, Shell::never);
+    CHECK(render_args(two, args) == std::vector<std::string>{"e", "a.1 b c d:a b c d"});
+  }
+  SUBCASE("direct, -X: the word once per argument")
+  {
+    TemplateOptions o;
+    o.several = Several::repeat;
+    CommandTemplate t({"e", "x{}y", "{.}-{1}", "z"}, o);
+    CHECK(render_args(t, args) == std::vector<std::string>{"e", "xa.1y", "xb cy", "xdy",
+                                                           "a-a.1", "b c-a.1", "d-a.1", "z"});
+  }
+  SUBCASE("appended when the template names none")
+  {
+    CommandTemplate t({"e", "f"}, Shell::never);
+    CHECK(render_args(t, args) == std::vector<std::string>{"e", "f", "a.1", "b c", "d"});
+  }
+  SUBCASE("shell mode, both ways, quoted as the place needs")
+  {
+    auto dir = test::scratch("several");
+    auto canary = dir / "pwned";
+    std::vector<std::string> hostile = {"$(touch " + canary.string() + ")", "a b", "'"};
+    CommandTemplate words({"printf '[%s]' x{}y \"<{}>\" '({})'"}, Shell::automatic);
+    CHECK(sh_argv_out(render_args(words, hostile)) ==
+          "[x" + hostile[0] + "][a b]['y][<" + hostile[0] + " a b '>][(" + hostile[0] +
+              " a b ')]");
+    TemplateOptions o;
+    o.several = Several::repeat;
+    CommandTemplate repeat({"printf '[%s]' x{}y \"<{}>\" z"}, o);
+    CHECK(sh_argv_out(render_args(repeat, hostile)) ==
+          "[x" + hostile[0] + "y][xa by][x'y][<" + hostile[0] + ">][<a b>][<'>][z]");
+    CommandTemplate appended({"printf '[%s]'"}, Shell::automatic);
+    CHECK(sh_argv_out(render_args(appended, hostile)) ==
+          "[" + hostile[0] + "][a b][']");
+    CHECK(sh_argv_out(render_args(appended, {})) == "[]");
+    CHECK_FALSE(std::filesystem::exists(canary));
+  }
+}
+
+TEST_CASE("command: shell builtins and functions run through the shell, values as data")
+{
+  auto dir = test::scratch("builtin");
+  auto canary = dir / "pwned";
+  TemplateOptions o;
+  o.through_shell = true;
+  CommandTemplate t({"printf", "[%s]", "{}"}, o);
+  CHECK_FALSE(t.uses_shell());
+  std::string value = "$(touch " + canary.string() + ")";
+  auto argv = render(t, value);
+  CHECK(argv == std::vector<std::string>{"/bin/sh", "-c", "\"$@\"", "sh", "printf", "[%s]", value});
+  CHECK(sh_argv_out(argv) == "[" + value + "]");
+  CHECK(t.text() == "printf '[%s]' '{}'"); // the same command as when exec'd directly
+  CHECK_FALSE(std::filesystem::exists(canary));
+}
+
+TEST_CASE("command: a shell's -c script holding a replacement string gets a warning")
+{
+  for (std::vector<std::string> words : std::vector<std::vector<std::string>>{
+           {"sh", "-c", "echo {}"},
+           {"/bin/bash", "-ec", "echo {1}", "bash"},
+           {"zsh", "-c", "x{.}"},
+       }) {
+    CAPTURE(words[0]);
+    auto warning = CommandTemplate(words, Shell::automatic).pasted_script_warning();
+    REQUIRE(warning.has_value());
+    CHECK(warning->find("parmap ") != std::string::npos);
+  }
+  CHECK(CommandTemplate({"sh", "-c", "echo {}"}, Shell::automatic).pasted_script_warning().value().find("parmap 'echo {}'") != std::string::npos);
+  CHECK(CommandTemplate({"bash", "-c", "echo {}"}, Shell::automatic).pasted_script_warning().value().find("parmap --shell-path bash 'echo {}'") != std::string::npos);
+  for (std::vector<std::string> words : std::vector<std::vector<std::string>>{
+           {"sh", "-c", "echo \"$1\"", "sh", "{}"},
+           {"sh", "script.sh", "{}"},
+           {"echo", "-c", "{}"},
+           {"sh -c 'echo {}'"},
+           {"sh", "-c", "echo {#}"},
+       }) {
+    CAPTURE(words[0]);
+    CHECK_FALSE(CommandTemplate(words, Shell::automatic).pasted_script_warning().has_value());
+  }
 }

@@ -98,7 +98,7 @@ TEST_CASE("history: command_line is what the run displayed")
     ReportSession s;
     s.command = command.text();
     s.shell = command.uses_shell();
-    CHECK(command_line(s, a) == command.display(RenderContext{a.item, a.seq, a.slot}));
+    CHECK(command_line(s, a) == command.display(RenderContext{a.args, a.seq, a.slot}));
   }
   ReportSession odd;
   odd.command = "not 'quoted";

@@ -86,6 +86,19 @@ detail::ItemSource& only_source(const Items& items)
   return *sources.front();
 }
 
+/// Pulls one item as the one-argument record it is, as text and input size.
+Pull pull_one(detail::ItemSource& source, RawItem& out)
+{
+  Record record;
+  Pull p = source.next(record);
+  if (p == Pull::item) {
+    REQUIRE(record.args.size() == 1);
+    out.text = record.args[0];
+    out.full_size = record.oversize > 0 ? record.oversize : out.text.size();
+  }
+  return p;
+}
+
 /// Pulls every item of every source in order; a source that says `wait` fails the test.
 std::vector<RawItem> pull_all(const Items& items)
 {
@@ -93,7 +106,7 @@ std::vector<RawItem> pull_all(const Items& items)
   for (const auto& source : detail::ItemsAccess::sources(items)) {
     for (int guard = 0; guard < 1000000; ++guard) {
       RawItem r;
-      Pull p = source->next(r);
+      Pull p = pull_one(*source, r);
       if (p == Pull::end) {
         break;
       }
@@ -101,7 +114,7 @@ std::vector<RawItem> pull_all(const Items& items)
       all.push_back(std::move(r));
     }
     RawItem r;
-    CHECK(source->next(r) == Pull::end); // end stays end
+    CHECK(pull_one(*source, r) == Pull::end); // end stays end
   }
   return all;
 }
@@ -337,16 +350,16 @@ TEST_CASE("input: Items from a vector")
     CHECK(src.name() == "arguments");
     CHECK(src.wait_fd() == -1);
     RawItem r;
-    REQUIRE(src.next(r) == Pull::item);
+    REQUIRE(pull_one(src, r) == Pull::item);
     CHECK(r.text == "a");
     CHECK(src.count() == 2u);
-    REQUIRE(src.next(r) == Pull::item);
+    REQUIRE(pull_one(src, r) == Pull::item);
     CHECK(r.text == "");
     CHECK(r.full_size == 0);
-    REQUIRE(src.next(r) == Pull::item);
+    REQUIRE(pull_one(src, r) == Pull::item);
     CHECK(r.text == "c c");
     CHECK(src.count() == 0u);
-    CHECK(src.next(r) == Pull::end);
+    CHECK(pull_one(src, r) == Pull::end);
   }
   SUBCASE("initializer list and empty list")
   {
@@ -394,7 +407,7 @@ TEST_CASE("input: Items::generate")
     auto& src = only_source(items);
     CHECK(src.count() == 4u);
     RawItem r;
-    REQUIRE(src.next(r) == Pull::item);
+    REQUIRE(pull_one(src, r) == Pull::item);
     CHECK(r.text == "g1");
     CHECK(src.count() == 3u);
     CHECK(pull_texts(items) == std::vector<std::string>{"g2", "g3", "g4"});
@@ -409,8 +422,8 @@ TEST_CASE("input: Items::generate")
     });
     auto& src = only_source(items);
     RawItem r;
-    CHECK(src.next(r) == Pull::end);
-    CHECK(src.next(r) == Pull::end);
+    CHECK(pull_one(src, r) == Pull::end);
+    CHECK(pull_one(src, r) == Pull::end);
     CHECK(calls == 1);
   }
   SUBCASE("a too long item is cut")
@@ -536,36 +549,36 @@ TEST_CASE("input: Items::from_fd on a pipe")
 
   RawItem r;
   // Empty and still open: wait, on a descriptor that is not readable yet.
-  CHECK(src.next(r) == Pull::wait);
+  CHECK(pull_one(src, r) == Pull::wait);
   int wfd = src.wait_fd();
   REQUIRE(wfd >= 0);
   CHECK_FALSE(readable_now(wfd));
 
   write_all(wr.get(), "a\nb\npart");
   CHECK(readable_now(wfd));
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "a");
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "b");
   // "part" has no delimiter yet and the pipe is open: wait again.
-  CHECK(src.next(r) == Pull::wait);
+  CHECK(pull_one(src, r) == Pull::wait);
   CHECK_FALSE(readable_now(src.wait_fd()));
 
   write_all(wr.get(), "ial\n");
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "partial");
   write_all(wr.get(), "last");
-  CHECK(src.next(r) == Pull::wait);
+  CHECK(pull_one(src, r) == Pull::wait);
 
   // The caller's descriptor was not made non-blocking (only parmap's own view of it).
   CHECK((::fcntl(rd.get(), F_GETFL) & O_NONBLOCK) == 0);
 
   wr.reset();
   CHECK(readable_now(src.wait_fd()));
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "last");
-  CHECK(src.next(r) == Pull::end);
-  CHECK(src.next(r) == Pull::end);
+  CHECK(pull_one(src, r) == Pull::end);
+  CHECK(pull_one(src, r) == Pull::end);
   CHECK_FALSE(src.count().has_value());
 }
 
@@ -577,7 +590,7 @@ TEST_CASE("input: Items::from_fd on a pipe closed without data")
   Items items = Items::from_fd(rd.get(), '\0', "pipe");
   wr.reset();
   RawItem r;
-  CHECK(only_source(items).next(r) == Pull::end);
+  CHECK(pull_one(only_source(items), r) == Pull::end);
 }
 
 TEST_CASE("input: Items::from_range")
@@ -590,7 +603,7 @@ TEST_CASE("input: Items::from_range")
     CHECK(src.count() == 3u);
     v[1] = "changed"; // read lazily, from the caller's vector
     RawItem r;
-    REQUIRE(src.next(r) == Pull::item);
+    REQUIRE(pull_one(src, r) == Pull::item);
     CHECK(r.text == "a");
     CHECK(src.count() == 2u);
     CHECK(pull_texts(items) == std::vector<std::string>{"changed", "c"});
@@ -672,19 +685,19 @@ TEST_CASE("input: Items::from_fd on a socket")
   auto& src = only_source(items);
   CHECK_FALSE(src.count().has_value());
   RawItem r;
-  CHECK(src.next(r) == Pull::wait);
+  CHECK(pull_one(src, r) == Pull::wait);
   int wfd = src.wait_fd();
   REQUIRE(wfd >= 0); // a `wait` must come with something to wait on
   CHECK_FALSE(readable_now(wfd));
   write_all(theirs.get(), "s1\ns2");
   CHECK(readable_now(wfd));
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "s1");
-  CHECK(src.next(r) == Pull::wait);
+  CHECK(pull_one(src, r) == Pull::wait);
   CHECK((::fcntl(mine.get(), F_GETFL) & O_NONBLOCK) == 0); // the caller's socket is untouched
   REQUIRE(::shutdown(theirs.get(), SHUT_WR) == 0);
   CHECK(readable_now(wfd));
-  REQUIRE(src.next(r) == Pull::item);
+  REQUIRE(pull_one(src, r) == Pull::item);
   CHECK(r.text == "s2");
-  CHECK(src.next(r) == Pull::end);
+  CHECK(pull_one(src, r) == Pull::end);
 }

@@ -18,13 +18,14 @@ using namespace parmap;
 
 namespace {
 
-/// An item by its fields (Item grows fields other tests need not name).
+/// A one-argument item by its fields (Item grows fields other tests need not name); `full_size`
+/// above the text's size means it was cut.
 Item make_item(std::uint64_t seq, std::string text, std::uint64_t full_size, double timeout = 0)
 {
   Item item;
   item.seq = seq;
-  item.text = std::move(text);
-  item.full_size = full_size;
+  item.oversize = full_size > text.size() ? full_size : 0;
+  item.args.assign(1, std::move(text));
   item.timeout = timeout;
   return item;
 }
@@ -54,9 +55,15 @@ struct Harness {
           unsigned slots = 2,
           double grace = 1.0,
           std::optional<BlockInput> blocks = std::nullopt)
-      : command(std::move(words), Shell::automatic, blocks != BlockInput::pipe),
+      : command(std::move(words), template_options(blocks)),
         executor(reactor, launch, collect, config(slots, grace, blocks))
   {
+  }
+  static TemplateOptions template_options(std::optional<BlockInput> blocks)
+  {
+    TemplateOptions t;
+    t.append_args = blocks != BlockInput::pipe;
+    return t;
   }
   static LocalExecutorConfig config(unsigned slots, double grace, std::optional<BlockInput> blocks)
   {
@@ -100,7 +107,8 @@ struct Harness {
   {
     Batch batch;
     for (std::size_t i = 0; i < std::max<std::size_t>(blocks.size(), items); ++i) {
-      Item item = make_item(i + 1, "", 0);
+      Item item; // a block has no arguments
+      item.seq = i + 1;
       item.block = i < blocks.size() ? blocks[i] : nullptr;
       item.block_queue = queue;
       batch.items.push_back(std::move(item));

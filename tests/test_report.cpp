@@ -225,6 +225,7 @@ TEST_CASE("report: the page from a checkpoint")
       Result r;
       r.seq = i;
       r.item = i == 3 ? "<script>alert(1)</script>" : "item " + std::to_string(i);
+      r.args = {r.item}; // the checkpoint keys a result by its arguments
       r.status = i == 4 ? Status::failed : Status::ok;
       r.slot = 1 + i % 2;
       r.started = std::chrono::system_clock::now() + std::chrono::seconds(i);

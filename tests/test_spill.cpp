@@ -617,8 +617,9 @@ TEST_CASE("spill: LineTagger prefixes every line across chunk boundaries")
   }
   CHECK(tag_all("rest\nnew", {}, false) == "rest\nP\tnew");
   CHECK(tag_all("", {}, false) == "");
-  CHECK(tag_prefix("a b") == "a b\t");
-  CHECK(tag_prefix("") == "\t");
+  CHECK(tag_prefix(std::vector<std::string>{"a b"}) == "a b\t");
+  CHECK(tag_prefix(std::vector<std::string>{""}) == "\t");
+  CHECK(tag_prefix(std::vector<std::string>{"a", "b c"}) == "a\tb c\t");
 }
 
 TEST_CASE("spill: StoredPiece writes stored bytes raw or tagged")
@@ -648,7 +649,7 @@ TEST_CASE("spill: StoredPiece writes stored bytes raw or tagged")
     CAPTURE(max);
     StoredPiece raw(c.kept(), nullptr);
     CHECK(render(raw, max) == text);
-    StoredPiece with_tag(c.kept(), std::make_unique<LineTagger>(tag_prefix("item")));
+    StoredPiece with_tag(c.kept(), std::make_unique<LineTagger>(tag_prefix(std::vector<std::string>{"item"})));
     CHECK(render(with_tag, max) == tagged);
     StoredPiece limited(c.kept(), nullptr, 100);
     CHECK(render(limited, max) == text.substr(0, 100));
@@ -665,6 +666,7 @@ TEST_CASE("spill: make_json_record renders one valid JSON line")
     Result r;
     r.seq = 7;
     r.item = "x\"y";
+    r.args = {"x\"y"};
     r.status = Status::failed;
     r.exit_code = 3;
     r.duration = 1.5;
@@ -672,7 +674,7 @@ TEST_CASE("spill: make_json_record renders one valid JSON line")
     r.out = output_of("hello\n", factory);
     auto piece = make_json_record(r);
     CHECK(render(*piece, 1 << 16) ==
-          "{\"seq\":7,\"item\":\"x\\\"y\",\"status\":\"failed\",\"exit\":3,\"signal\":null,"
+          "{\"seq\":7,\"item\":\"x\\\"y\",\"args\":[\"x\\\"y\"],\"status\":\"failed\",\"exit\":3,\"signal\":null,"
           "\"duration_s\":1.500000,\"attempts\":2,\"replayed\":false,\"stdout\":\"hello\\n\","
           "\"stderr\":\"\"}\n");
   }
@@ -730,6 +732,7 @@ TEST_CASE("spill: make_json_record renders one valid JSON line")
     Result r;
     r.seq = 12;
     r.item = c.item;
+    r.args = {c.item};
     r.status = Status::ok;
     r.duration = 0.25;
     r.out = output_of(c.out, factory, c.limit);
@@ -753,6 +756,10 @@ TEST_CASE("spill: make_json_record renders one valid JSON line")
       if (!item_ok) {
         keys.emplace_back("item_b64");
       }
+      keys.emplace_back("args");
+      if (!item_ok) {
+        keys.emplace_back("args_b64");
+      }
       for (const char* k : {"status", "exit", "signal", "duration_s", "attempts", "replayed",
                             "stdout"}) {
         keys.emplace_back(k);
@@ -767,6 +774,9 @@ TEST_CASE("spill: make_json_record renders one valid JSON line")
       CHECK(keys_of(*parsed) == keys);
 
       CHECK(value_of(*parsed, "seq") == "12");
+      const JsonMember* args = member(*parsed, "args");
+      REQUIRE(args);
+      CHECK(args->strings.size() == 1);
       CHECK(value_of(*parsed, "status") == "ok");
       CHECK(is_kind(*parsed, "duration_s", JsonMember::Kind::number));
       CHECK(value_of(*parsed, "attempts") == "1");

@@ -12,11 +12,15 @@ using namespace parmap;
 
 namespace {
 
-RawItem item_of(std::string text, std::uint64_t full_size = 0)
+/// An item of one argument, or (every fifth) of two: several sources or columns.
+Record item_of(const std::string& text, std::size_t i, std::uint64_t oversize = 0)
 {
-  RawItem r;
-  r.full_size = full_size ? full_size : text.size();
-  r.text = std::move(text);
+  Record r;
+  r.args.push_back(text);
+  if (i % 5 == 0) {
+    r.args.emplace_back(i % 10 == 0 ? "" : "second");
+  }
+  r.oversize = oversize;
   return r;
 }
 
@@ -25,7 +29,7 @@ RawItem item_of(std::string text, std::uint64_t full_size = 0)
 TEST_CASE("spool: items come out in input order, as they were put, interleaved with puts")
 {
   ItemSpool spool(test::scratch("spool-order").string(), false);
-  RawItem out;
+  Record out;
   CHECK_FALSE(spool.take(out));
   // Enough bytes to go through the file several times (the memory bound is 1 MiB).
   std::vector<std::string> texts;
@@ -34,11 +38,11 @@ TEST_CASE("spool: items come out in input order, as they were put, interleaved w
   }
   std::size_t next = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
-    spool.put(item_of(texts[i], i == 3 ? 999999 : 0));
+    spool.put(item_of(texts[i], i, i == 3 ? 999999 : 0));
     if (i % 3 == 0) {
       REQUIRE(spool.take(out));
-      CHECK(out.text == texts[next]);
-      CHECK(out.full_size == (next == 3 ? 999999 : texts[next].size()));
+      CHECK(out.args == item_of(texts[next], next).args);
+      CHECK(out.oversize == (next == 3 ? 999999 : 0));
       ++next;
     }
   }
@@ -47,7 +51,8 @@ TEST_CASE("spool: items come out in input order, as they were put, interleaved w
   CHECK(spool.count() == texts.size());
   while (spool.take(out)) {
     REQUIRE(next < texts.size());
-    CHECK(out.text == texts[next++]);
+    CHECK(out.args == item_of(texts[next], next).args);
+    ++next;
   }
   CHECK(next == texts.size());
 }
@@ -58,15 +63,16 @@ TEST_CASE("spool: shuffled, every item comes out once, after the input ended")
   std::set<std::string> put;
   for (int i = 0; i < 2000; ++i) {
     std::string text = std::to_string(i) + std::string(static_cast<std::size_t>(i), '.');
-    spool.put(item_of(text));
+    spool.put(item_of(text, 1));
     put.insert(text);
   }
-  RawItem out;
+  Record out;
   CHECK_FALSE(spool.take(out)); // nothing before the end: any item may come first
   spool.end_of_input();
   std::vector<std::string> taken;
   while (spool.take(out)) {
-    taken.push_back(out.text);
+    REQUIRE(out.args.size() == 1);
+    taken.push_back(out.args[0]);
   }
   CHECK(std::set<std::string>(taken.begin(), taken.end()) == put);
   CHECK(taken.size() == put.size());

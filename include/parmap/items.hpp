@@ -77,6 +77,19 @@ public:
   /// Appends the sources of `more` after these.
   Items& append(Items more);
 
+  /// Every combination of one item from each of `sources`, as GNU parallel's `::: a b ::: 1 2`:
+  /// the last source varies fastest, and each item has one argument per source ({1} {2}...).
+  /// Only the first source is read as a stream: the others are read again for each item of
+  /// the one before them, from disk for regular files and lists, from a temporary file for a
+  /// pipe or a generator (spooled once), so memory stays flat whatever their size.
+  static Items product(std::vector<Items> sources);
+  /// The n-th items of `sources` side by side (GNU parallel's `:::+`), ending with the
+  /// shortest source.
+  static Items zip(std::vector<Items> sources);
+  /// As zip(), ending with the longest source: shorter ones start over (GNU parallel's
+  /// `--link`).
+  static Items link(std::vector<Items> sources);
+
 private:
   friend struct detail::ItemsAccess;
   std::vector<std::shared_ptr<detail::ItemSource>> m_sources;

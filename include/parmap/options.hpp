@@ -24,6 +24,49 @@ enum class Shell {
   never,     ///< `--no-shell`
 };
 
+/// Which blanks (spaces, tabs, CR, LF, FF, VT) --trim strips from each argument.
+enum class Trim {
+  automatic, ///< none, or both ends when columns are split (GNU parallel's default).
+  none,      ///< `n`
+  left,      ///< `l`
+  right,     ///< `r`
+  both,      ///< `lr` or `rl`
+};
+
+/// How input records become arguments (GNU parallel's --colsep, --trim, --header).
+struct Columns {
+  /// Splits each record into arguments ({1} {2}...) at matches of this POSIX extended regular
+  /// expression (Perl's \t \n \r \s \S \d \D \w \W are understood too); empty keeps each
+  /// record whole.
+  std::string separator;
+  Trim trim = Trim::automatic;
+  /// Non-empty: the first record of each input source is a header naming its columns, for
+  /// {name} in the command. ":" takes one record; anything else is a regular expression that
+  /// the header records (each followed by a newline) match, as in GNU parallel.
+  std::string header;
+};
+
+/// How many items one command serves (GNU parallel's -n, -N, -X, -m, -L, -s, --xargs). One
+/// command's items are one result: its output, status and duration, keyed in the checkpoint by
+/// all their arguments.
+struct Grouping {
+  /// Items per command at most; 0 means as many as the command line holds (-m, -X, --xargs).
+  std::size_t max_items = 1;
+  /// Pass none of the items' arguments (-N0, -n0): one command per item, without it.
+  bool no_arguments = false;
+  /// A word holding {} is repeated once per argument (-X, -N, -L: context replace); otherwise
+  /// it expands to one word per argument, as sh's "pre$@post" (-m, -n).
+  bool context_replace = false;
+  /// When the input ends, the last items are spread evenly over the slots (-m, -X), so that
+  /// the end of a run is not one long command.
+  bool spread = false;
+  /// The longest command line, in bytes, counted as xargs does (each argument and its NUL);
+  /// 0 means what the system allows (ARG_MAX less the environment, with a margin).
+  std::size_t max_chars = 0;
+  /// An input line ending in a blank continues on the next line (-L).
+  bool continue_lines = false;
+};
+
 /// How forwarded output is written.
 enum class Format {
   raw,  ///< Each item's bytes as they are.
@@ -140,6 +183,13 @@ struct Options {
   std::size_t tail_batches_per_core = 2;
   std::size_t tail_min_batch_size = 1;
   Shell shell = Shell::automatic;
+  /// The shell of the one-word form, of --shell and of shell builtins (GNU parallel's
+  /// PARALLEL_SHELL); empty means /bin/sh, and bash for an exported bash function.
+  std::string shell_path;
+  /// What stands for the arguments in the command (-I): "{}" unless renamed.
+  std::string replace = "{}";
+  Columns columns;
+  Grouping grouping;
   /// Children read /dev/null instead of inheriting the caller's stdin.
   bool null_stdin = false;
   /// Seconds to wait between starting two items (GNU parallel's --delay).

@@ -14,7 +14,8 @@ namespace parmap {
 /// One recorded item, as the report shows it.
 struct ReportItem {
   std::uint64_t seq = 0;
-  std::string item;
+  std::vector<std::string> args; ///< The command's arguments.
+  std::string item;              ///< They, joined by spaces.
   Status status = Status::ok;
   int exit_code = 0;
   int signal = 0;
@@ -37,7 +38,8 @@ struct HostReport {
 /// left running by a run that was killed (`--resume` terminates those groups first).
 struct ReportRunning {
   std::uint64_t seq = 0;
-  std::string item;
+  std::vector<std::string> args; ///< The command's arguments; none for a block (--pipe).
+  std::string item;              ///< They, joined by spaces.
   int pgid = 0;        ///< Its process group.
   double started = 0;  ///< Unix time it started.
   bool alive = false;  ///< The group still has processes on this host.
@@ -98,7 +100,8 @@ struct ReportSession {
 struct ReportAttempt {
   std::int64_t session = 0; ///< ReportSession::id.
   std::uint64_t seq = 0;    ///< The item's position in that session's input.
-  std::string item;
+  std::vector<std::string> args; ///< The command's arguments.
+  std::string item;              ///< They, joined by spaces.
   std::string host;         ///< Where it ran; empty for this machine.
   std::string step;         ///< The Slurm job step that ran it ("JOBID.STEPID"); or empty.
   unsigned slot = 0;        ///< 1-based; 0 when not recorded (parmap 0.1.0).

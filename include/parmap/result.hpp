@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace parmap {
 
@@ -25,7 +26,10 @@ const char* to_string(Status status);
 /// The terminal record of one item.
 struct Result {
   std::uint64_t seq = 0; ///< 1-based position in the input.
-  std::string item;      ///< The item's text.
+  /// The command's arguments: the item; with several input sources or --colsep, one per source
+  /// or column; with -n, -X or -m, those of every item the command served.
+  std::vector<std::string> args;
+  std::string item; ///< The arguments joined by spaces, as {} renders them (the item's text).
   Status status = Status::ok;
   /// The exit status as a shell reports it: the exit code, 128+N for signal N, 124 for a
   /// timeout, 127 for a command not found, 126 for one that cannot be executed.

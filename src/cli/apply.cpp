@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <sys/stat.h>
@@ -142,6 +143,9 @@ void apply_values(const Raw& r, Options& o)
   apply_numbers(r, o);
   check_temp_dir(o);
   o.shell = r.shell ? Shell::always : r.no_shell ? Shell::never : Shell::automatic;
+  if (const char* shell = std::getenv("PARALLEL_SHELL"); o.shell_path.empty() && shell) {
+    o.shell_path = shell; // GNU parallel's variable; --shell-path wins
+  }
   o.order = r.as_ready ? Order::as_ready : Order::input;
   bool tag = r.tag || !o.forward.tag_string.empty();
   if (r.files && r.tag && o.forward.tag_string.empty()) {

@@ -1,10 +1,12 @@
 #include "cli.hpp"
 
 #include "apply.hpp"
+#include "arguments.hpp"
 #include "pipe_options.hpp"
 #include "printable.hpp"
 #include "raw_options.hpp"
 #include "remote_options.hpp"
+#include "sources.hpp"
 #include "unknown_option.hpp"
 #include "values.hpp"
 
@@ -19,7 +21,6 @@
 
 namespace parmap::cli {
 namespace {
-
 
 [[noreturn]] void bad(const std::string& message, bool hint_help = false)
 {
@@ -59,6 +60,10 @@ void add_input_options(CLI::App& app, Raw& r)
                  "Use SEP instead of :::: before item files")
       ->type_name("SEP")
       ->group(input);
+  app.add_flag("--link,--xapply", r.link,
+               "Pair the input sources side by side (shorter ones wrap) instead of combining")
+      ->group(input);
+  add_argument_options(app, r.arguments);
 }
 
 void add_running_options(CLI::App& app, Config& c, Raw& r)
@@ -76,6 +81,10 @@ void add_running_options(CLI::App& app, Config& c, Raw& r)
       ->default_str("0");
   app.add_flag("--shell", r.shell, "Run the command through /bin/sh -c")->group(running);
   app.add_flag("--no-shell", r.no_shell, "Exec the command directly, never through a shell")
+      ->group(running);
+  app.add_option("--shell-path", o.shell_path,
+                 "The shell for shell commands and builtins (default $PARALLEL_SHELL, /bin/sh)")
+      ->type_name("SHELL")
       ->group(running);
   app.add_option("--env", r.env,
                  "Set variable VAR for remote jobs (local ones inherit everything); _ = all")
@@ -295,83 +304,61 @@ struct UnknownOption {
   std::string word;
 };
 
-bool is_separator(const std::string& w, const Raw& r)
-{
-  return w == r.arg_sep || w == r.arg_file_sep;
-}
-
 /// Pipe mode: the files named by -a or after ::::, whose blocks the jobs get.
-std::vector<std::string> pipe_files(std::vector<std::string>::const_iterator sep,
-                                    std::vector<std::string>::const_iterator end, const Raw& r)
+std::vector<std::string> pipe_files(std::span<const std::string> groups, const Raw& r,
+                                    const SourceSyntax& syntax)
 {
-  if (sep == end) {
+  if (groups.empty()) {
     return r.arg_files;
   }
-  if (*sep == r.arg_sep || std::find(sep + 1, end, r.arg_sep) != end) {
+  auto is_arg_sep = [&](const std::string& w) {
+    return is_source_separator(w, syntax) && w.starts_with(r.arg_sep) &&
+           !w.starts_with(r.arg_file_sep);
+  };
+  if (std::any_of(groups.begin(), groups.end(), is_arg_sep)) {
     bad(fmt::format("--pipe and --pipepart take no {} arguments: their input is stdin, or -a FILE",
                     r.arg_sep));
   }
   std::vector<std::string> files = r.arg_files;
-  std::copy_if(sep + 1, end, std::back_inserter(files),
-               [&](const std::string& w) { return w != r.arg_file_sep; });
+  std::copy_if(groups.begin(), groups.end(), std::back_inserter(files),
+               [&](const std::string& w) { return !is_source_separator(w, syntax); });
   return files;
 }
 
-/// Splits what follows the options into the command and at most one ::: or :::: group.
+/// Splits what follows the options into the command and its input sources.
 void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool need_command)
 {
+  SourceSyntax syntax;
+  syntax.arg_sep = r.arg_sep;
+  syntax.arg_file_sep = r.arg_file_sep;
+  syntax.delimiter = r.null ? '\0' : r.delimiter ? parse_delimiter(*r.delimiter) : '\n';
+  syntax.split_words = r.delimiter.has_value();
+  syntax.link = r.link;
   if (!rest.empty() && rest.front() == "--") {
     rest.erase(rest.begin());
   } else if (!rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-' &&
-             !is_separator(rest.front(), r)) {
+             !is_source_separator(rest.front(), syntax)) {
     throw UnknownOption{rest.front()};
   }
   auto sep = std::find_if(rest.begin(), rest.end(),
-                          [&](const std::string& w) { return is_separator(w, r); });
+                          [&](const std::string& w) { return is_source_separator(w, syntax); });
   c.command.assign(rest.begin(), sep);
   if (c.command.empty() && need_command) {
     bad("no command given (to run each input line as a shell command, use: parmap sh -c {})",
         true);
   }
+  auto groups =
+      std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
   if (pipe_mode(r.pipe)) {
-    apply_pipe_options(r.pipe, pipe_files(sep, rest.end(), r), c);
+    apply_pipe_options(r.pipe, r.arguments, pipe_files(groups, r, syntax), c);
     return;
   }
   reject_pipe_options(r.pipe);
-  char delim = r.null ? '\0' : r.delimiter ? parse_delimiter(*r.delimiter) : '\n';
-  bool have_items = false;
-  // :::: FILE... and -a FILE: each file's items in turn; "-" is stdin.
-  auto add_files = [&](const std::vector<std::string>& paths) {
-    for (const auto& path : paths) {
-      c.items.append(path == "-" ? Items::from_fd(STDIN_FILENO, delim, "stdin")
-                                 : Items::from_file(path, delim));
-      c.options.null_stdin = c.options.null_stdin || path == "-";
-      have_items = true;
-    }
-  };
-  if (sep != rest.end()) {
-    std::string kind = *sep;
-    auto group_end = std::find_if(sep + 1, rest.end(),
-                                  [&](const std::string& w) { return is_separator(w, r); });
-    if (group_end != rest.end()) {
-      bad(fmt::format("only one {} or {} group is supported (GNU parallel's combinations of "
-                      "groups are not); put all items after one {}",
-                      r.arg_sep, r.arg_file_sep, r.arg_sep));
-    }
-    if (!r.arg_files.empty()) {
-      bad(fmt::format("give items either with -a or with {}, not both", kind));
-    }
-    std::vector<std::string> words(sep + 1, rest.end());
-    if (kind == r.arg_sep) {
-      c.items = Items(std::move(words));
-    } else {
-      add_files(words);
-    }
-    have_items = true;
-  }
-  add_files(r.arg_files);
-  if (!have_items) {
-    c.items = Items::from_fd(STDIN_FILENO, delim, "stdin");
+  Sources sources = read_sources(r.arg_files, groups, syntax);
+  c.items = std::move(sources.items);
+  c.options.null_stdin = sources.reads_stdin;
+  if (!sources.given) {
+    c.items = Items::from_fd(STDIN_FILENO, syntax.delimiter, "stdin");
     c.options.null_stdin = true;
   }
   // Jobs run in their own process groups: one reading the terminal would be stopped (SIGTTIN).
@@ -410,12 +397,15 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   if (!c.html.empty()) {
     bad("--html needs --report (parmap --checkpoint PATH --report --html FILE)");
   }
+  if (!pipe_mode(r.pipe)) {
+    apply_argument_options(r.arguments, o); // pipe mode reads -N, -L and --header its own way
+  }
   finish_remote(r, o);
   split_command(rest, r, c, c.shellquote == 0);
   o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}",
                               r.shell ? "always" : r.no_shell ? "never" : "auto", o.batch_size,
                               r.timeout.value_or("none"), r.json ? " json" : r.tag ? " tag" : "",
-                              !pipe_mode(r.pipe) ? ""
+                              !pipe_mode(r.pipe) ? describe_argument_options(r.arguments)
                               : r.pipe.pipepart  ? " pipepart"
                                                  : " pipe");
   o.forward.stdout_fd = STDOUT_FILENO;

@@ -1,5 +1,7 @@
 #include "pipe_options.hpp"
 
+#include "values.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -27,7 +29,7 @@ std::string unescape(std::string_view text)
   return out;
 }
 
-BlockFormat block_format(const PipeArgs& p)
+BlockFormat block_format(const PipeArgs& p, const ArgumentFlags& a)
 {
   BlockFormat f;
   f.regexp = p.regexp;
@@ -40,10 +42,28 @@ BlockFormat block_format(const PipeArgs& p)
     f.recend = unescape(f.recend);
     f.recstart = unescape(f.recstart);
   }
-  f.records = p.records;
-  f.lines = p.lines;
-  f.header = p.header;
+  f.records = a.max_replace_args.empty() ? 0 : parse_count(a.max_replace_args, "-N", 1);
+  f.lines = a.max_lines.empty() ? 0 : parse_count(a.max_lines, "-L", 1);
+  f.header = a.header;
   return f;
+}
+
+/// The argument options that have no meaning for blocks of input.
+void reject_argument_options(const ArgumentFlags& a)
+{
+  const char* given = !a.colsep.empty()    ? "--colsep"
+                      : !a.trim.empty()    ? "--trim"
+                      : !a.max_args.empty() ? "-n"
+                      : !a.max_chars.empty() ? "-s"
+                      : a.context_replace  ? "-X"
+                      : a.multiple         ? "-m"
+                      : a.xargs            ? "--xargs"
+                                           : nullptr;
+  if (given != nullptr) {
+    throw Error(fmt::format("{} cannot be used with --pipe or --pipepart (it shapes arguments; "
+                            "a job's block is its stdin)",
+                            given));
+  }
 }
 
 } // namespace
@@ -73,14 +93,6 @@ void add_pipe_options(CLI::App& app, PipeArgs& p)
       ->group(group);
   app.add_flag("--regexp", p.regexp, "--recend and --recstart are Perl regular expressions")
       ->group(group);
-  app.add_option("-N,--max-replace-args", p.records, "With --pipe: exactly N records per block")
-      ->type_name("N")
-      ->group(group);
-  app.add_option("-L", p.lines, "With --pipe: a record is N lines")->type_name("N")->group(group);
-  app.add_option("--header", p.header,
-                 "With --pipe: given before every block: ':' 1st line, N lines, or a regexp")
-      ->type_name("RE")
-      ->group(group);
   app.add_flag("--round-robin,--round", p.round_robin,
                "With --pipe: one job per slot, each taking the next block when it is ready")
       ->group(group);
@@ -105,20 +117,21 @@ void reject_pipe_options(const PipeArgs& p)
   if (given != nullptr) {
     throw Error(fmt::format("{} needs --pipe or --pipepart", given));
   }
-  if (p.records > 0 || p.lines > 0 || !p.header.empty()) {
-    throw Error("-N, -L and --header work with --pipe only (several arguments per command and "
-                "column names are not supported)");
-  }
 }
 
-void apply_pipe_options(const PipeArgs& p, const std::vector<std::string>& files, Config& c)
+void apply_pipe_options(const PipeArgs& p, const ArgumentFlags& arguments,
+                        const std::vector<std::string>& files, Config& c)
 {
+  reject_argument_options(arguments);
   if (p.cat && p.fifo) {
     throw Error("--cat and --fifo contradict each other");
   }
   Options& o = c.options;
   o.block_input = p.cat ? BlockInput::file : p.fifo ? BlockInput::fifo : BlockInput::pipe;
-  BlockFormat format = block_format(p);
+  if (!arguments.replace.empty()) {
+    o.replace = arguments.replace;
+  }
+  BlockFormat format = block_format(p, arguments);
   if (p.pipepart) {
     if (files.empty()) {
       throw Error("--pipepart needs the file to cut: -a FILE (or :::: FILE)");

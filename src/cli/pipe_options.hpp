@@ -2,6 +2,7 @@
 // commands' stdin (parmap::Items::blocks, Items::file_blocks).
 #pragma once
 
+#include "arguments.hpp"
 #include "cli.hpp"
 
 #include <cstdint>
@@ -27,9 +28,6 @@ struct PipeArgs {
   std::string recstart;     ///< --recstart, as written
   bool recend_given = false;
   bool recstart_given = false;
-  std::string header;       ///< --header
-  std::size_t records = 0;  ///< -N: records per block; 0 when not given
-  std::size_t lines = 0;    ///< -L: lines per record; 0 when not given
 };
 
 /// Adds the options to `app`, in their own --help group.
@@ -40,8 +38,12 @@ void add_pipe_options(CLI::App& app, PipeArgs& p);
 bool pipe_mode(const PipeArgs& p);
 
 /// Pipe mode: sets c.items to the blocks of stdin, or of `files` (-a FILE, :::: FILE), and the
-/// options that go with them. Throws parmap::Error for a combination that cannot work.
-void apply_pipe_options(const PipeArgs& p, const std::vector<std::string>& files, Config& c);
+/// options that go with them. Three argument options mean something else here, as in GNU
+/// parallel: -N is records per block, -L lines per record, --header the lines given before every
+/// block; -I is the replacement string. Throws parmap::Error for an argument option pipe mode has
+/// no use for, or a combination that cannot work.
+void apply_pipe_options(const PipeArgs& p, const ArgumentFlags& arguments,
+                        const std::vector<std::string>& files, Config& c);
 
 /// Outside pipe mode: throws parmap::Error naming a pipe-mode option that was given anyway.
 void reject_pipe_options(const PipeArgs& p);

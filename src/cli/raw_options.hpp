@@ -1,6 +1,7 @@
 // Raw: the options as given on the command line, before parmap reads their values.
 #pragma once
 
+#include "arguments.hpp"
 #include "pipe_options.hpp"
 
 #include <optional>
@@ -43,10 +44,12 @@ struct Raw {
   bool shell = false;
   bool no_shell = false;
   bool no_adaptive_tail = false;
+  bool link = false; ///< --link: sources side by side instead of combined.
   bool resume_failed = false;
   bool number_of_cores = false;
   bool no_op = false; ///< --group, -q, --will-cite, --no-notice: parmap's behaviour already.
   bool dump_options = false;
+  ArgumentFlags arguments; ///< Columns, -I and several items per command.
   PipeArgs pipe;
 };
 

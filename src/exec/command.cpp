@@ -1,5 +1,6 @@
 #include "exec/command.hpp"
 
+#include "input/input.hpp"
 #include "parmap/error.hpp"
 
 #include <algorithm>
@@ -12,440 +13,203 @@
 namespace parmap {
 namespace {
 
-struct Spelling {
-  std::string_view text;
-  Field field;
-};
-// Longest spellings first, so that "{//}" is not read as "{/}" followed by text.
-constexpr std::array k_spellings{
-    Spelling{"{//}", Field::dirname},  Spelling{"{/.}", Field::basename_no_ext},
-    Spelling{"{}", Field::item},       Spelling{"{.}", Field::no_extension},
-    Spelling{"{/}", Field::basename},  Spelling{"{#}", Field::seq},
-    Spelling{"{%}", Field::slot},
-};
-
-bool is_safe_char(char c)
+std::size_t list_tokens(const Tokens& word)
 {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '-' || c == '.' || c == '/' || c == ',' || c == '+' || c == ':' ||
-         c == '@';
+  return static_cast<std::size_t>(
+      std::count_if(word.begin(), word.end(), [](const Token& t) { return t.is_list(); }));
 }
 
-void append_number(std::string& out, std::uint64_t n)
+/// Appends `word` with each list value standing for every argument, joined by spaces.
+void append_joined(std::string& out, const Tokens& word, const RenderContext& ctx)
 {
-  std::array<char, 24> buf{};
-  auto res = std::to_chars(buf.data(), buf.data() + buf.size(), n);
-  out.append(buf.data(), res.ptr);
+  for (const auto& t : word) {
+    for (std::size_t a = 0; a < (t.is_list() ? ctx.args.size() : 1); ++a) {
+      out += a > 0 ? " " : "";
+      append_token_value(out, t, ctx, a);
+    }
+  }
+}
+
+/// The shell as checkpoints and --dry-run show it: "sh" for /bin/sh, as 0.1.0 wrote it.
+std::string shell_name(const std::string& path)
+{
+  return path == "/bin/sh" ? "sh" : path;
+}
+
+/// The script word of `SHELL [-opts] -c SCRIPT ...`, for a shell a user would paste into.
+std::optional<std::size_t> script_word(const std::vector<std::string>& words)
+{
+  constexpr std::array<std::string_view, 6> k_shells{"sh", "bash", "dash", "zsh", "ksh", "mksh"};
+  auto slash = words[0].rfind('/');
+  std::string_view name = std::string_view(words[0]).substr(slash == std::string::npos ? 0 : slash + 1);
+  if (std::find(k_shells.begin(), k_shells.end(), name) == k_shells.end()) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 1; i + 1 < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w.size() < 2 || w[0] != '-' || w == "--") {
+      return std::nullopt; // past the options: no -c
+    }
+    if (w.find('c') != std::string::npos && w.find_first_not_of("abcdefghijklmnopqrstuvwxyz", 1) ==
+                                                std::string::npos) {
+      return i + 1;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
 
-void append_shell_quoted(std::string& out, std::string_view s)
+std::optional<std::string> unpassable(std::span<const std::string> args, std::uint64_t oversize)
 {
-  bool safe = !s.empty();
-  for (char c : s) {
-    safe = safe && is_safe_char(c);
+  if (oversize > 0) {
+    return "an argument is " + std::to_string(oversize) +
+           " bytes long; one argument can be at most " + std::to_string(k_max_item_bytes) +
+           " bytes";
   }
-  // A leading '-' is safe for the shell; whether the program treats it as an option is the
-  // program's business, exactly as with direct exec.
-  if (safe) {
-    out.append(s);
-    return;
+  if (std::any_of(args.begin(), args.end(),
+                  [](const std::string& a) { return a.find('\0') != std::string::npos; })) {
+    return "it contains a NUL byte, which cannot be passed as an argument (use -0 for "
+           "NUL-separated input)";
   }
-  out.push_back('\'');
-  for (char c : s) {
-    if (c == '\'') {
-      out.append("'\\''");
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('\'');
+  return std::nullopt;
 }
 
-std::optional<std::vector<std::string>> split_quoted_words(std::string_view line)
+bool has_shell_syntax(const Tokens& tokens)
 {
-  std::vector<std::string> words;
-  std::string word;
-  bool in_word = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (c == ' ') {
-      if (!in_word) {
-        return std::nullopt; // a leading or doubled space
-      }
-      words.push_back(std::exchange(word, {}));
-      in_word = false;
-      continue;
-    }
-    in_word = true;
-    if (c == '\'') {
-      auto end = line.find('\'', i + 1);
-      if (end == std::string_view::npos) {
-        return std::nullopt;
-      }
-      word.append(line.substr(i + 1, end - i - 1));
-      i = end;
-    } else if (c == '\\' && i + 1 < line.size()) {
-      word.push_back(line[++i]);
-    } else {
-      word.push_back(c);
-    }
-  }
-  if (in_word) {
-    words.push_back(std::move(word));
-  } else if (!line.empty()) {
-    return std::nullopt; // a trailing space
-  }
-  return words;
-}
-
-std::string shell_quote(std::string_view s)
-{
-  std::string out;
-  append_shell_quoted(out, s);
-  return out;
+  constexpr std::string_view k_special = " \t\n|&;<>()$`\\\"'*?[#~={}";
+  return std::any_of(tokens.begin(), tokens.end(), [&](const Token& t) {
+    return t.kind == Token::Kind::literal &&
+           t.text.find_first_of(k_special) != std::string::npos;
+  });
 }
 
 bool has_shell_syntax(std::string_view word)
 {
-  constexpr std::string_view k_special = " \t\n|&;<>()$`\\\"'*?[#~={}";
-  std::size_t i = 0;
-  while (i < word.size()) {
-    bool was_field = false;
-    for (const auto& sp : k_spellings) {
-      if (word.substr(i).starts_with(sp.text)) {
-        i += sp.text.size();
-        was_field = true;
-        break;
-      }
-    }
-    if (was_field) {
-      continue;
-    }
-    if (k_special.find(word[i]) != std::string_view::npos) {
-      return true;
-    }
-    ++i;
-  }
-  return false;
-}
-
-std::string_view without_extension(std::string_view path)
-{
-  // GNU parallel: s:\.[^/.]*$:: — drop the last '.' and what follows, within the last component.
-  auto dot = path.find_last_of("./");
-  if (dot == std::string_view::npos || path[dot] != '.') {
-    return path;
-  }
-  return path.substr(0, dot);
-}
-
-std::string_view path_basename(std::string_view path)
-{
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string path_dirname(std::string_view path)
-{
-  // POSIX dirname(3), like Perl's File::Basename::dirname that GNU parallel uses.
-  while (path.size() > 1 && path.back() == '/') {
-    path.remove_suffix(1);
-  }
-  auto slash = path.rfind('/');
-  if (slash == std::string_view::npos) {
-    return ".";
-  }
-  path = path.substr(0, slash);
-  while (path.size() > 1 && path.back() == '/') {
-    path.remove_suffix(1);
-  }
-  return path.empty() ? std::string("/") : std::string(path);
-}
-
-ShellContext shell_context_after(std::string_view text)
-{
-  // A small lexer for the quoting constructs of POSIX sh. It needs to be right only for
-  // templates people write; a wrong answer can misquote a reference, never run a value.
-  enum class Kind : std::uint8_t { plain, squote, dquote, backtick, paren, brace, arith };
-  struct Level {
-    Kind kind;
-    int depth = 0; ///< Open parentheses inside $((...)).
-  };
-  std::vector<Level> stack{{Kind::plain}};
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    char next = i + 1 < text.size() ? text[i + 1] : '\0';
-    char next2 = i + 2 < text.size() ? text[i + 2] : '\0';
-    Level& top = stack.back();
-    if (top.kind == Kind::squote) {
-      if (c == '\'') {
-        stack.pop_back();
-      }
-      continue;
-    }
-    if (c == '\\') {
-      ++i; // the next character is quoted
-      continue;
-    }
-    if (c == '$' && next == '(') {
-      stack.push_back({next2 == '(' ? Kind::arith : Kind::paren});
-      i += next2 == '(' ? 2 : 1;
-      continue;
-    }
-    if (c == '$' && next == '{') {
-      stack.push_back({Kind::brace});
-      ++i;
-      continue;
-    }
-    if (c == '`') {
-      if (top.kind == Kind::backtick) {
-        stack.pop_back();
-      } else {
-        stack.push_back({Kind::backtick});
-      }
-      continue;
-    }
-    if (top.kind == Kind::dquote) {
-      if (c == '"') {
-        stack.pop_back();
-      }
-      continue;
-    }
-    if (top.kind == Kind::arith) {
-      if (c == '(') {
-        ++top.depth;
-      } else if (c == ')' && top.depth > 0) {
-        --top.depth;
-      } else if (c == ')' && next == ')') {
-        stack.pop_back();
-        ++i;
-      }
-      continue;
-    }
-    if (c == '\'') {
-      stack.push_back({Kind::squote});
-    } else if (c == '"') {
-      stack.push_back({Kind::dquote});
-    } else if (c == ')' && top.kind == Kind::paren) {
-      stack.pop_back();
-    } else if (c == '}' && top.kind == Kind::brace) {
-      stack.pop_back();
-    }
-  }
-  switch (stack.back().kind) {
-  case Kind::squote:
-    return ShellContext::squote;
-  case Kind::dquote:
-    return ShellContext::dquote;
-  case Kind::arith:
-    return ShellContext::arith;
-  default:
-    return ShellContext::plain;
+  try {
+    return has_shell_syntax(parse_word(word, Spellings{}));
+  } catch (const Error&) {
+    return true; // GNU-only syntax such as {= ... =} is not a plain word either
   }
 }
 
-CommandTemplate::CommandTemplate(std::vector<std::string> words, Shell shell, bool append_item)
-    : m_words(std::move(words))
+CommandTemplate::CommandTemplate(std::vector<std::string> words, TemplateOptions options)
+    : m_words(std::move(words)), m_options(std::move(options))
 {
   if (m_words.empty() || m_words.front().empty()) {
     throw Error("no command given");
   }
   for (const auto& w : m_words) {
-    m_parsed.push_back(parse_word(w));
+    if (w.find('\0') != std::string::npos) {
+      throw Error("a command word cannot hold a NUL byte");
+    }
+    m_parsed.push_back(parse_word(w, m_options.spellings));
     for (const auto& t : m_parsed.back()) {
-      m_has_replacement = m_has_replacement || t.field != Field::literal;
+      m_has_replacement = m_has_replacement || t.kind != Token::Kind::literal;
     }
   }
-  m_append = append_item && !m_has_replacement;
-  switch (shell) {
-  case Shell::always:
-    m_shell = true;
-    break;
-  case Shell::never:
-    m_shell = false;
-    break;
-  case Shell::automatic:
-    m_shell = m_words.size() == 1 && has_shell_syntax(m_words.front());
-    break;
-  }
-  if (m_shell) {
-    build_script();
+  m_append = m_options.append_args && !m_has_replacement;
+  bool shell = m_options.shell == Shell::always ||
+               (m_options.shell == Shell::automatic && m_words.size() == 1 &&
+                has_shell_syntax(m_parsed.front()));
+  if (shell) {
+    m_script.emplace(m_parsed, m_append);
+    m_options.through_shell = false;
   }
 }
 
-void CommandTemplate::build_script()
+void CommandTemplate::render_word(const Tokens& word,
+                                  const RenderContext& ctx,
+                                  std::vector<std::string>& argv) const
 {
-  // The words joined by spaces are the script; each replacement string becomes a reference to
-  // a positional parameter, quoted as its place in the script needs.
-  std::string text; // the literal text so far, to find the context of the next reference
-  auto reference = [&](Field field) {
-    auto found = std::find(m_params.begin(), m_params.end(), field);
-    std::size_t n = static_cast<std::size_t>(found - m_params.begin()) + 1;
-    if (found == m_params.end()) {
-      m_params.push_back(field);
-    }
-    std::string ref = "${" + std::to_string(n) + "}";
-    ShellContext context = shell_context_after(text);
-    // After an unpaired backslash ("a\{}") the reference's first character would be escaped;
-    // a newline pairs it instead: a line continuation, which sh removes.
-    auto last = text.find_last_not_of('\\');
-    std::size_t backslashes = text.size() - (last == std::string::npos ? 0 : last + 1);
-    std::string pair = context != ShellContext::squote && backslashes % 2 == 1 ? "\n" : "";
-    switch (context) {
-    case ShellContext::plain:
-      return pair + "\"" + ref + "\"";
-    case ShellContext::squote:
-      return "'\"" + ref + "\"'";
-    case ShellContext::dquote:
-    case ShellContext::arith:
-      return pair + ref;
-    }
-    return ref;
-  };
-  auto add_literal = [&](const std::string& literal) {
-    text += literal;
-    if (!m_script.empty() && m_script.back().field == Field::literal) {
-      m_script.back().text += literal;
-    } else {
-      m_script.push_back({Field::literal, literal});
+  std::size_t lists = list_tokens(word);
+  std::size_t n = ctx.args.size();
+  auto write = [&](std::size_t index, std::string& out) {
+    for (const auto& t : word) {
+      append_token_value(out, t, ctx, index);
     }
   };
-  for (std::size_t i = 0; i < m_parsed.size(); ++i) {
-    if (i > 0) {
-      add_literal(" ");
+  bool missing = std::all_of(word.begin(), word.end(), [&](const Token& t) {
+    return t.kind == Token::Kind::value && !t.is_list() && pick(ctx.args, t.position) == nullptr;
+  });
+  if (missing) {
+    return; // {2} past the last argument: no argument at all, as in GNU parallel
+  }
+  if (lists == 0) {
+    write(0, argv.emplace_back());
+  } else if (m_options.several == Several::repeat) {
+    for (std::size_t a = 0; a < n; ++a) {
+      write(a, argv.emplace_back()); // -X: the whole word once per argument
     }
-    for (const auto& t : m_parsed[i]) {
-      if (t.field == Field::literal) {
-        add_literal(t.text);
-      } else if (t.field == Field::seq || t.field == Field::slot) {
-        m_script.push_back({t.field, {}}); // numbers: filled in, need no quoting
-        text += "0";
-      } else {
-        add_literal(reference(t.field));
-      }
+  } else if (lists == 1) {
+    // One word per argument; the word's other text joins the first and the last ("pre$@post").
+    auto list = std::find_if(word.begin(), word.end(), [](const Token& t) { return t.is_list(); });
+    std::string head;
+    std::string tail;
+    for (auto it = word.begin(); it != list; ++it) {
+      append_token_value(head, *it, ctx, 0);
     }
+    for (auto it = list + 1; it != word.end(); ++it) {
+      append_token_value(tail, *it, ctx, 0);
+    }
+    for (std::size_t a = 0; a < n; ++a) {
+      std::string& out = argv.emplace_back(a == 0 ? head : std::string());
+      append_token_value(out, *list, ctx, a);
+      out += a + 1 == n ? tail : std::string();
+    }
+    if (n == 0 && !(head + tail).empty()) {
+      argv.push_back(head + tail);
+    }
+  } else {
+    append_joined(argv.emplace_back(), word, ctx); // several lists in one word
+  }
+}
+
+std::optional<std::string> CommandTemplate::render(const RenderContext& ctx,
+                                                   std::vector<std::string>& argv) const
+{
+  argv.clear();
+  if (m_script) {
+    std::string script;
+    std::vector<std::string> params;
+    auto refused = m_script->render(ctx, m_options.several, script, params);
+    argv.reserve(params.size() + 4);
+    argv.push_back(m_options.shell_path);
+    argv.emplace_back("-c");
+    argv.push_back(std::move(script));
+    argv.emplace_back("sh"); // $0
+    std::move(params.begin(), params.end(), std::back_inserter(argv));
+    return refused;
+  }
+  if (m_options.through_shell) {
+    // A builtin or a function: the shell runs the argv as "$@", so values are never parsed.
+    argv = {m_options.shell_path, "-c", "\"$@\"", "sh"};
+  }
+  for (const auto& word : m_parsed) {
+    render_word(word, ctx, argv);
   }
   if (m_append) {
-    add_literal(" ");
-    add_literal(reference(Field::item));
+    argv.insert(argv.end(), ctx.args.begin(), ctx.args.end());
   }
-}
-
-CommandTemplate::Word CommandTemplate::parse_word(std::string_view word)
-{
-  Word tokens;
-  std::string literal;
-  std::size_t i = 0;
-  while (i < word.size()) {
-    const Spelling* found = nullptr;
-    if (word[i] == '{') {
-      for (const auto& sp : k_spellings) {
-        if (word.substr(i).starts_with(sp.text)) {
-          found = &sp;
-          break;
-        }
-      }
-    }
-    if (found == nullptr) {
-      literal.push_back(word[i++]);
-      continue;
-    }
-    if (!literal.empty()) {
-      tokens.push_back({Field::literal, std::move(literal)});
-      literal.clear();
-    }
-    tokens.push_back({found->field, {}});
-    i += found->text.size();
-  }
-  if (!literal.empty() || tokens.empty()) {
-    tokens.push_back({Field::literal, std::move(literal)});
-  }
-  return tokens;
-}
-
-namespace {
-
-/// The value a field stands for.
-void append_value(std::string& out, Field field, const RenderContext& ctx)
-{
-  switch (field) {
-  case Field::literal:
-    break;
-  case Field::item:
-    out.append(ctx.item);
-    break;
-  case Field::no_extension:
-    out.append(without_extension(ctx.item));
-    break;
-  case Field::basename:
-    out.append(path_basename(ctx.item));
-    break;
-  case Field::dirname:
-    out.append(path_dirname(ctx.item));
-    break;
-  case Field::basename_no_ext:
-    out.append(without_extension(path_basename(ctx.item)));
-    break;
-  case Field::seq:
-    append_number(out, ctx.seq);
-    break;
-  case Field::slot:
-    append_number(out, ctx.slot);
-    break;
-  }
-}
-
-} // namespace
-
-void CommandTemplate::render_word(const Word& word, const RenderContext& ctx, std::string& out)
-{
-  for (const auto& t : word) {
-    if (t.field == Field::literal) {
-      out.append(t.text);
-    } else {
-      append_value(out, t.field, ctx);
-    }
-  }
+  return std::nullopt;
 }
 
 std::string CommandTemplate::script(const RenderContext& ctx) const
 {
-  std::string out;
-  render_word(m_script, ctx, out);
-  return out;
-}
-
-void CommandTemplate::render(const RenderContext& ctx, std::vector<std::string>& argv) const
-{
-  argv.clear();
-  if (m_shell) {
-    argv.emplace_back("/bin/sh");
-    argv.emplace_back("-c");
-    argv.push_back(script(ctx));
-    argv.emplace_back("sh"); // $0
-    for (Field field : m_params) {
-      argv.emplace_back();
-      append_value(argv.back(), field, ctx);
-    }
-    return;
+  std::string script;
+  std::vector<std::string> params;
+  if (m_script) {
+    (void)m_script->render(ctx, m_options.several, script, params);
   }
-  for (const auto& word : m_parsed) {
-    argv.emplace_back();
-    render_word(word, ctx, argv.back());
-  }
-  if (m_append) {
-    argv.emplace_back(ctx.item);
-  }
+  return script;
 }
 
 std::string CommandTemplate::display(const RenderContext& ctx) const
 {
   std::vector<std::string> argv;
-  render(ctx, argv);
-  if (m_shell) {
-    argv.front() = "sh"; // as a user would type it
+  (void)render(ctx, argv); // shown even when refused: it says what would have run
+  if (m_script || m_options.through_shell) {
+    argv.front() = shell_name(argv.front()); // as a user would type it
   }
   std::string line;
   for (std::size_t i = 0; i < argv.size(); ++i) {
@@ -460,13 +224,13 @@ std::string CommandTemplate::display(const RenderContext& ctx) const
 bool TextTemplate::has_replacement() const
 {
   return std::any_of(m_word.begin(), m_word.end(),
-                     [](const auto& t) { return t.field != Field::literal; });
+                     [](const Token& t) { return t.kind != Token::Kind::literal; });
 }
 
 std::string TextTemplate::render(const RenderContext& ctx) const
 {
   std::string out;
-  CommandTemplate::render_word(m_word, ctx, out);
+  append_joined(out, m_word, ctx);
   return out;
 }
 
@@ -475,12 +239,12 @@ std::string CommandTemplate::text() const
   // The words as written; when they run through the shell, what runs is `sh -c` and the words
   // joined by spaces: the same words exec'd directly are another command.
   std::string line;
-  if (m_shell) {
+  if (m_script) {
     std::string script;
     for (std::size_t i = 0; i < m_words.size(); ++i) {
       script += (i > 0 ? " " : "") + m_words[i];
     }
-    line = "sh -c ";
+    line = shell_name(m_options.shell_path) + " -c ";
     append_shell_quoted(line, script);
     return line;
   }
@@ -491,6 +255,147 @@ std::string CommandTemplate::text() const
     append_shell_quoted(line, m_words[i]);
   }
   return line;
+}
+
+namespace {
+
+/// The longest a reference to a parameter and its separator can be ("${9999999}" and a space).
+constexpr std::size_t k_reference_bytes = 16;
+
+std::size_t edited_size(std::string_view arg, PathEdit edit)
+{
+  if (edit == PathEdit::none) {
+    return arg.size();
+  }
+  std::string v;
+  append_edited(v, arg, edit);
+  return v.size();
+}
+
+/// The bytes a word renders to without its list values: literals, and numbers at their widest.
+std::size_t fixed_bytes(const Tokens& word)
+{
+  std::size_t n = 0;
+  for (const auto& t : word) {
+    n += t.kind == Token::Kind::literal ? t.text.size() : t.kind == Token::Kind::value ? 0 : 20;
+  }
+  return n;
+}
+
+} // namespace
+
+LineSize CommandTemplate::base_size() const
+{
+  LineSize s;
+  auto add = [&](std::size_t bytes) {
+    s.bytes += bytes + 1;
+    ++s.strings;
+  };
+  if (m_script) {
+    std::vector<std::string> argv;
+    (void)render(RenderContext{}, argv); // no arguments: the script without list references
+    for (const auto& a : argv) {
+      add(a.size() + (&a == &argv[2] ? 20 * m_parsed.size() : 0)); // {#} {%} at their widest
+    }
+    s.longest = argv[2].size();
+    return s;
+  }
+  if (m_options.through_shell) {
+    add(m_options.shell_path.size());
+    add(2); // -c
+    add(4); // "$@"
+    add(2); // sh
+  }
+  for (const auto& word : m_parsed) {
+    std::size_t lists = list_tokens(word);
+    if (lists == 0) {
+      add(fixed_bytes(word));
+    } else if (lists == 1 && m_options.several == Several::words) {
+      s.bytes += fixed_bytes(word); // joins the first and last arguments' strings
+    } else if (m_options.several == Several::words) {
+      add(fixed_bytes(word));
+      s.longest = std::max(s.longest, fixed_bytes(word)); // one string that grows
+    }
+  }
+  return s;
+}
+
+LineSize CommandTemplate::argument_size(std::string_view arg) const
+{
+  LineSize s;
+  if (m_script) {
+    for (PathEdit e : m_script->list_edits()) {
+      s.bytes += edited_size(arg, e) + 1;
+      ++s.strings;
+    }
+    // The script gains references (with -X, a copy of the words around them).
+    std::size_t growth = m_script->list_references() * k_reference_bytes;
+    if (m_options.several == Several::repeat) {
+      growth += m_script->text_size();
+    }
+    s.bytes += growth;
+    s.longest = growth;
+    return s;
+  }
+  for (const auto& word : m_parsed) {
+    std::size_t values = 0;
+    for (const auto& t : word) {
+      values += t.is_list() ? edited_size(arg, t.edit) + 1 : 0;
+    }
+    std::size_t lists = list_tokens(word);
+    if (lists > 0 && m_options.several == Several::repeat) {
+      s.bytes += fixed_bytes(word) + values; // the whole word once more: its own string
+      ++s.strings;
+    } else if (lists == 1) {
+      s.bytes += values; // one more string: the value and its NUL
+      ++s.strings;
+    } else if (lists > 1) {
+      s.bytes += values; // joined by spaces into one growing string
+      s.longest += values;
+    }
+  }
+  if (m_append) {
+    s.bytes += arg.size() + 1;
+    ++s.strings;
+  }
+  return s;
+}
+
+std::size_t CommandTemplate::positional_values() const
+{
+  if (m_script) {
+    return m_script->positional_values();
+  }
+  std::size_t n = 0;
+  for (const auto& word : m_parsed) {
+    for (const auto& t : word) {
+      n += t.kind == Token::Kind::value && !t.is_list() ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+std::optional<std::string> CommandTemplate::pasted_script_warning() const
+{
+  if (m_script) {
+    return std::nullopt;
+  }
+  auto at = script_word(m_words);
+  if (!at || std::none_of(m_parsed[*at].begin(), m_parsed[*at].end(), [](const Token& t) {
+        return t.kind == Token::Kind::value;
+      })) {
+    return std::nullopt;
+  }
+  const std::string& shell = m_words.front();
+  std::string one_word = "parmap ";
+  auto slash = shell.rfind('/');
+  if (shell.substr(slash == std::string::npos ? 0 : slash + 1) != "sh") {
+    one_word += "--shell-path " + shell_quote(shell) + " ";
+  }
+  one_word += shell_quote(m_words[*at]);
+  return "the item is pasted into the " + shell + " -c script as text (as GNU parallel and "
+         "xargs -I do), so an item holding shell syntax runs as code; the one-word form passes "
+         "it as data: " + one_word + " ...";
 }
 
 std::vector<std::string> split_words(std::string_view text)

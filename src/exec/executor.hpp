@@ -18,12 +18,16 @@
 
 namespace parmap {
 
-/// One item as dispatched.
+/// One item as dispatched: what one command runs with.
 struct Item {
   std::uint64_t seq = 0; ///< 1-based input position; the key of everything downstream.
-  std::string text;
-  std::uint64_t full_size = 0; ///< The item's size in the input (> text.size() when cut).
-  double timeout = 0;          ///< Seconds this attempt may run; 0 means no limit.
+  /// The command's arguments: one for a plain item; one per input source or column; a group's
+  /// (several items' arguments, in order) with -n, -X, -m. None for a block (--pipe).
+  std::vector<std::string> args;
+  /// The size in the input of an argument that was longer than one argument may be (it was cut,
+  /// and the item fails instead of running); 0 when none was.
+  std::uint64_t oversize = 0;
+  double timeout = 0; ///< Seconds this attempt may run; 0 means no limit.
   /// --pipe, --pipepart: what the process reads on stdin; null: the executor's default.
   std::shared_ptr<const Block> block;
   /// --round-robin: the process reads block after block from this queue on stdin, until it is

@@ -22,8 +22,12 @@ struct Launch {
 /// controller asks one to ship rendered commands to agents, which never see a template.
 class LaunchBuilder {
 public:
-  /// Fills `out` (argv cleared first) for `item` running on `slot`.
-  virtual void build(const Item& item, unsigned slot, Launch& out) const = 0;
+  /// Fills `out` (argv cleared first) for `item` running on `slot`. Returns why the item must
+  /// not run (a value a shell would evaluate as arithmetic that is not a number); `out` is
+  /// complete anyway.
+  [[nodiscard]] virtual std::optional<std::string> build(const Item& item,
+                                                         unsigned slot,
+                                                         Launch& out) const = 0;
   /// The command as a user could paste it into sh (--dry-run, the joblog).
   virtual std::string display(const Item& item, unsigned slot) const = 0;
 
@@ -36,15 +40,19 @@ protected:
 class TemplateLaunch final : public LaunchBuilder {
 public:
   explicit TemplateLaunch(const CommandTemplate& command) : m_command(command) {}
-  void build(const Item& item, unsigned slot, Launch& out) const override;
+  std::optional<std::string> build(const Item& item, unsigned slot, Launch& out) const override;
   std::string display(const Item& item, unsigned slot) const override;
 
 private:
   const CommandTemplate& m_command;
 };
 
-/// Why `item` cannot be passed as an argument (cut at the size limit, or holding a NUL), as a
-/// line for its stderr; nothing when it can.
-std::optional<std::string> unrunnable(const Item& item);
+/// Builds `item`'s launch into `out`, or says why it cannot run (an argument cut at the size
+/// limit or holding a NUL, or build()'s refusal) as a line for its stderr; it then fails with
+/// exit status 126.
+std::optional<std::string> prepare_launch(const LaunchBuilder& builder,
+                                          const Item& item,
+                                          unsigned slot,
+                                          Launch& out);
 
 } // namespace parmap

@@ -22,7 +22,7 @@ public:
   {
   }
 
-  Pull next(RawItem& out) override
+  Pull next(Record& out) override
   {
     std::string body;
     while (!m_cutter.take(body)) {
@@ -43,7 +43,7 @@ public:
     block->header = m_cutter.header();
     block->bytes = std::move(body);
     block->ordinal = ++m_blocks;
-    out = RawItem{};
+    out = Record{};
     out.block = std::move(block);
     return Pull::item;
   }
@@ -85,7 +85,7 @@ public:
     }
   }
 
-  Pull next(RawItem& out) override
+  Pull next(Record& out) override
   {
     split();
     if (m_next + 1 >= m_points.size()) {
@@ -95,7 +95,7 @@ public:
     block->header = m_header;
     block->span = FileSpan{m_file, m_path, m_points[m_next], m_points[m_next + 1] - m_points[m_next]};
     block->ordinal = ++m_next;
-    out = RawItem{};
+    out = Record{};
     out.block = std::move(block);
     return Pull::item;
   }

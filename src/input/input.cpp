@@ -106,35 +106,63 @@ std::uint64_t count_records(int fd, char delimiter, const std::string& name)
   return records + (last != delimiter ? 1 : 0);
 }
 
+void encode_record(const Record& r, std::string& out)
+{
+  auto put = [&](std::uint64_t value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+  };
+  put(r.oversize);
+  put(r.args.size());
+  for (const auto& a : r.args) {
+    put(a.size());
+    out += a;
+  }
+}
+
 namespace {
 
-/// Hands over one whole item, cut to k_max_item_bytes as records read from a stream are.
-void take_item(std::string&& text, RawItem& out)
+/// Hands over one whole item as a one-argument record, cut to k_max_item_bytes as records read
+/// from a stream are.
+void take_item(std::string&& text, Record& out)
 {
-  out.full_size = text.size();
+  out.oversize = text.size() > k_max_item_bytes ? text.size() : 0;
   if (text.size() > k_max_item_bytes) {
     text.resize(k_max_item_bytes);
   }
-  out.text = std::move(text);
+  out.args.assign(1, std::move(text));
+}
+
+void take_raw(RawItem&& raw, Record& out)
+{
+  out.oversize = raw.full_size > raw.text.size() ? raw.full_size : 0;
+  out.args.assign(1, std::move(raw.text));
 }
 
 class ListSource final : public detail::ItemSource {
 public:
   explicit ListSource(std::vector<std::string> items) : m_items(std::move(items)) {}
-  Pull next(RawItem& out) override
+  Pull next(Record& out) override
   {
     if (m_next >= m_items.size()) {
       return Pull::end;
     }
-    take_item(std::move(m_items[m_next++]), out);
+    std::string& item = m_items[m_next++];
+    take_item(m_keep ? std::string(item) : std::move(item), out);
     return Pull::item;
   }
   std::optional<std::uint64_t> count() override { return m_items.size() - m_next; }
   std::string name() const override { return "arguments"; }
+  bool prepare_rewind() override
+  {
+    m_keep = true; // the items are copied out, not moved
+    return true;
+  }
+  void rewind() override { m_next = 0; }
 
 private:
   std::vector<std::string> m_items;
   std::size_t m_next = 0;
+  bool m_keep = false;
 };
 
 class GeneratorSource final : public detail::ItemSource {
@@ -144,7 +172,7 @@ public:
       : m_next(std::move(next)), m_count(count)
   {
   }
-  Pull next(RawItem& out) override
+  Pull next(Record& out) override
   {
     if (m_done) {
       return Pull::end;
@@ -183,7 +211,52 @@ public:
   {
   }
 
-  Pull next(RawItem& out) override
+  Pull next(Record& out) override
+  {
+    RawItem raw;
+    Pull pull = next_raw(raw);
+    if (pull == Pull::item) {
+      take_raw(std::move(raw), out);
+    }
+    return pull;
+  }
+
+  int wait_fd() const override { return m_reader.wait_fd(); }
+
+  std::optional<std::uint64_t> count() override
+  {
+    if (!is_regular_file(m_reader.fd())) {
+      return std::nullopt;
+    }
+    if (!m_count) {
+      m_count = count_records(m_reader.fd(), m_splitter.delimiter(), m_name);
+    }
+    return m_count;
+  }
+
+  std::string name() const override { return m_name; }
+
+  bool prepare_rewind() override
+  {
+    // A regular file is read again from where it started; a pipe or terminal cannot be.
+    if (!is_regular_file(m_reader.fd())) {
+      return false;
+    }
+    m_start = ::lseek(m_reader.fd(), 0, SEEK_CUR);
+    return m_start >= 0;
+  }
+
+  void rewind() override
+  {
+    if (::lseek(m_reader.fd(), m_start, SEEK_SET) < 0) {
+      throw_errno(m_name, errno);
+    }
+    m_splitter = Splitter(m_splitter.delimiter());
+    m_eof = false;
+  }
+
+private:
+  Pull next_raw(RawItem& out)
   {
     if (m_splitter.take(out)) {
       return Pull::item;
@@ -211,22 +284,6 @@ public:
     return m_splitter.finish(out) ? Pull::item : Pull::end;
   }
 
-  int wait_fd() const override { return m_reader.wait_fd(); }
-
-  std::optional<std::uint64_t> count() override
-  {
-    if (!is_regular_file(m_reader.fd())) {
-      return std::nullopt;
-    }
-    if (!m_count) {
-      m_count = count_records(m_reader.fd(), m_splitter.delimiter(), m_name);
-    }
-    return m_count;
-  }
-
-  std::string name() const override { return m_name; }
-
-private:
   static constexpr std::size_t k_read_size = 64 * 1024;
 
   StreamReader m_reader;
@@ -236,6 +293,7 @@ private:
   std::unique_ptr<char[]> m_buf;
   bool m_eof = false;
   std::optional<std::uint64_t> m_count;
+  off_t m_start = 0; ///< Where a rewind starts over (prepare_rewind()).
 };
 
 } // namespace

@@ -18,14 +18,42 @@ namespace parmap {
 /// this length and fail with exit status 126 instead of running.
 inline constexpr std::size_t k_max_item_bytes = 131071;
 
-/// One item as read from a source.
+/// One record as a splitter cuts it from a stream.
 struct RawItem {
   std::string text;
   /// The item's length in the input; larger than text.size() when the item was cut.
   std::uint64_t full_size = 0;
-  /// --pipe, --pipepart: the block the item's command reads on stdin (its text is empty).
+};
+
+/// One command's arguments, as the input produces them.
+struct Record {
+  std::vector<std::string> args;
+  /// The size in the input of an argument that was cut at k_max_item_bytes; 0 when none was.
+  std::uint64_t oversize = 0;
+  /// --pipe, --pipepart: the block the command reads on stdin (there are no arguments).
   std::shared_ptr<const Block> block;
 };
+
+/// Appends `r` to `out` as spool files keep records: a header (oversize, argument count), then
+/// each argument's length and bytes.
+void encode_record(const Record& r, std::string& out);
+
+/// Reads back one record encode_record() wrote; `read(char* to, std::size_t n)` copies the
+/// next n bytes of it.
+template <class Read>
+void decode_record(Read&& read, Record& out)
+{
+  std::uint64_t header[2] = {0, 0};
+  read(reinterpret_cast<char*>(header), sizeof header);
+  out.oversize = header[0];
+  out.args.resize(static_cast<std::size_t>(header[1]));
+  for (auto& a : out.args) {
+    std::uint64_t size = 0;
+    read(reinterpret_cast<char*>(&size), sizeof size);
+    a.resize(static_cast<std::size_t>(size));
+    read(a.data(), a.size());
+  }
+}
 
 namespace detail {
 
@@ -38,15 +66,27 @@ public:
     end,  ///< No more items.
   };
   virtual ~ItemSource() = default;
-  /// Produces the next item without blocking when the source allows it. Throws parmap::Error on
-  /// a read error, naming the source.
-  virtual Pull next(RawItem& out) = 0;
+  /// Produces the next item without blocking when the source allows it; after `wait`, the
+  /// next call goes on where this one stopped. Throws parmap::Error on a read error, naming
+  /// the source.
+  virtual Pull next(Record& out) = 0;
   virtual int wait_fd() const { return -1; }
-  /// The number of items this source will still produce, when it can be known without
-  /// consuming it (a list, a regular file). May read the file once.
+  /// The number of items this source will produce, when it can be known without consuming it
+  /// (a list, a regular file), asked before the first pull. May read the file once.
   virtual std::optional<std::uint64_t> count() = 0;
   /// The source's name for messages: "stdin", a path, "arguments".
   virtual std::string name() const = 0;
+
+  /// Asked before the first pull: will rewind() work? A source that says no is spooled by
+  /// whoever needs to read it again.
+  virtual bool prepare_rewind() { return false; }
+  /// Starts over from the first item (only after prepare_rewind() said yes).
+  virtual void rewind() {}
+  /// --header: the first item of each input source names its columns. Returns false when
+  /// this source is a part of an input source rather than one (or several) itself.
+  virtual bool take_headers() { return false; }
+  /// The headers read so far, in input-source order (after the first pull).
+  virtual void append_headers(std::vector<std::string>& names) const { (void)names; }
   /// Its items are blocks for the commands' stdin (--pipe, --pipepart), not arguments.
   virtual bool gives_blocks() const { return false; }
   /// The run's number of job slots, told before count() or next() (--pipepart --block -N
@@ -60,6 +100,12 @@ struct ItemsAccess {
   static const std::vector<std::shared_ptr<ItemSource>>& sources(const Items& items)
   {
     return items.m_sources;
+  }
+  static Items make(std::vector<std::shared_ptr<ItemSource>> sources)
+  {
+    Items items;
+    items.m_sources = std::move(sources);
+    return items;
   }
 };
 

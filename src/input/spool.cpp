@@ -12,24 +12,16 @@ constexpr std::size_t k_memory_bound = 1024 * 1024;
 /// File bytes given back at a time once taken.
 constexpr std::uint64_t k_release_step = 4 * 1024 * 1024;
 
-/// A record: the item's size in the input, the size of its text, then the text.
-struct Header {
-  std::uint64_t full_size = 0;
-  std::uint64_t size = 0;
-};
-
 } // namespace
 
 ItemSpool::ItemSpool(const std::string& dir, bool shuffle) : m_file(dir), m_shuffle(shuffle) {}
 
-void ItemSpool::put(const RawItem& item)
+void ItemSpool::put(const Record& item)
 {
   if (m_shuffle) {
     m_order.push_back(m_in_file + m_memory.size());
   }
-  Header h{item.full_size, item.text.size()};
-  m_memory.append(reinterpret_cast<const char*>(&h), sizeof h);
-  m_memory.append(item.text);
+  encode_record(item, m_memory);
   ++m_count;
   if (m_memory.size() >= k_memory_bound) {
     flush();
@@ -65,7 +57,7 @@ void ItemSpool::read_at(std::uint64_t at, std::size_t n, char* out)
   }
 }
 
-bool ItemSpool::take(RawItem& out)
+bool ItemSpool::take(Record& out)
 {
   std::uint64_t at = 0;
   if (m_shuffle) {
@@ -79,13 +71,14 @@ bool ItemSpool::take(RawItem& out)
     }
     at = m_read;
   }
-  Header h;
-  read_at(at, sizeof h, reinterpret_cast<char*>(&h));
-  out.full_size = h.full_size;
-  out.text.resize(static_cast<std::size_t>(h.size));
-  read_at(at + sizeof h, out.text.size(), out.text.data());
+  decode_record(
+      [&](char* to, std::size_t n) {
+        read_at(at, n, to);
+        at += n;
+      },
+      out);
   if (!m_shuffle) {
-    m_read = at + sizeof h + h.size;
+    m_read = at;
     release_taken();
   }
   return true;

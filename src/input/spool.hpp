@@ -20,11 +20,11 @@ public:
   ItemSpool(const std::string& dir, bool shuffle);
 
   /// Appends an item read from the input. Throws parmap::Error (a full disk).
-  void put(const RawItem& item);
+  void put(const Record& item);
   /// The input ended: nothing more is put. A shuffling spool starts handing items out.
   void end_of_input();
   /// Takes the next item; false when there is none (yet). Throws parmap::Error.
-  bool take(RawItem& out);
+  bool take(Record& out);
 
   std::uint64_t count() const { return m_count; }
   bool input_ended() const { return m_ended; }

@@ -24,11 +24,21 @@ void LineTagger::apply(std::string_view bytes, std::string& out)
   }
 }
 
-std::string tag_prefix(std::string_view item)
+std::string joined(std::span<const std::string> args, char separator)
 {
-  std::string prefix(item);
-  prefix.push_back('\t');
-  return prefix;
+  std::string out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i > 0) {
+      out.push_back(separator);
+    }
+    out += args[i];
+  }
+  return out;
+}
+
+std::string tag_prefix(std::span<const std::string> args)
+{
+  return joined(args, '\t') + '\t';
 }
 
 bool StoredCursor::next(std::string& out, std::size_t max)
@@ -90,7 +100,7 @@ public:
   explicit JsonRecordPiece(const Result& r)
   {
     std::string head = "{";
-    append_item_fields(head, r.seq, r.item, r.status, r.exit_code, r.signal, r.duration,
+    append_item_fields(head, r.seq, r.item, r.args, r.status, r.exit_code, r.signal, r.duration,
                        r.attempts);
     head += r.replayed ? ",\"replayed\":true" : ",\"replayed\":false";
     if (!r.host.empty()) {
@@ -187,28 +197,57 @@ private:
 
 } // namespace
 
-void append_seq_and_item(std::string& out, std::uint64_t seq, std::string_view item)
+namespace {
+
+void append_base64(std::string& out, std::string_view bytes)
+{
+  out.push_back('"');
+  Base64Encoder b64;
+  b64.feed(bytes, out);
+  b64.finish(out);
+  out.push_back('"');
+}
+
+} // namespace
+
+void append_seq_and_item(std::string& out,
+                         std::uint64_t seq,
+                         std::string_view item,
+                         std::span<const std::string> args)
 {
   out += fmt::format("\"seq\":{},\"item\":", seq);
   if (!append_json_string(out, item)) {
-    out.append(",\"item_b64\":\"");
-    Base64Encoder b64;
-    b64.feed(item, out);
-    b64.finish(out);
-    out.push_back('"');
+    out.append(",\"item_b64\":");
+    append_base64(out, item);
+  }
+  out.append(",\"args\":[");
+  bool valid = true;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    out += i > 0 ? "," : "";
+    valid = append_json_string(out, args[i]) && valid;
+  }
+  out.push_back(']');
+  if (!valid) {
+    out.append(",\"args_b64\":[");
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      out += i > 0 ? "," : "";
+      append_base64(out, args[i]);
+    }
+    out.push_back(']');
   }
 }
 
 void append_item_fields(std::string& out,
                         std::uint64_t seq,
                         std::string_view item,
+                        std::span<const std::string> args,
                         Status status,
                         int exit_code,
                         int signal,
                         double duration,
                         unsigned attempts)
 {
-  append_seq_and_item(out, seq, item);
+  append_seq_and_item(out, seq, item, args);
   out += fmt::format(",\"status\":\"{}\",\"exit\":{},\"signal\":", to_string(status), exit_code);
   out += signal != 0 ? std::to_string(signal) : std::string("null");
   out += fmt::format(",\"duration_s\":{:.6f},\"attempts\":{}", duration, attempts);

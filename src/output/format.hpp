@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -69,28 +70,34 @@ private:
 };
 
 /// One --json record of a finished item, rendered lazily, ending with a newline. Fields: seq,
-/// item, status, exit, signal, duration_s, attempts, replayed, stdout, stderr; `item_b64`,
-/// `stdout_b64` and `stderr_b64` are added with the exact bytes when they are not valid UTF-8
-/// (the text fields then carry U+FFFD in place of invalid bytes).
+/// item, args, status, exit, signal, duration_s, attempts, replayed, stdout, stderr;
+/// `item_b64`, `args_b64`, `stdout_b64` and `stderr_b64` are added with the exact bytes when
+/// they are not valid UTF-8 (the text fields then carry U+FFFD in place of invalid bytes).
 std::unique_ptr<Piece> make_json_record(const Result& result);
 
-/// The fields that name an item in JSON, appended after a "{": seq, item (and item_b64 when
-/// not UTF-8).
-void append_seq_and_item(std::string& out, std::uint64_t seq, std::string_view item);
+/// The fields that name an item in JSON, appended after a "{": seq, item (the arguments joined
+/// by spaces), args (an array), each with a base64 copy when not UTF-8.
+void append_seq_and_item(std::string& out,
+                         std::uint64_t seq,
+                         std::string_view item,
+                         std::span<const std::string> args);
 
 /// The fields every per-item JSON object (a --json record, a --report entry) starts with,
-/// appended after its "{": seq, item (and item_b64 when not UTF-8), status, exit, signal,
-/// duration_s, attempts.
+/// appended after its "{": append_seq_and_item()'s, then status, exit, signal, duration_s,
+/// attempts.
 void append_item_fields(std::string& out,
                         std::uint64_t seq,
                         std::string_view item,
+                        std::span<const std::string> args,
                         Status status,
                         int exit_code,
                         int signal,
                         double duration,
                         unsigned attempts);
 
-/// The tag prefix for an item: its text and a TAB.
-std::string tag_prefix(std::string_view item);
+/// The arguments joined by `separator`.
+std::string joined(std::span<const std::string> args, char separator);
+/// The --tag prefix: the arguments, TAB-separated, and a TAB.
+std::string tag_prefix(std::span<const std::string> args);
 
 } // namespace parmap

@@ -166,7 +166,7 @@ void Engine::stream_bytes(std::uint64_t seq,
   auto& tagger = f.tagger(stream);
   if (m_options.forward.format == Format::tag) {
     if (!tagger) {
-      tagger = std::make_unique<LineTagger>(tag_of(f.text, seq, f.slot));
+      tagger = std::make_unique<LineTagger>(tag_of(f.args, seq, f.slot));
     }
     std::string tagged;
     tagger->apply(chunk, tagged);
@@ -212,7 +212,7 @@ void Engine::start_streaming(std::uint64_t seq, Flight& f)
     auto& tagger = f.tagger(s);
     std::unique_ptr<LineTagger> prefix_tagger;
     if (tag) {
-      std::string prefix = tag_of(f.text, seq, f.slot);
+      std::string prefix = tag_of(f.args, seq, f.slot);
       prefix_tagger = std::make_unique<LineTagger>(prefix);
       tagger = std::make_unique<LineTagger>(prefix, last_byte(held) == '\n');
     }
@@ -299,23 +299,23 @@ ResultLabels Engine::labels(const Result& r) const
 {
   ResultLabels l;
   if (m_options.forward.format == Format::tag) {
-    l.tag = tag_of(r.item, r.seq, r.slot);
+    l.tag = tag_of(r.args, r.seq, r.slot);
   } else if (m_options.forward.format == Format::files && m_tag_string) {
-    l.tag = tag_of(r.item, r.seq, r.slot); // --files --tag: the name is tagged
+    l.tag = tag_of(r.args, r.seq, r.slot); // --files --tag: the name is tagged
   }
-  l.args = {r.item};
+  l.args = r.args;
   if (m_results_name) {
-    l.results_path = m_results_name->render(RenderContext{r.item, r.seq, r.slot});
+    l.results_path = m_results_name->render(RenderContext{r.args, r.seq, r.slot});
   }
   return l;
 }
 
-std::string Engine::tag_of(std::string_view item, std::uint64_t seq, unsigned slot) const
+std::string Engine::tag_of(std::span<const std::string> args, std::uint64_t seq, unsigned slot) const
 {
   if (!m_tag_string) {
-    return tag_prefix(item);
+    return tag_prefix(args);
   }
-  return m_tag_string->render(RenderContext{item, seq, slot}) + '\t';
+  return m_tag_string->render(RenderContext{args, seq, slot}) + '\t';
 }
 
 void Engine::on_written(std::uint64_t seq)
@@ -339,7 +339,8 @@ void Engine::record(const Delivered& d)
     if (d.key.empty()) {
       m_checkpoint->record(d.result, d.occurrence);
     } else {
-      Result keyed = d.result; // a block is stored under its key: its item text is empty
+      Result keyed = d.result; // a block is stored under its key: it has no arguments
+      keyed.args.assign(1, d.key);
       keyed.item = d.key;
       m_checkpoint->record(keyed, d.occurrence);
     }

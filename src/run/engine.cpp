@@ -4,6 +4,7 @@
 #include "exec/local/local_executor.hpp"
 #include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
+#include "input/combine.hpp"
 
 #include <fmt/format.h>
 
@@ -43,6 +44,7 @@ Options validated(Options o)
           "must not be negative");
   require(std::isfinite(o.delay) && o.delay >= 0, "delay", "must not be negative");
   require(o.halt.threshold > 0, "halt", "needs a threshold above 0");
+  require(!o.replace.empty(), "replace", "must not be empty");
   require(!o.resume || !o.checkpoint.empty(), "resume", "needs Options::checkpoint");
   require(!o.retry_failed || o.resume, "retry_failed", "needs Options::resume");
   require(!o.force || o.resume, "force", "needs Options::resume");
@@ -69,6 +71,28 @@ Options validated(Options o)
   return o;
 }
 
+/// How the command is read: its shell, spellings, whether its first word is a shell builtin
+/// or exported function, which locally run through the shell, and whether it gets arguments
+/// (a block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument).
+TemplateOptions template_options(const Command& command, const Options& o, bool local,
+                                 bool blocks)
+{
+  TemplateOptions t;
+  t.shell = o.shell;
+  t.append_args = !blocks || o.block_input != BlockInput::pipe;
+  t.spellings.item = o.replace;
+  t.several = o.grouping.context_replace ? Several::repeat : Several::words;
+  t.shell_path = o.shell_path.empty() ? "/bin/sh" : o.shell_path;
+  if (local && o.shell != Shell::always && !command.empty()) {
+    CommandKind kind = classify_command(command.front(), snapshot_environment());
+    t.through_shell = kind != CommandKind::program;
+    if (kind == CommandKind::function && o.shell_path.empty()) {
+      t.shell_path = "bash"; // only bash imports exported functions
+    }
+  }
+  return t;
+}
+
 /// True when the items are blocks for the commands' stdin (--pipe, --pipepart).
 bool gives_blocks(const Items& items)
 {
@@ -84,11 +108,10 @@ bool gives_blocks(const Items& items)
 
 Engine::Engine(Command command, Items items, Options options, ExecutorFactory factory)
     : m_options(validated(std::move(options))),
-      // A block goes to stdin: unless it is a file named by {} (--cat, --fifo), no argument.
-      m_command(std::move(command), m_options.shell,
-                !gives_blocks(items) || m_options.block_input != BlockInput::pipe),
-      m_items(std::move(items)), m_blocks(gives_blocks(m_items)), m_spill(m_options.temp_dir),
-      m_sizer(1, false, 1, 1, 1)
+      m_command(command, template_options(command, m_options, !factory, gives_blocks(items))),
+      m_input(std::make_unique<SequenceSource>(ItemsAccess::sources(items))),
+      m_columns(m_options.columns), m_blocks(m_input->gives_blocks()),
+      m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   require(!m_options.round_robin || m_blocks, "round_robin",
           "needs blocks of input (Items::blocks)");
@@ -101,18 +124,22 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_local = !factory && (!m_options.remote.runs_elsewhere() || m_options.dry_run);
   std::string fewer; // warned about once there is a writer
   m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
+  m_input->use_slots(m_slots); // before count(): --pipepart --block -N cuts per slot
 
-  // The length is known when every source can tell it before the run.
-  std::uint64_t total = 0;
-  bool known = true;
-  for (const auto& source : ItemsAccess::sources(m_items)) {
-    source->use_slots(m_slots);
-    auto n = source->count();
-    known = known && n.has_value();
-    total += n.value_or(0);
+  const std::string& header = m_options.columns.header;
+  if (!header.empty()) {
+    m_input->take_headers(); // before count(): the headers are not items
+    m_named = false;
+    if (header != ":") {
+      m_header = std::make_unique<Pattern>(header, "--header");
+    }
   }
+  // The length is known when every source can tell it before the run, and groups hold a fixed
+  // number of items.
+  auto total = command_count(m_input->count(), m_options.grouping);
+  bool known = total.has_value();
   m_progress.known_total = known;
-  m_progress.total = total;
+  m_progress.total = total.value_or(0);
   // Blocks are not spooled: a stream of them is read as the jobs take it, in bounded memory.
   require(!m_blocks || !m_options.shuffle, "shuffle",
           "cannot be used with blocks of input (Items::blocks)");
@@ -139,6 +166,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
       m_writer->watch_terminals(m_options.forward.on_terminal_output);
     }
   }
+  if (auto warning = m_command.pasted_script_warning()) {
+    warn(*warning);
+  }
   if (m_checkpoint) {
     end_left_running();
   }
@@ -159,6 +189,10 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   m_max_pending = m_options.max_pending > 0 ? m_options.max_pending : m_slots + 16;
   m_sizer = BatchSizer(m_options.batch_size, m_options.adaptive_tail,
                        m_options.tail_batches_per_core, m_options.tail_min_batch_size, m_slots);
+  if (groups_items(m_options.grouping)) {
+    m_grouper = std::make_unique<Grouper>(m_options.grouping, m_command,
+                                          exec_line_limit(snapshot_environment()), m_slots);
+  }
   if (m_options.handle_signals) {
     m_signals = std::make_unique<SignalWatcher>(m_reactor, [this](int sig) { on_signal(sig); });
   }
@@ -333,7 +367,7 @@ bool Engine::finished() const
 {
   bool writer_done = !m_writer || m_abandoned || m_writer->state() != WriteState::ok ||
                      (m_writer->idle() && m_unwritten.empty());
-  return (m_input_done || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
+  return (input_exhausted() || m_stopping) && busy_slots() == 0 && m_flights.empty() &&
          m_retries.empty() && writer_done;
 }
 
@@ -461,7 +495,9 @@ void Engine::on_started(const ItemStarted& e)
   }
   if (m_checkpoint && e.pgid > 0) {
     RecordedGroup group{e.pgid, e.leader_start, {}, e.seq};
-    m_checkpoint->item_running(RunningItem{e.seq, f.text, f.occurrence, 0, std::move(group)});
+    // Under its checkpoint key, as its result will be: a block's, or its arguments'.
+    std::string key = f.key.empty() ? std::string(item_key(f.args, m_key)) : f.key;
+    m_checkpoint->item_running(RunningItem{e.seq, std::move(key), f.occurrence, 0, std::move(group)});
   }
 }
 
@@ -558,8 +594,8 @@ void Engine::record_attempt(const Flight& f, const ItemEnded& e)
     return; // no checkpoint, or dropped before it started
   }
   try {
-    // A block is stored under its key, as its result is (see record()).
-    std::string_view item = f.key.empty() ? std::string_view(f.text) : f.key;
+    // Under its checkpoint key, as its result is (see record()): a block's, or its arguments'.
+    std::string_view item = f.key.empty() ? item_key(f.args, m_key) : std::string_view(f.key);
     m_checkpoint->record_attempt(AttemptRecord{item, f.occurrence, e.seq, f.attempt, e.slot, e.host,
                                                e.step, e.status, e.interrupted, e.exit_code,
                                                e.signal, e.started, e.duration, f.out.size()});
@@ -574,7 +610,8 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
 {
   Result r;
   r.seq = seq;
-  r.item = f.text;
+  r.args = f.args;
+  r.item = joined(f.args, ' ');
   r.status = e.status;
   r.exit_code = e.exit_code;
   r.signal = e.signal;
@@ -587,7 +624,7 @@ Result Engine::make_result(Flight& f, std::uint64_t seq, const ItemEnded& e)
   r.host = e.host;
   r.step = e.step;
   if (m_options.record_command) {
-    r.command = m_command.display(RenderContext{f.text, seq, e.slot});
+    r.command = m_command.display(RenderContext{f.args, seq, e.slot});
   }
   return r;
 }

@@ -17,6 +17,8 @@
 #include "base/signals.hpp"
 #include "output/spill.hpp"
 #include "output/writer.hpp"
+#include "input/columns.hpp"
+#include "run/grouping.hpp"
 
 #include <deque>
 #include <memory>
@@ -55,8 +57,8 @@ public:
 private:
   /// An item between dispatch (or replay) and delivery.
   struct Flight {
-    std::string text;
-    std::uint64_t full_size = 0;
+    std::vector<std::string> args;
+    std::uint64_t oversize = 0;
     std::uint64_t occurrence = 0;
     /// --pipe: the item's block, kept until its result is final (a retry gives it again).
     std::shared_ptr<const Block> block;
@@ -102,18 +104,24 @@ private:
   void dispatch();
   void pull_ahead(std::size_t want);
   /// The next item to run, from the spool when there is one; false when none is there now.
-  bool pull_item(RawItem& raw);
-  /// The next item from the sources, in input order.
-  ItemSource::Pull pull_source(RawItem& raw);
+  bool pull_item(Record& record);
+  /// The next item from the sources, in input order, split into columns.
+  ItemSource::Pull pull_source(Record& record);
   /// Reads the input ahead into the spool, a bounded number of items; true when more could
   /// be read at once (the loop must not wait).
   bool fill_spool();
+  /// The next command's arguments: one item, or a group of them (-n, -X, -m...).
+  bool pull_group(Record& group);
+  /// --header: the first records read name the columns ({name} in the template).
+  void name_columns();
+  /// Every item was read and grouped: nothing more will come from the input.
+  bool input_exhausted() const { return m_input_done && (!m_grouper || m_grouper->empty()); }
   /// The block's checkpoint key; nullopt (the run fails) when its bytes cannot be read.
   std::optional<std::string> checkpoint_key(const Block& block);
   // --round-robin (engine_dispatch.cpp).
   void feed_round_robin();
   void pull_round_robin();
-  void add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored);
+  void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
   void start_batch(Batch batch);
   std::optional<std::uint64_t> unsent_items() const;
   std::size_t busy_slots() const { return m_busy.size(); }
@@ -162,7 +170,7 @@ private:
   /// What the output needs to know of a result besides the Result.
   ResultLabels labels(const Result& r) const;
   /// The --tag / --tagstring prefix of an item's lines, TAB included.
-  std::string tag_of(std::string_view item, std::uint64_t seq, unsigned slot) const;
+  std::string tag_of(std::span<const std::string> args, std::uint64_t seq, unsigned slot) const;
   void on_written(std::uint64_t seq);
   void hand_over(Delivered delivered);
   void record(const Delivered& delivered);
@@ -179,8 +187,12 @@ private:
   Options m_options;
   CommandTemplate m_command;
   TemplateLaunch m_launch{m_command};
-  Items m_items;
-  std::size_t m_source = 0;
+  /// The run's input: the Items' sources one after another (combinations included).
+  std::unique_ptr<ItemSource> m_input;
+  ColumnSplitter m_columns;
+  std::unique_ptr<Pattern> m_header; ///< --header REGEX: what the header records must match.
+  bool m_named = true;               ///< --header: the template knows the column names.
+  std::unique_ptr<Grouper> m_grouper; ///< Several items per command (-n, -X, -m...).
   /// Items read ahead of dispatch (Options::read_ahead on input of unknown length, shuffle).
   std::unique_ptr<ItemSpool> m_spool;
   bool m_input_done = false;
@@ -200,6 +212,7 @@ private:
   SpillFactory m_spill;
   std::unique_ptr<Checkpoint> m_checkpoint;
   OccurrenceCounter m_occurrences;
+  std::string m_key; ///< Scratch for item_key().
   std::unique_ptr<OutputWriter> m_writer;
   std::unique_ptr<ResultWriter> m_result_writer;
   std::optional<TextTemplate> m_tag_string;   ///< forward.tag_string, parsed.

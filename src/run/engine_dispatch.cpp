@@ -35,8 +35,8 @@ void Engine::dispatch()
     Batch batch;
     Item item;
     item.seq = seq;
-    item.text = f.text;
-    item.full_size = f.full_size;
+    item.args = f.args;
+    item.oversize = f.oversize;
     item.block = f.block; // the same block again
     batch.items.push_back(std::move(item));
     start_batch(std::move(batch));
@@ -79,22 +79,22 @@ void Engine::pull_ahead(std::size_t want)
   // Replayed results are handed over at once and free their pending unit at once, so also stop
   // while the caller has results to take: otherwise a long run of stored items would all be
   // replayed into memory before the caller sees the first.
-  while (m_staged.items.size() < want && !m_input_done && !m_stopping &&
+  while (m_staged.items.size() < want && !input_exhausted() && !m_stopping &&
          m_pending < m_max_pending && m_results.size() < m_max_pending) {
-    RawItem raw;
-    if (!pull_item(raw)) {
+    Record record;
+    if (!pull_group(record)) {
       return;
     }
     std::uint64_t seq = ++m_read;
     std::uint64_t occurrence = 0;
     std::string key;
     if (m_checkpoint) {
-      auto block_key = raw.block ? checkpoint_key(*raw.block) : std::string();
+      auto block_key = record.block ? checkpoint_key(*record.block) : std::string();
       if (!block_key) {
         return;
       }
       key = std::move(*block_key);
-      const std::string& k = raw.block ? key : raw.text;
+      std::string_view k = record.block ? std::string_view(key) : item_key(record.args, m_key);
       occurrence = m_occurrences.next(k);
       // Once every stored result has been replayed (or there were none), no lookup can hit.
       bool may_hit = m_replayed_seen < m_checkpoint->replayable();
@@ -107,21 +107,21 @@ void Engine::pull_ahead(std::size_t want)
         return;
       }
       if (stored) {
-        add_replay(seq, raw, occurrence, std::move(*stored));
+        add_replay(seq, record, occurrence, std::move(*stored));
         continue;
       }
     }
     Flight& f = m_flights[seq];
-    f.text = raw.text;
-    f.full_size = raw.full_size;
+    f.args = record.args;
+    f.oversize = record.oversize;
     f.occurrence = occurrence;
-    f.block = raw.block;
+    f.block = record.block;
     f.key = std::move(key);
     Item item;
     item.seq = seq;
-    item.text = std::move(raw.text);
-    item.full_size = raw.full_size;
-    item.block = std::move(raw.block);
+    item.args = std::move(record.args);
+    item.oversize = record.oversize;
+    item.block = std::move(record.block);
     m_staged.items.push_back(std::move(item));
   }
 }
@@ -143,12 +143,12 @@ void Engine::feed_round_robin()
   // to end at all). While a slot is free it starts a new job, so that blocks spread over every
   // slot; then it goes to the job that has waited longest for one.
   while (!m_round_robin->has_pending() && !m_input_done && !m_input_waiting && !m_stopping) {
-    RawItem raw;
-    if (!pull_item(raw)) {
+    Record record;
+    if (!pull_item(record)) {
       break;
     }
     bool new_job = !m_free_slots.empty() && m_pending < m_max_pending;
-    m_round_robin->push(std::move(raw.block), !new_job);
+    m_round_robin->push(std::move(record.block), !new_job);
   }
   if (m_input_done) {
     m_round_robin->close();
@@ -169,17 +169,59 @@ void Engine::pull_round_robin()
   }
 }
 
-bool Engine::pull_item(RawItem& raw)
+bool Engine::pull_group(Record& group)
+{
+  if (!m_grouper) {
+    return pull_item(group);
+  }
+  while (!m_grouper->ready()) {
+    Record record;
+    if (pull_item(record)) {
+      m_grouper->add(std::move(record));
+    } else if (m_input_done) {
+      m_grouper->finish();
+      break;
+    } else {
+      return false; // waiting for input
+    }
+  }
+  if (!m_grouper->ready()) {
+    return false;
+  }
+  group = m_grouper->take();
+  return true;
+}
+
+void Engine::name_columns()
+{
+  // The headers were read with the first item (or the end of an empty input).
+  std::vector<std::string> names;
+  m_input->append_headers(names);
+  for (const auto& name : names) {
+    // Perl's '.*' stops before the newline, '.*\n' takes it: either names the first line.
+    if (m_header && !m_header->matches_all(name) && !m_header->matches_all(name + "\n")) {
+      throw Error("--header: the first record '" + name + "' does not match '" +
+                  m_options.columns.header + "'");
+    }
+  }
+  m_columns.apply(names);
+  TemplateOptions t = m_command.options();
+  t.spellings.columns = std::move(names);
+  m_command = CommandTemplate(m_command.words(), std::move(t));
+  m_named = true;
+}
+
+bool Engine::pull_item(Record& record)
 {
   if (m_spool) {
     fill_spool();
-    if (m_spool->take(raw)) {
+    if (m_spool->take(record)) {
       return true;
     }
     m_input_done = m_spool->input_ended();
     return false;
   }
-  switch (pull_source(raw)) {
+  switch (pull_source(record)) {
   case ItemSource::Pull::item:
     return true;
   case ItemSource::Pull::end:
@@ -191,31 +233,31 @@ bool Engine::pull_item(RawItem& raw)
   return false;
 }
 
-ItemSource::Pull Engine::pull_source(RawItem& raw)
+ItemSource::Pull Engine::pull_source(Record& record)
 {
   if (m_input_waiting) {
     return ItemSource::Pull::wait; // until the reactor says the descriptor is readable
   }
-  const auto& sources = ItemsAccess::sources(m_items);
   try {
-    while (m_source < sources.size()) {
-      auto& source = *sources[m_source];
-      switch (source.next(raw)) {
-      case ItemSource::Pull::item:
-        if (auto warning = source.take_warning(); warning && m_writer) {
-          m_writer->write(1, "parmap: " + *warning + "\n");
-        }
-        return ItemSource::Pull::item;
-      case ItemSource::Pull::end:
-        ++m_source;
-        continue;
-      case ItemSource::Pull::wait:
-        m_input_waiting = true;
-        m_input_watch.engine = this;
-        m_input_watch.fd = source.wait_fd();
-        m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
-        return ItemSource::Pull::wait;
+    ItemSource::Pull pull = m_input->next(record);
+    if (pull != ItemSource::Pull::wait && !m_named) {
+      name_columns();
+    }
+    switch (pull) {
+    case ItemSource::Pull::item:
+      if (auto warning = m_input->take_warning(); warning && m_writer) {
+        m_writer->write(1, "parmap: " + *warning + "\n");
       }
+      m_columns.apply(record.args);
+      return pull;
+    case ItemSource::Pull::end:
+      break;
+    case ItemSource::Pull::wait:
+      m_input_waiting = true;
+      m_input_watch.engine = this;
+      m_input_watch.fd = m_input->wait_fd();
+      m_reactor.add(m_input_watch.fd, EPOLLIN, &m_input_watch);
+      return pull;
     }
   } catch (const Error& e) {
     fail_run(e.what());
@@ -227,39 +269,42 @@ bool Engine::fill_spool()
 {
   // A bounded number per step, so that a long input does not hold up the items running.
   constexpr int k_items_per_step = 4096;
-  RawItem raw;
+  Record record;
   for (int n = 0; n < k_items_per_step && !m_spool->input_ended() && !m_stopping; ++n) {
-    switch (pull_source(raw)) {
+    switch (pull_source(record)) {
     case ItemSource::Pull::item:
-      m_spool->put(raw);
+      m_spool->put(record);
       continue;
     case ItemSource::Pull::wait:
       return false;
     case ItemSource::Pull::end:
       m_spool->end_of_input();
       // Now the total is known: progress shows it, and the adaptive tail can start.
-      m_progress.known_total = true;
-      m_progress.total = m_spool->count();
+      if (auto total = command_count(m_spool->count(), m_options.grouping)) {
+        m_progress.known_total = true;
+        m_progress.total = *total;
+      }
       return false;
     }
   }
   return !m_spool->input_ended() && !m_stopping;
 }
 
-void Engine::add_replay(std::uint64_t seq, RawItem& raw, std::uint64_t occurrence, Result stored)
+void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored)
 {
   Flight& f = m_flights[seq];
-  f.text = std::move(raw.text);
+  f.args = std::move(record.args);
   f.occurrence = occurrence;
   f.batch = m_next_batch++;
   m_batch_left[f.batch] = 1;
   ++m_pending;
   stored.seq = seq;
-  stored.item = f.text;
+  stored.args = f.args;
+  stored.item = joined(f.args, ' ');
   stored.replayed = true;
   stored.slot = 0;
   if (m_options.record_command) {
-    stored.command = m_command.display(RenderContext{f.text, seq, 0});
+    stored.command = m_command.display(RenderContext{f.args, seq, 0});
   }
   ++m_progress.finished;
   ++m_progress.replayed;

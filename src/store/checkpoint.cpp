@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -131,6 +132,40 @@ Status status_from(const std::string& text)
     return Status::signaled;
   }
   return Status::failed;
+}
+
+std::string_view item_key(std::span<const std::string> args, std::string& buffer)
+{
+  if (args.size() == 1 && !args[0].starts_with('\0')) {
+    return args[0];
+  }
+  buffer.assign(1, '\0');
+  for (const auto& a : args) {
+    buffer += std::to_string(a.size());
+    buffer.push_back(':');
+    buffer += a;
+  }
+  return buffer;
+}
+
+std::vector<std::string> args_of_key(std::string_view key)
+{
+  if (!key.starts_with('\0')) {
+    return {std::string(key)};
+  }
+  std::vector<std::string> args;
+  for (std::size_t at = 1; at < key.size();) {
+    auto colon = key.find(':', at);
+    std::size_t size = 0;
+    auto [end, ec] = std::from_chars(key.data() + at, key.data() + (colon == key.npos ? at : colon), size);
+    if (colon == key.npos || ec != std::errc() || end != key.data() + colon ||
+        size > key.size() - colon - 1) {
+      return {std::string(key)}; // not what item_key() writes: show it as it is
+    }
+    args.emplace_back(key.substr(colon + 1, size));
+    at = colon + 1 + size;
+  }
+  return args;
 }
 
 CheckpointConflict::CheckpointConflict(Kind kind, std::string path, std::uint64_t finished,
@@ -350,12 +385,12 @@ Checkpoint::Stored Checkpoint::check_run(const RunRecord& run)
   return stored;
 }
 
-std::optional<Result> Checkpoint::lookup(std::string_view item,
+std::optional<Result> Checkpoint::lookup(std::string_view key,
                                          std::uint64_t occurrence,
                                          SpillFactory& spill)
 {
   auto& q = m_impl->lookup;
-  q.bind_blob(1, item);
+  q.bind_blob(1, key);
   q.bind(2, static_cast<std::int64_t>(occurrence));
   if (!q.step()) {
     q.reset();
@@ -512,11 +547,13 @@ Blob Checkpoint::Impl::add_chunk_row(std::int64_t result, std::int64_t stream, s
 
 void Checkpoint::record(const Result& r, std::uint64_t occurrence)
 {
+  std::string buffer;
+  std::string_view key = item_key(r.args, buffer);
   if (!m_impl->in_transaction) {
     m_impl->begin();
   }
   auto& q = m_impl->insert;
-  q.bind_blob(1, r.item);
+  q.bind_blob(1, key);
   q.bind(2, static_cast<std::int64_t>(occurrence));
   q.bind(3, static_cast<std::int64_t>(r.seq));
   q.bind_text(4, to_string(r.status));

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -22,6 +23,14 @@ namespace parmap {
 
 /// A status as stored in the checkpoint's text column; anything unknown reads as failed.
 Status status_from(const std::string& text);
+
+/// The key a command's arguments are stored under (the `item` column). One argument is its
+/// bytes, as parmap 0.1.0 stored items, so old checkpoints resume; several (or one starting
+/// with a NUL byte) are a NUL byte and then each argument as its decimal length, ':' and its
+/// bytes, which no single argument can be. Returns a view of args[0] or of `buffer`.
+std::string_view item_key(std::span<const std::string> args, std::string& buffer);
+/// The arguments stored under a key (for --report); a damaged key reads as one argument.
+std::vector<std::string> args_of_key(std::string_view key);
 
 /// What a run stores about itself; a resume checks the command against it.
 struct RunRecord {
@@ -83,12 +92,13 @@ public:
   Checkpoint(const Checkpoint&) = delete;
   Checkpoint& operator=(const Checkpoint&) = delete;
 
-  /// The stored result of the `occurrence`-th (1-based) item with this text, if it is to be
-  /// replayed. Its outputs are read into memory or the spill file.
-  std::optional<Result> lookup(std::string_view item, std::uint64_t occurrence, SpillFactory& spill);
-  /// Adds a result to the open transaction (commits when the batch is full). Outputs of any
-  /// size are stored, streamed from where they are, never held in memory whole. Throws
-  /// parmap::Error when the database fails (a full disk, a damaged page).
+  /// The stored result of the `occurrence`-th (1-based) item with this key (item_key()), if it
+  /// is to be replayed. Its outputs are read into memory or the spill file.
+  std::optional<Result> lookup(std::string_view key, std::uint64_t occurrence, SpillFactory& spill);
+  /// Adds a result to the open transaction (commits when the batch is full), keyed by its
+  /// arguments (item_key()). Outputs of any size are stored, streamed from where they are,
+  /// never held in memory whole. Throws parmap::Error when the database fails (a full disk, a
+  /// damaged page).
   void record(const Result& result, std::uint64_t occurrence);
   /// Adds an attempt that is not a result to the open transaction. Throws parmap::Error when
   /// the database fails.

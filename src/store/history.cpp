@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "exec/command.hpp"
+#include "output/format.hpp"
 #include "store/checkpoint.hpp"
 #include "store/report.hpp"
 
@@ -177,7 +178,8 @@ ReportAttempt attempt_at(const sql::Statement& q)
   ReportAttempt a;
   a.session = q.column_int(0);
   a.seq = static_cast<std::uint64_t>(q.column_int(1));
-  a.item = q.column_text(2);
+  a.args = args_of_key(q.column_text(2));
+  a.item = joined(a.args, ' ');
   a.host = q.column_text(3);
   a.step = q.column_text(4);
   a.slot = small_count(q.column_int(5));
@@ -222,7 +224,7 @@ std::string command_line(const ReportSession& session, const ReportAttempt& atte
   bool shell = session.shell && words->size() == 3 && (*words)[0] == "sh" && (*words)[1] == "-c";
   CommandTemplate command(shell ? std::vector<std::string>{(*words)[2]} : std::move(*words),
                           shell ? Shell::always : Shell::never);
-  return command.display(RenderContext{attempt.item, attempt.seq, attempt.slot});
+  return command.display(RenderContext{attempt.args, attempt.seq, attempt.slot});
 }
 
 } // namespace parmap

@@ -26,7 +26,8 @@ std::vector<ReportItem> read_items(sqlite3* db, const char* sql, std::size_t top
   while (q.step()) {
     ReportItem it;
     it.seq = static_cast<std::uint64_t>(q.column_int(0));
-    it.item = q.column_text(1);
+    it.args = args_of_key(q.column_text(1));
+    it.item = joined(it.args, ' ');
     it.status = status_from(q.column_text(2));
     it.exit_code = static_cast<int>(q.column_int(3));
     it.signal = static_cast<int>(q.column_int(4));
@@ -84,7 +85,7 @@ std::vector<HostReport> read_hosts(sqlite3* db)
 std::string item_json(const ReportItem& it, bool with_tail)
 {
   std::string s = "{";
-  append_item_fields(s, it.seq, it.item, it.status, it.exit_code, it.signal, it.duration,
+  append_item_fields(s, it.seq, it.item, it.args, it.status, it.exit_code, it.signal, it.duration,
                      it.attempts);
   if (with_tail) {
     s += ",\"stderr_tail\":";
@@ -105,8 +106,10 @@ std::vector<ReportRunning> read_running(sqlite3* db)
   for (RunningItem& row : rows) {
     bool alive = std::any_of(living.begin(), living.end(),
                              [&](const RecordedGroup& g) { return g.seq == row.seq; });
-    running.push_back(ReportRunning{row.seq, std::move(row.item), row.group.pgid, row.started,
-                                    alive});
+    std::vector<std::string> args = args_of_key(row.item);
+    std::string item = joined(args, ' ');
+    running.push_back(
+        ReportRunning{row.seq, std::move(args), std::move(item), row.group.pgid, row.started, alive});
   }
   return running;
 }
@@ -114,7 +117,7 @@ std::vector<ReportRunning> read_running(sqlite3* db)
 std::string running_json(const ReportRunning& r)
 {
   std::string s = "{";
-  append_seq_and_item(s, r.seq, r.item);
+  append_seq_and_item(s, r.seq, r.item, r.args);
   return s + fmt::format(",\"pgid\":{},\"started\":{:.3f},\"alive\":{}}}", r.pgid,
                          r.started, r.alive);
 }

@@ -30,6 +30,21 @@ def run(args, input=None, timeout=120, env=None, cwd=None, stdin=None):
                           env=full_env, cwd=cwd, **kwargs)
 
 
+GNU = shutil.which("parallel")
+needs_gnu = unittest.skipUnless(GNU, "needs GNU parallel")
+
+
+def gnu(args, input=None, cwd=None, env=None, timeout=120):
+    """Runs GNU parallel (without its citation notice) and returns the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    kwargs = {"input": input.encode() if isinstance(input, str) else input}
+    if input is None:
+        kwargs = {"stdin": subprocess.DEVNULL}
+    return subprocess.run([GNU, "--will-cite"] + list(args), capture_output=True, cwd=cwd,
+                          env=full_env, timeout=timeout, **kwargs)
+
+
 def start(args, cwd=None, env=None, **popen_kwargs):
     """Starts parmap in the background (its own session, so signals reach only it)."""
     full_env = dict(os.environ)

@@ -13,7 +13,7 @@ class BadInput(TempDirTest):
         p = run(["--keep-going", "sh", "-c", 'echo ${#1}', "sh"], input=b"short\n" + huge + b"\nok\n")
         self.assertEqual(p.returncode, 1)
         self.assertEqual(lines(p.stdout), ["5", "2"])
-        self.assertIn(b"item 2 is 5000000 bytes long", p.stderr)
+        self.assertIn(b"item 2 not run: an argument is 5000000 bytes long", p.stderr)
         self.assertIn(b"131071", p.stderr)
 
     def test_huge_line_fails_fast_with_126(self):

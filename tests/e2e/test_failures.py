@@ -177,10 +177,10 @@ class UsageErrors(TempDirTest):
             p = run(["::::", locked, "touch", marker])
             self.assertEqual(p.returncode, 255)
 
-    def test_two_groups_are_refused(self):
-        p = run(["echo", ":::", "a", ":::", "b"])
+    def test_a_linked_group_needs_a_source_before_it(self):
+        p = run(["echo", ":::+", "a"])
         self.assertEqual(p.returncode, 255)
-        self.assertIn(b"one ::: or ::::", p.stderr)
+        self.assertIn(b"needs an input source before it", p.stderr)
 
     def test_help_and_version(self):
         p = run(["--help"])

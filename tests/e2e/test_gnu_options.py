@@ -13,24 +13,10 @@ import subprocess
 import time
 import unittest
 
-from support import PARMAP, TempDirTest, lines, run, start, wait_for
-
-GNU = shutil.which("parallel")
-needs_gnu = unittest.skipUnless(GNU, "needs GNU parallel")
+from support import PARMAP, GNU, TempDirTest, gnu, lines, needs_gnu, run, start, wait_for
 
 # A command both run the same way: parmap execs it directly, GNU parallel needs -q for that.
 SHOW = ["sh", "-c", "echo out $0; echo err $0 >&2", "{}"]
-
-
-def gnu(args, input=None, cwd=None, env=None, timeout=120):
-    """Runs GNU parallel (without its citation notice) and returns the CompletedProcess."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    kwargs = {"input": input.encode() if isinstance(input, str) else input}
-    if input is None:
-        kwargs = {"stdin": subprocess.DEVNULL}
-    return subprocess.run([GNU, "--will-cite"] + list(args), capture_output=True, cwd=cwd,
-                          env=full_env, timeout=timeout, **kwargs)
 
 
 def tree(root):

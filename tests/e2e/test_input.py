@@ -18,18 +18,19 @@ class InputSources(TempDirTest):
         self.assertOk(p)
         self.assertEqual(lines(p.stdout), ["one !", "two words !", "-x !"])
 
-    def test_quad_colon_files_in_order(self):
+    def test_quad_colon_files_are_sources(self):
+        # As GNU parallel: each file is an input source, combined with the others.
         a = self.write("a.txt", "1\n2\n")
         b = self.write("b.txt", "3\n")
         p = run(["echo", "::::", a, b])
-        self.assertEqual(lines(p.stdout), ["1", "2", "3"])
+        self.assertEqual(lines(p.stdout), ["1 3", "2 3"])
 
     def test_arg_file_repeatable_and_dash_is_stdin(self):
         a = self.write("a.txt", "1\n")
         b = self.write("b.txt", "3\n")
         p = run(["-a", a, "-a", "-", "-a", b, "echo"], input="2\n")
         self.assertOk(p)
-        self.assertEqual(lines(p.stdout), ["1", "2", "3"])
+        self.assertEqual(lines(p.stdout), ["1 2 3"])
 
     def test_null_delimited(self):
         p = run(["-0", "printf", "[%s]\\n"], input=b"a\nb\0c d\0")
@@ -123,6 +124,61 @@ class ShellOrExec(TempDirTest):
         p = run(["sh", "-c", "cat; echo done {}"], input="a\nb\n")
         self.assertOk(p)
         self.assertEqual(lines(p.stdout), ["done a", "done b"])
+
+    def test_shell_builtins_run_through_the_shell(self):
+        p = run(["exit", ":::", "0", "3"])
+        self.assertEqual(p.returncode, 3, p.stderr)
+        p = run(["--keep-going", "cd", ":::", self.dir, "/nonexistent"])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        canary = self.path("pwned")
+        p = run(["export", "{}=1", ":::", f"X;touch {canary}"])
+        self.assertNotEqual(p.returncode, 0)
+        self.assertFalse(os.path.exists(canary))
+
+    def test_exported_bash_functions(self):
+        canary = self.path("pwned")
+        script = (f'f() {{ printf "in %s\\n" "$1"; }}; export -f f; '
+                  f'"$PARMAP" f ::: 1 "$(printf \'$(touch %s)\' {canary})"')
+        p = subprocess.run(["bash", "-c", script], capture_output=True, timeout=60,
+                           env=dict(os.environ, PARMAP=PARMAP), stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(lines(p.stdout), ["in 1", f"in $(touch {canary})"])
+        self.assertFalse(os.path.exists(canary))
+
+    def test_the_template_shell_can_be_chosen(self):
+        arrays = "a=({} b); [[ ${a[1]} == b ]] && echo ${#a[@]}"
+        p = run([arrays, ":::", "x"])
+        self.assertNotEqual(p.returncode, 0)  # dash has no arrays
+        p = run([arrays, ":::", "x"], env={"PARALLEL_SHELL": "bash"})
+        self.assertEqual(lines(p.stdout), ["2"], p.stderr)
+        p = run(["--shell-path", "/usr/bin/bash", arrays, ":::", "x"],
+                env={"PARALLEL_SHELL": "/nonexistent"})
+        self.assertEqual(lines(p.stdout), ["2"], p.stderr)
+
+    def test_arithmetic_takes_numbers_only(self):
+        canary = self.path("pwned")
+        p = run(["--keep-going", "--shell-path", "bash", "echo $(( {} + 1 ))", ":::", "41",
+                 f"a[$(touch {canary})]"])
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(lines(p.stdout), ["42"])
+        self.assertIn(b"is not a number", p.stderr)
+        self.assertFalse(os.path.exists(canary))
+
+    def test_a_pasted_shell_script_gets_a_warning(self):
+        p = run(["sh", "-c", "echo {}", ":::", "x"])
+        self.assertOk(p)
+        self.assertEqual(lines(p.stdout), ["x"])
+        self.assertIn(b"warning: the item is pasted into the sh -c script", p.stderr)
+        self.assertIn(b"parmap 'echo {}'", p.stderr)
+        p = run(["sh", "-c", 'echo "$1"', "sh", "{}", ":::", "x"])
+        self.assertEqual(p.stderr, b"")
+
+    def test_gnu_only_syntax_is_an_error(self):
+        for template in (["echo", "{= s/a/b/ =}"], ["echo", "{+/}"], ["echo", "{##}"]):
+            p = run(template + [":::", "a"])
+            self.assertEqual(p.returncode, 255, template)
+            self.assertEqual(p.stdout, b"")
+            self.assertIn(b"GNU parallel", p.stderr)
 
     def test_jobs_inherit_stdin_with_triple_colon(self):
         with open(self.write("in.txt", "from stdin\n"), "rb") as f:

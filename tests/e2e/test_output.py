@@ -96,8 +96,10 @@ class Json(TempDirTest):
         self.assertEqual(p.returncode, 1)
         records = [json.loads(line) for line in lines(p.stdout)]
         self.assertEqual([r["item"] for r in records], ["ok", "boom", "ok2"])
-        self.assertEqual(set(records[0]), {"seq", "item", "status", "exit", "signal", "stdout",
-                                           "stderr", "duration_s", "attempts", "replayed"})
+        self.assertEqual(set(records[0]), {"seq", "item", "args", "status", "exit", "signal",
+                                           "stdout", "stderr", "duration_s", "attempts",
+                                           "replayed"})
+        self.assertEqual([r["args"] for r in records], [["ok"], ["boom"], ["ok2"]])
         self.assertEqual(records[1]["status"], "failed")
         self.assertEqual(records[1]["exit"], 1)
         self.assertEqual(records[1]["stderr"], "fail\n")

@@ -377,6 +377,11 @@ class BadInput(TempDirTest):
                            "--round-robin cannot be used with --retries")
         self.assertRefused(["--block", "1M", "cat"], "--block needs --pipe")
         self.assertRefused(["--recstart", ">", "cat"], "--recstart needs --pipe")
+        # -N, -L and --header are the blocks' with --pipe; the other argument options have no
+        # meaning for a block.
+        self.assertRefused(["--pipe", "-X", "cat"], "-X cannot be used with --pipe")
+        self.assertRefused(["--pipe", "--colsep", ",", "cat"], "--colsep cannot be used with")
+        self.assertRefused(["--pipe", "-N", "x", "cat"], "-N")
 
 
 if __name__ == "__main__":

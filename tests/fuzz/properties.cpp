@@ -152,14 +152,6 @@ void check_quote_round_trip(std::string_view s) {
          "shell_quote quotes a safe word or leaves an unsafe one bare");
 }
 
-constexpr std::array<std::string_view, 7> k_spellings{"{}",   "{.}", "{/}", "{//}",
-                                                      "{/.}", "{#}", "{%}"};
-
-bool names_field(std::string_view word) {
-  return std::any_of(k_spellings.begin(), k_spellings.end(),
-                     [&](std::string_view sp) { return word.find(sp) != word.npos; });
-}
-
 bool only_alnum(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -171,46 +163,66 @@ void check_paths(std::string_view item) {
   expect(item.ends_with(path_basename(item)), "path_basename is a suffix");
   expect(!path_dirname(item).empty(), "path_dirname is never empty");
   (void)has_shell_syntax(item);
-  (void)shell_context_after(item);
+  (void)is_plain_number(item);
 }
 
-/// The template's text (words joined by spaces) before its first item-valued replacement
-/// string; nullopt when it has none.
-std::optional<std::string> text_before_first_value(const std::vector<std::string>& words) {
-  std::string joined;
-  for (std::size_t i = 0; i < words.size(); ++i) {
-    joined += (i > 0 ? " " : "") + words[i];
+void check_lexer(std::string_view text) {
+  try {
+    ShellLex lex = lex_shell(text, '\0');
+    expect(lex.markers.empty(), "a text without markers has no markers");
+  } catch (const Error&) {
+    // Only markers can make a here-document's delimiter unusable.
+    violated("lex_shell threw on a text without markers: " + hex(text));
   }
-  // No spelling contains another, so the earliest match is the first replacement string.
-  std::size_t first = std::string::npos;
-  for (std::string_view sp : {"{}", "{.}", "{/}", "{//}", "{/.}"}) {
-    first = std::min(first, joined.find(sp));
-  }
-  if (first == std::string::npos) {
+}
+
+/// The tokens of every word, or nullopt when a word holds GNU-only syntax (parse_word throws).
+std::optional<std::vector<Tokens>> parse_all(const std::vector<std::string>& words,
+                                             const Spellings& spellings) {
+  std::vector<Tokens> parsed;
+  try {
+    for (const auto& w : words) {
+      parsed.push_back(parse_word(w, spellings));
+    }
+  } catch (const Error&) {
     return std::nullopt;
   }
-  return joined.substr(0, first);
+  return parsed;
 }
 
-void replace_all(std::string& s, std::string_view from, const std::string& to) {
-  for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
-    s.replace(at, from.size(), to);
+bool has_value(const Tokens& word) {
+  return std::any_of(word.begin(), word.end(),
+                     [](const Token& t) { return t.kind == Token::Kind::value; });
+}
+
+/// The template's text (words joined by spaces, {#} and {%} filled in) before its first value;
+/// nullopt when it has none.
+std::optional<std::string> text_before_first_value(const std::vector<Tokens>& words,
+                                                   const RenderContext& ctx) {
+  std::string text;
+  for (std::size_t w = 0; w < words.size(); ++w) {
+    text += w > 0 ? " " : "";
+    for (const auto& t : words[w]) {
+      if (t.kind == Token::Kind::value) {
+        return text;
+      }
+      append_token_value(text, t, ctx, 0);
+    }
   }
+  return std::nullopt;
 }
 
 /// A reference placed right after an unpaired backslash has its first character escaped: the
 /// value is then split and globbed, or not substituted at all. Checked where no lexer is
-/// needed to know that the backslash is not quoted: no ', `, #, <<, $(( before it.
-void check_no_escaped_reference(const std::vector<std::string>& words,
+/// needed to know that the backslash is not quoted: no ', `, #, <<, (( or [ before it.
+void check_no_escaped_reference(const std::vector<Tokens>& words,
                                 const RenderContext& ctx,
                                 const std::string& script) {
-  auto before = text_before_first_value(words);
-  if (!before || before->find_first_of("'`#") != std::string::npos ||
-      before->find("<<") != std::string::npos || before->find("$((") != std::string::npos) {
+  auto before = text_before_first_value(words, ctx);
+  if (!before || before->find_first_of("'`#[") != std::string::npos ||
+      before->find("<<") != std::string::npos || before->find("((") != std::string::npos) {
     return;
   }
-  replace_all(*before, "{#}", std::to_string(ctx.seq));
-  replace_all(*before, "{%}", std::to_string(ctx.slot));
   expect(script.starts_with(*before), "the script starts with the template's text");
   std::size_t backslashes = 0;
   while (backslashes < before->size() && (*before)[before->size() - 1 - backslashes] == '\\') {
@@ -223,75 +235,148 @@ void check_no_escaped_reference(const std::vector<std::string>& words,
   }
 }
 
+/// Every value a parameter may hold: an edit of an argument, or empty (a missing position).
+bool is_derived(const std::string& param, const RenderContext& ctx) {
+  if (param.empty()) {
+    return true;
+  }
+  for (PathEdit e : {PathEdit::none, PathEdit::no_extension, PathEdit::basename,
+                     PathEdit::dirname, PathEdit::basename_no_ext}) {
+    for (const auto& a : ctx.args) {
+      std::string v;
+      append_edited(v, a, e);
+      if (v == param) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 void check_shell_render(const CommandTemplate& t,
                         const RenderContext& ctx,
-                        const std::vector<std::string>& argv) {
+                        const std::vector<std::string>& argv,
+                        const std::optional<std::string>& refused) {
   expect(argv.size() >= 4 && argv[0] == "/bin/sh" && argv[1] == "-c" && argv[3] == "sh",
          "shell mode renders /bin/sh -c SCRIPT sh VALUE...");
   expect(t.script(ctx) == argv[2], "script() is argv[2]");
-  std::string item(ctx.item);
-  const std::string values[] = {item, std::string(without_extension(item)),
-                                std::string(path_basename(item)), path_dirname(item),
-                                std::string(without_extension(path_basename(item)))};
+  bool all_numbers = true;
   for (std::size_t i = 4; i < argv.size(); ++i) {
-    expect(std::find(std::begin(values), std::end(values), argv[i]) != std::end(values),
-           "every positional parameter is a value derived from the item");
+    expect(is_derived(argv[i], ctx), "every positional parameter is a value derived from an "
+                                     "argument");
+    all_numbers = all_numbers && is_plain_number(argv[i]);
   }
-  // Values are positional parameters: the script is the same whatever the item is.
+  expect(!refused || !all_numbers, "a render is refused only for a value that is no number");
+  // Values are positional parameters: the script is the same whatever the arguments are.
+  std::vector<std::string> others(ctx.args.size());
+  for (std::size_t i = 0; i < others.size(); ++i) {
+    others[i] = ctx.args[i] == "x" ? "y" : "x";
+  }
   RenderContext other = ctx;
-  other.item = ctx.item == "x" ? "y" : "x";
+  other.args = others;
   std::string script_other = t.script(other);
   if (script_other != argv[2]) {
-    violated("the shell script depends on the item: " + hex(argv[2]) + " vs " + hex(script_other));
+    violated("the shell script depends on the values: " + hex(argv[2]) + " vs " +
+             hex(script_other));
   }
+  std::vector<std::string> empties(ctx.args.size());
   RenderContext empty = ctx;
-  empty.item = "";
-  if (!only_alnum(ctx.item) && t.script(empty).find(ctx.item) == std::string::npos &&
-      argv[2].find(ctx.item) != std::string::npos) {
-    violated("the item's bytes are inlined into the script: " + hex(argv[2]));
+  empty.args = empties;
+  for (const auto& a : ctx.args) {
+    if (!only_alnum(a) && t.script(empty).find(a) == std::string::npos &&
+        argv[2].find(a) != std::string::npos) {
+      violated("an argument's bytes are inlined into the script: " + hex(argv[2]));
+    }
   }
 }
 
+/// How many strings direct mode renders a word into.
+std::size_t strings_of(const Tokens& word, const RenderContext& ctx, Several several) {
+  std::size_t n = ctx.args.size();
+  bool missing = std::all_of(word.begin(), word.end(), [&](const Token& t) {
+    return t.kind == Token::Kind::value && !t.is_list() && pick(ctx.args, t.position) == nullptr;
+  });
+  if (missing) {
+    return 0; // {2} past the last argument vanishes
+  }
+  auto lists = std::count_if(word.begin(), word.end(), [](const Token& t) { return t.is_list(); });
+  if (lists == 0 || lists > 1) {
+    return lists == 0 || several == Several::words ? 1 : n;
+  }
+  if (several == Several::repeat) {
+    return n;
+  }
+  bool other_text = word.size() > 1;
+  return n == 0 ? (other_text ? 1 : 0) : n; // a word with nothing around {} may vanish
+}
+
 void check_direct_render(const std::vector<std::string>& words,
+                         const std::vector<Tokens>& parsed,
                          const CommandTemplate& t,
                          const RenderContext& ctx,
                          const std::vector<std::string>& argv) {
-  expect(argv.size() == words.size() + (t.has_replacement() ? 0 : 1),
-         "direct mode renders one argument per word (plus the item when none is named)");
+  std::size_t n = ctx.args.size();
+  std::size_t want = t.has_replacement() ? 0 : n;
+  bool one_each = true;
+  for (const auto& w : parsed) {
+    std::size_t k = strings_of(w, ctx, t.options().several);
+    one_each = one_each && k == 1;
+    want += k;
+  }
+  if (argv.size() != want && !(n == 0 && argv.size() < want)) {
+    violated("direct mode renders " + std::to_string(argv.size()) + " strings, not " +
+             std::to_string(want));
+  }
+  if (!one_each) {
+    return;
+  }
   for (std::size_t i = 0; i < words.size(); ++i) {
-    if (!names_field(words[i])) {
+    if (!has_value(parsed[i]) && parsed[i].size() == 1 && parsed[i][0].kind == Token::Kind::literal) {
       expect(argv[i] == words[i], "a word without replacement strings is passed as it is");
     }
   }
   if (!t.has_replacement()) {
-    expect(argv.back() == ctx.item, "the item is appended when no replacement string is named");
+    expect(std::equal(ctx.args.begin(), ctx.args.end(), argv.end() - static_cast<long>(n)),
+           "the arguments are appended when no replacement string is named");
   }
 }
 
-void check_template(const std::vector<std::string>& words, Shell shell, const RenderContext& ctx) {
+void check_template(const std::vector<std::string>& words, TemplateOptions options,
+                    const RenderContext& ctx) {
   bool invalid = words.empty() || words.front().empty();
+  auto parsed = parse_all(words, options.spellings);
   std::optional<CommandTemplate> t;
   try {
-    t.emplace(words, shell);
+    t.emplace(words, options);
   } catch (const Error&) {
-    expect(invalid, "CommandTemplate threw parmap::Error for a valid template");
+    std::string joined;
+    for (const auto& w : words) {
+      joined += w + " ";
+    }
+    // Empty, GNU-only syntax, or (shell mode) a here-document the lexer cannot rewrite.
+    expect(invalid || !parsed || joined.find("<<") != std::string::npos,
+           "CommandTemplate threw parmap::Error for a valid template");
     return;
   }
-  expect(!invalid, "CommandTemplate accepted an empty command");
+  expect(!invalid && parsed.has_value(), "CommandTemplate accepted an invalid command");
 
-  bool any_field = std::any_of(words.begin(), words.end(), names_field);
+  bool any_field = std::any_of(parsed->begin(), parsed->end(), [](const Tokens& w) {
+    return std::any_of(w.begin(), w.end(), [](const Token& tk) { return tk.kind != Token::Kind::literal; });
+  });
   expect(t->has_replacement() == any_field, "has_replacement() matches the words");
-  bool want_shell = shell == Shell::always ||
-                    (shell == Shell::automatic && words.size() == 1 && has_shell_syntax(words[0]));
+  bool want_shell = options.shell == Shell::always ||
+                    (options.shell == Shell::automatic && words.size() == 1 &&
+                     has_shell_syntax(parsed->front()));
   expect(t->uses_shell() == want_shell, "uses_shell() follows the Shell mode");
 
   std::vector<std::string> argv;
-  t->render(ctx, argv);
+  auto refused = t->render(ctx, argv);
   if (t->uses_shell()) {
-    check_shell_render(*t, ctx, argv);
-    check_no_escaped_reference(words, ctx, argv[2]);
+    check_shell_render(*t, ctx, argv, refused);
+    check_no_escaped_reference(*parsed, ctx, argv[2]);
   } else {
-    check_direct_render(words, *t, ctx, argv);
+    expect(!refused, "direct exec never refuses a value");
+    check_direct_render(words, *parsed, *t, ctx, argv);
   }
 
   // display(): each argument quoted once, the line splitting back into the same argv.
@@ -301,7 +386,7 @@ void check_template(const std::vector<std::string>& words, Shell shell, const Re
   if (t->uses_shell()) {
     want.front() = "sh";
   }
-  if (!shown || *shown != want) {
+  if (argv.empty() ? !line.empty() : (!shown || *shown != want)) {
     violated("display() does not quote the argv: " + hex(line));
   }
 
@@ -715,6 +800,7 @@ void check_open(const std::string& path, const std::string& dir, std::uint8_t mo
     Result fresh;
     fresh.seq = 6;
     fresh.item = "e";
+    fresh.args = {"e"};
     fresh.out = output_of("e\n", spill);
     try {
       cp.record(fresh, 1);
@@ -730,7 +816,7 @@ void check_open(const std::string& path, const std::string& dir, std::uint8_t mo
 
 void check_command(const std::uint8_t* data, std::size_t size) {
   Reader in(data, size);
-  in.byte(); // reserved (all three Shell modes are tried)
+  std::uint8_t flags = in.byte();
   RenderContext ctx;
   ctx.seq = in.byte();
   ctx.seq = ctx.seq << 8 | in.byte();
@@ -741,16 +827,31 @@ void check_command(const std::uint8_t* data, std::size_t size) {
   item_len = std::min(item_len, body.size());
   std::string item(body.substr(body.size() - item_len));
   std::vector<std::string> words = split(body.substr(0, body.size() - item_len), '\0');
-  ctx.item = item;
+  std::vector<std::string> args{item};
+  if ((flags & 2) != 0) {
+    args = split(item, '\x01'); // several arguments (none for an empty item)
+  }
+  ctx.args = args;
 
-  check_quote_round_trip(item);
-  check_paths(item);
+  for (const auto& a : args) {
+    check_quote_round_trip(a);
+    check_paths(a);
+  }
   for (const auto& w : words) {
     check_quote_round_trip(w);
-    (void)shell_context_after(w);
+    check_lexer(w);
+  }
+  TemplateOptions options;
+  options.several = (flags & 1) != 0 ? Several::repeat : Several::words;
+  if ((flags & 4) != 0) {
+    options.spellings.item = "XX";
+  }
+  if ((flags & 8) != 0) {
+    options.spellings.columns = {"a", "b/", "name"};
   }
   for (Shell shell : {Shell::automatic, Shell::always, Shell::never}) {
-    check_template(words, shell, ctx);
+    options.shell = shell;
+    check_template(words, options, ctx);
   }
 }
 

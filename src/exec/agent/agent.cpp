@@ -102,11 +102,12 @@ public:
     return true; // a slow controller costs the outbox's spill file, not blocked items
   }
 
-  void build(const Item& item, unsigned, Launch& out) const override
+  std::optional<std::string> build(const Item& item, unsigned, Launch& out) const override
   {
     const Run& run = m_runs.at(item.seq);
     out.argv = run.argv;
     out.env = run.env;
+    return std::nullopt; // the controller refused what must not run
   }
 
   std::string display(const Item& item, unsigned) const override

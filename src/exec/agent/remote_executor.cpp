@@ -47,7 +47,7 @@ std::string last_line(const std::string& text)
 std::string render_path(const CommandTemplate& path, const Item& item, unsigned slot,
                         std::vector<std::string>& scratch)
 {
-  path.render(RenderContext{item.text, item.seq, slot}, scratch);
+  (void)path.render(RenderContext{item.args, item.seq, slot}, scratch); // a path: no arithmetic
   return scratch.front();
 }
 
@@ -651,7 +651,7 @@ void RemoteExecutor::start(unsigned slot, Batch batch)
       end.slot = slot;
       end.interrupted = true;
       m_events.emplace_back(std::move(end));
-    } else if (auto why = unrunnable(item)) {
+    } else if (auto why = prepare_launch(m_launch, item, slot, m_launch_buf)) {
       fail_item(slot, item, *why);
     } else {
       send_item(host, slot, item);
@@ -687,8 +687,7 @@ void RemoteExecutor::send_item(Host& host, unsigned slot, const Item& item)
     }
     flight.returns.emplace_back(remote, local);
   }
-  m_launch.build(item, slot, m_launch_buf);
-  run.argv = m_launch_buf.argv;
+  run.argv = m_launch_buf.argv; // prepared by prepare_launch() before
   run.env = m_launch_buf.env;
   host.connection->send(run);
   m_items[item.seq] = std::move(flight);

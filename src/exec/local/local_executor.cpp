@@ -307,25 +307,24 @@ void LocalExecutor::launch(Slot& slot, Item item)
   Item shown;
   if (named) {
     shown.seq = item.seq;
-    shown.text = block_path;
+    shown.args.assign(1, block_path);
   }
   const Item& rendered = named ? shown : item;
   if (m_config.dry_run) {
     pretend(slot, rendered);
     return;
   }
-  if (auto why = unrunnable(item)) {
+  if (auto why = prepare_launch(m_launch_builder, rendered, slot.number, m_launch)) {
     fail_to_start(slot, std::move(item), 126, *why);
     return;
   }
   ItemDir dir;
   try {
-    dir = m_work_dirs.for_item(RenderContext{item.text, item.seq, slot.number});
+    dir = m_work_dirs.for_item(RenderContext{rendered.args, item.seq, slot.number});
   } catch (const Error& e) {
     fail_to_start(slot, std::move(item), 126, e.what());
     return;
   }
-  m_launch_builder.build(rendered, slot.number, m_launch);
   if (m_config.verbose) {
     announce(rendered, slot.number);
   }

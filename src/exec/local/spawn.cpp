@@ -3,6 +3,7 @@
 #include "base/error.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -142,7 +143,79 @@ bool is_executable_file(const std::string& path, int& error)
   return true;
 }
 
+/// Shell builtins a PATH directory does not usually hold (echo, printf, test, kill... are
+/// programs too, and run directly).
+constexpr std::array<std::string_view, 49> k_builtins{
+    ".",       ":",        "alias",    "bg",      "break",   "builtin", "caller",  "cd",
+    "command", "compgen",  "complete", "continue", "declare", "dirs",    "disown",  "enable",
+    "eval",    "exec",     "exit",     "export",  "fc",      "fg",      "getopts", "hash",
+    "help",    "history",  "jobs",     "let",     "local",   "logout",  "mapfile", "popd",
+    "pushd",   "read",     "readarray", "readonly", "return", "set",    "shift",   "shopt",
+    "source",  "times",    "trap",     "typeset", "ulimit",  "umask",   "unalias", "unset",
+    "wait"};
+
 } // namespace
+
+std::string find_program(const std::string& name, int& error)
+{
+  error = 0;
+  if (name.find('/') != std::string::npos) {
+    return name;
+  }
+  // execvp's search: an executable regular file wins; a match that cannot be executed is
+  // remembered as EACCES.
+  const char* path_env = std::getenv("PATH");
+  std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
+  error = ENOENT;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) {
+      end = path.size();
+    }
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    int err = 0;
+    if (is_executable_file(candidate, err)) {
+      error = 0;
+      return candidate;
+    }
+    if (err == EACCES) {
+      error = EACCES;
+    }
+    start = end + 1;
+  }
+  return {};
+}
+
+CommandKind classify_command(const std::string& name, const std::vector<std::string>& env)
+{
+  if (name.find('/') != std::string::npos) {
+    return CommandKind::program;
+  }
+  std::string exported = "BASH_FUNC_" + name + "%%=";
+  if (std::any_of(env.begin(), env.end(),
+                  [&](const std::string& e) { return e.starts_with(exported); })) {
+    return CommandKind::function; // bash prefers a function to a program of the same name
+  }
+  int error = 0;
+  if (!find_program(name, error).empty() || error == EACCES) {
+    return CommandKind::program;
+  }
+  bool builtin = std::find(k_builtins.begin(), k_builtins.end(), name) != k_builtins.end();
+  return builtin ? CommandKind::builtin : CommandKind::program;
+}
+
+std::size_t exec_line_limit(const std::vector<std::string>& env)
+{
+  long arg_max = ::sysconf(_SC_ARG_MAX);
+  auto limit = static_cast<std::size_t>(arg_max > 0 ? arg_max : 128 * 1024);
+  std::size_t used = sizeof(char*) + 2048 + 256;
+  for (const auto& e : env) {
+    used += e.size() + 1 + sizeof(char*);
+  }
+  return limit > used + 4096 ? limit - used : 4096;
+}
 
 std::vector<std::string> snapshot_environment()
 {
@@ -193,34 +266,8 @@ const Spawner::Resolved& Spawner::resolve(const std::string& name)
     return it->second;
   }
   Resolved r;
-  if (name.find('/') != std::string::npos) {
-    r.path = name;
-  } else {
-    // execvp's search, done once per command name instead of once per item: an executable
-    // regular file wins; a match that cannot be executed is remembered as EACCES.
-    const char* path_env = std::getenv("PATH");
-    std::string path = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
-    r.error = ENOENT;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-      std::size_t end = path.find(':', start);
-      if (end == std::string::npos) {
-        end = path.size();
-      }
-      std::string dir = path.substr(start, end - start);
-      std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
-      int err = 0;
-      if (is_executable_file(candidate, err)) {
-        r.path = std::move(candidate);
-        r.error = 0;
-        break;
-      }
-      if (err == EACCES) {
-        r.error = EACCES;
-      }
-      start = end + 1;
-    }
-  }
+  // Once per command name instead of once per item.
+  r.path = find_program(name, r.error);
   return m_paths.emplace(name, std::move(r)).first->second;
 }
 

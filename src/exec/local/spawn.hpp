@@ -70,6 +70,23 @@ private:
   std::vector<char*> m_env_ptrs;
 };
 
+/// execvp's search of PATH for `name` (a name holding '/' is its own path). Returns the path,
+/// or empty with `error` set to ENOENT (not found) or EACCES (found, not executable).
+std::string find_program(const std::string& name, int& error);
+
+/// What a command's first word names.
+enum class CommandKind {
+  program,  ///< A path, a program in PATH, or nothing known (it then fails with 127).
+  builtin,  ///< A shell builtin no PATH directory holds (cd, exit, export, source...).
+  function, ///< A bash function exported into `env` (export -f): bash runs it before a program.
+};
+CommandKind classify_command(const std::string& name, const std::vector<std::string>& env);
+
+/// The most bytes one command line may take in exec() here (its strings with their NULs and a
+/// pointer each): ARG_MAX less what the environment `env` takes, less xargs' 2048 bytes of
+/// slack and room for the variables parmap adds.
+std::size_t exec_line_limit(const std::vector<std::string>& env);
+
 /// A pidfd for `pid` (invalid where the kernel has none: before Linux 5.3).
 Fd open_pidfd(pid_t pid);
 
