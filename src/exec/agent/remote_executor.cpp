@@ -635,9 +635,15 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
 void RemoteExecutor::free_if_ready(unsigned slot)
 {
   SlotState& s = slot_state(slot);
-  // A stopping run starts nothing more: its slots are freed only once idle.
+  // A batch queued here while another slot idles would wait for nothing (the engine takes
+  // the lowest free slot, idle or not); a stopping run starts nothing more.
+  auto idle = [](const SlotState& o) {
+    return o.outstanding == 0 && !o.away && o.host->state == Host::State::ready;
+  };
   unsigned depth = m_config.queue_ahead.value_or(s.host->pacing.depth());
-  bool ready = s.outstanding == 0 || (s.queued < depth && !m_stopping);
+  bool ready = s.outstanding == 0 ||
+               (s.queued < depth && !m_stopping &&
+                std::none_of(m_slot_states.begin(), m_slot_states.end(), idle));
   if (s.busy && ready && !s.away && s.host->state == Host::State::ready) {
     s.busy = false;
     m_events.emplace_back(SlotFree{slot, false});
