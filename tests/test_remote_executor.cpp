@@ -84,6 +84,13 @@ struct Harness {
     return done();
   }
   bool has_ended(std::uint64_t seq) const { return ended.contains(seq); }
+  /// Runs `first` as item 1 and, once its slot is freed again, queues `second` behind it.
+  void run_then_queue(std::string first, std::string second)
+  {
+    run(1, std::move(first));
+    REQUIRE(pump([&] { return frees == 1; }));
+    run(2, std::move(second));
+  }
 };
 
 double seconds_between(std::chrono::system_clock::time_point a,
@@ -119,9 +126,7 @@ TEST_CASE("remote executor: a cancel drops queued items unstarted and keeps earl
 {
   auto dir = test::scratch("remote-cancel");
   Harness h(2);
-  h.run(1, "sleep 0.5; echo one");
-  REQUIRE(h.pump([&] { return h.frees == 1; }));
-  h.run(2, "touch " + (dir / "2").string());
+  h.run_then_queue("sleep 0.5; echo one", "touch " + (dir / "2").string());
   h.run(3, "touch " + (dir / "3").string());
   h.executor.cancel(2, SIGTERM);
   REQUIRE(h.pump([&] { return h.has_ended(1) && h.has_ended(2) && h.has_ended(3); }));
@@ -141,9 +146,7 @@ TEST_CASE("remote executor: an end a --halt may stop on holds the queue until se
   SUBCASE("halted: the queued item never starts")
   {
     Harness h(1, HoldAfter{true, false});
-    h.run(1, "sleep 0.3; exit 3");
-    REQUIRE(h.pump([&] { return h.frees == 1; }));
-    h.run(2, touch);
+    h.run_then_queue("sleep 0.3; exit 3", touch);
     REQUIRE(h.pump([&] { return h.has_ended(1); }));
     CHECK(h.ended[1].exit_code == 3);
     h.executor.cancel(2, SIGTERM); // what the engine does on a --halt now
@@ -155,9 +158,7 @@ TEST_CASE("remote executor: an end a --halt may stop on holds the queue until se
   SUBCASE("not halted: it starts after the controller's word")
   {
     Harness h(1, HoldAfter{true, false});
-    h.run(1, "exit 3");
-    REQUIRE(h.pump([&] { return h.frees == 1; }));
-    h.run(2, touch);
+    h.run_then_queue("exit 3", touch);
     REQUIRE(h.pump([&] { return h.has_ended(2); }));
     CHECK(h.ended[2].status == Status::ok);
     CHECK(std::filesystem::exists(dir / "2"));
@@ -165,9 +166,7 @@ TEST_CASE("remote executor: an end a --halt may stop on holds the queue until se
   SUBCASE("a success does not hold it when only failures halt")
   {
     Harness h(1, HoldAfter{true, false});
-    h.run(1, "sleep 0.3");
-    REQUIRE(h.pump([&] { return h.frees == 1; }));
-    h.run(2, touch);
+    h.run_then_queue("sleep 0.3", touch);
     REQUIRE(h.pump([&] { return h.has_ended(1); }));
     REQUIRE(h.pump([&] { return h.has_ended(2); }));
     CHECK(h.ended[2].status == Status::ok);

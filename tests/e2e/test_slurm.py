@@ -129,6 +129,14 @@ class SlurmTest(TempDirTest):
         self.addCleanup(finish, proc)
         return proc
 
+    def start_in_allocation(self, ntasks, args):
+        """Starts parmap inside an allocation held by no process (scancelled at the end); the
+        process, the job id and the allocation's environment."""
+        job = allocate(ntasks)
+        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
+        env = allocation_env(job, ntasks)
+        return self.start(args, env=env), job, env
+
     def assertNoneLeft(self, marker):
         self.assertTrue(wait_for(lambda: not processes(marker), timeout=30),
                         f"left running: {processes(marker)}")
@@ -284,9 +292,7 @@ class Processes(SlurmTest):
         ck = self.path("run.db")
         ran = self.path("ran")
         cmd = ["sh", "-c", f'echo "$1" >> {ran}; sleep 0.2; echo "$1"', "sh", ":::"]
-        job = allocate(2)
-        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
-        proc = self.start(["--slurm", "--checkpoint", ck] + cmd + items, env=allocation_env(job, 2))
+        proc, job, _ = self.start_in_allocation(2, ["--slurm", "--checkpoint", ck] + cmd + items)
         self.assertTrue(wait_for(lambda: os.path.exists(ran) and len(lines(self.read("ran"))) >= 6,
                                  timeout=30))
         slurm(["scancel", job])  # as its time limit would
@@ -349,11 +355,8 @@ class Queued(SlurmTest):
         ck = self.path("run.db")
         ran = self.path("ran")
         cmd = ["sh", "-c", f'echo "$1" >> {ran}; sleep 0.03; echo "$1"', "sh", ":::"]
-        job = allocate(2)
-        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
-        env = allocation_env(job, 2)
-        proc = self.start(["--slurm", "--checkpoint", ck, "--checkpoint-every", "1"] + cmd + items,
-                          env=env)
+        proc, job, env = self.start_in_allocation(
+            2, ["--slurm", "--checkpoint", ck, "--checkpoint-every", "1"] + cmd + items)
         self.assertTrue(wait_for(lambda: len(self.ran()) >= 30, timeout=60))
         proc.kill()
         proc.communicate(timeout=60)
