@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "exec/agent/incoming_file.hpp"
+#include "exec/agent/pacing.hpp"
 #include "parmap/parmap.hpp"
 
 #include <fmt/format.h>

@@ -8,7 +8,6 @@
 
 #include "base/reactor.hpp"
 #include "exec/agent/connection.hpp"
-#include "exec/agent/pacing.hpp"
 #include "exec/agent/protocol.hpp"
 #include "exec/command.hpp"
 #include "exec/executor.hpp"
