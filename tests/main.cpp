@@ -2,14 +2,20 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "support.hpp"
 
+#include "parmap/agent.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <string_view>
 
 int main(int argc, char** argv)
 {
+  if (argc == 2 && std::string_view(argv[1]) == "--agent") {
+    return parmap::run_agent(); // the far end of the remote executor's tests
+  }
   auto dir = std::filesystem::temp_directory_path() /
              ("parmap-unit-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -40,7 +40,7 @@ std::vector<Message> samples()
   ended.started = 1.7e9;
   ended.duration = 0.125;
   ended.interrupted = true;
-  return {Setup{4, 0.5, "...", {"A=1", "PARMAP_HOST=h"}, true, 5},
+  return {Setup{4, 0.5, "...", {"A=1", "PARMAP_HOST=h"}, true, 5, HoldAfter{true, false}},
           run,
           Cancel{12, 2},
           KillAll{},
@@ -52,7 +52,8 @@ std::vector<Message> samples()
           FileBegin{2, "dir/ odd\nname", 0755},
           FileData{binary},
           FileEnd{"gone"},
-          Ping{}};
+          Ping{},
+          Release{3}};
 }
 
 std::string frames_of(const std::vector<Message>& messages)

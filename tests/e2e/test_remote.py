@@ -297,7 +297,7 @@ class Refusals(RemoteTest):
         self.assertEqual(p.returncode, 255)
         err = p.stderr.decode()
         self.assertIn("9.9.9 (agent protocol 99)", err)
-        self.assertIn("protocol 2)", err)
+        self.assertRegex(err, r"this one is \S+ \(protocol \d+\)")
         self.assertIn("host1", err)
 
     def test_missing_agent_and_unreachable_host(self):

@@ -129,6 +129,14 @@ class SlurmTest(TempDirTest):
         self.addCleanup(finish, proc)
         return proc
 
+    def start_in_allocation(self, ntasks, args):
+        """Starts parmap inside an allocation held by no process (scancelled at the end); the
+        process, the job id and the allocation's environment."""
+        job = allocate(ntasks)
+        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
+        env = allocation_env(job, ntasks)
+        return self.start(args, env=env), job, env
+
     def assertNoneLeft(self, marker):
         self.assertTrue(wait_for(lambda: not processes(marker), timeout=30),
                         f"left running: {processes(marker)}")
@@ -291,9 +299,7 @@ class Processes(SlurmTest):
         ck = self.path("run.db")
         ran = self.path("ran")
         cmd = ["sh", "-c", f'echo "$1" >> {ran}; sleep 0.2; echo "$1"', "sh", ":::"]
-        job = allocate(2)
-        self.addCleanup(subprocess.run, ["scancel", job], capture_output=True)
-        proc = self.start(["--slurm", "--checkpoint", ck] + cmd + items, env=allocation_env(job, 2))
+        proc, job, _ = self.start_in_allocation(2, ["--slurm", "--checkpoint", ck] + cmd + items)
         self.assertTrue(wait_for(lambda: os.path.exists(ran) and len(lines(self.read("ran"))) >= 6,
                                  timeout=30))
         slurm(["scancel", job])  # as its time limit would
@@ -309,6 +315,71 @@ class Processes(SlurmTest):
         runs = lines(self.read("ran"))
         for item in done:
             self.assertEqual(runs.count(item.decode() if isinstance(item, bytes) else item), 1)
+
+
+class Queued(SlurmTest):
+    """A step gets its next items before its running one ends (the round trip through srun is
+    hidden): they wait on the agent, and start only when the slot frees."""
+
+    def ran(self):
+        return [int(i) for i in lines(self.read("ran"))] if os.path.exists(self.path("ran")) else []
+
+    def test_a_halt_starts_no_queued_item(self):
+        # -b 4: items 3 and 4 wait behind the failing item 2 on the one step.
+        for when in ("now", "soon"):
+            with self.subTest(when=when):
+                ran = self.path("ran")
+                if os.path.exists(ran):
+                    os.unlink(ran)
+                p = in_salloc(1, ["--slurm", "-b", "4", "--halt", f"{when},fail=1", "sh", "-c",
+                                  f'echo "$1" >> {ran}; sleep 0.2; [ "$1" != 2 ]', "sh", ":::"]
+                              + [str(i) for i in range(1, 9)])
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertEqual(self.ran(), [1, 2])
+
+    def test_the_default_batch_queues_items_and_a_failure_starts_none_of_them(self):
+        # Quick items make the controller queue the next ones ahead (about a round trip of
+        # them); those behind the failing item 30 never start.
+        ran = self.path("ran")
+        p = in_salloc(1, ["--slurm", "sh", "-c",
+                          f'echo "$1" >> {ran}; [ "$1" != 30 ] || {{ sleep 0.3; exit 1; }}',
+                          "sh", ":::"] + [str(i) for i in range(1, 61)])
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(self.ran(), list(range(1, 31)))
+
+    def test_timeouts_and_start_times_count_from_the_start(self):
+        joblog = self.path("log")
+        p = in_salloc(1, ["--slurm", "-b", "3", "--timeout", "0.7", "--joblog", joblog,
+                          "sleep", ":::", "0.4", "0.4", "0.4"])
+        self.assertOk(p)  # 1.2 s of work queued at once, and no item timed out
+        rows = [line.split("\t") for line in lines(self.read("log"))[1:]]
+        starts = sorted(float(r[2]) for r in rows)
+        self.assertTrue(all(b - a >= 0.35 for a, b in zip(starts, starts[1:])), starts)
+        self.assertTrue(all(float(r[3]) < 0.7 for r in rows), rows)
+
+    def test_kill_9_then_resume_loses_nothing(self):
+        items = [str(i) for i in range(1, 81)]
+        ck = self.path("run.db")
+        ran = self.path("ran")
+        cmd = ["sh", "-c", f'echo "$1" >> {ran}; sleep 0.03; echo "$1"', "sh", ":::"]
+        proc, job, env = self.start_in_allocation(
+            2, ["--slurm", "--checkpoint", ck, "--checkpoint-every", "1"] + cmd + items)
+        self.assertTrue(wait_for(lambda: len(self.ran()) >= 30, timeout=60))
+        proc.kill()
+        proc.communicate(timeout=60)
+        self.assertNoStep(job)
+        first_run = set(self.ran())
+        with sqlite3.connect(ck) as db:
+            done = {int(i) for (i,) in db.execute("SELECT item FROM results")}
+        self.assertTrue(done <= first_run, done - first_run)  # none recorded that did not run
+        p = subprocess.run([PARMAP, "--slurm", "--checkpoint", ck, "--resume"] + cmd + items,
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, **env))
+        self.assertOk(p)
+        self.assertEqual(lines(p.stdout), items)
+        self.assertEqual(set(self.ran()), set(range(1, 81)))
+        for item in done:
+            self.assertEqual(self.ran().count(item), 1)  # replayed, not run again
 
 
 if __name__ == "__main__":

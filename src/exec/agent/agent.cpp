@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fcntl.h>
 #include <memory>
@@ -152,6 +153,9 @@ private:
     config.reset_sigpipe = true;
     config.env = std::move(setup.env);
     m_executor = std::make_unique<LocalExecutor>(m_reactor, *this, *this, config);
+    m_queued.assign(m_slots, {});
+    m_busy.assign(m_slots, false);
+    m_hold = setup.hold;
     if (setup.heartbeat > 0) {
       // The controller pings while it runs; a long silence means it is gone without a word.
       m_connection.set_heartbeat(setup.heartbeat, 12 * setup.heartbeat);
@@ -195,26 +199,73 @@ private:
       m_transfer_errors.erase(it);
     }
     unsigned slot = std::clamp(run.slot, 1U, m_slots);
-    Batch batch;
-    Item item;
-    item.seq = seq;
-    item.timeout = run.timeout;
-    batch.items.push_back(std::move(item));
     m_runs[seq] = std::move(run);
+    m_queued[slot - 1].push_back(seq);
+    start_queued(slot);
+  }
+
+  /// Starts the slot's next queued item, unless one runs there or an end holds the queue.
+  void start_queued(unsigned slot)
+  {
+    auto& queue = m_queued[slot - 1];
+    if (m_held > 0 || m_busy[slot - 1] || queue.empty()) {
+      return;
+    }
+    Item item;
+    item.seq = queue.front();
+    item.timeout = m_runs.at(item.seq).timeout; // counted from now, when it starts
+    queue.pop_front();
+    m_busy[slot - 1] = true;
+    Batch batch;
+    batch.items.push_back(std::move(item));
     m_executor->start(slot, std::move(batch));
+  }
+
+  /// Ends every queued item from `from_seq` on as interrupted: they never start.
+  void drop_queued(std::uint64_t from_seq)
+  {
+    for (auto& queue : m_queued) {
+      while (!queue.empty() && queue.back() >= from_seq) {
+        ItemEnded dropped;
+        dropped.seq = queue.back();
+        dropped.interrupted = true;
+        queue.pop_back();
+        finish(dropped);
+      }
+    }
+  }
+
+  void start_all_queued()
+  {
+    for (unsigned slot = 1; slot <= m_slots; ++slot) {
+      start_queued(slot);
+    }
   }
 
   void receive(Cancel& c)
   {
     if (m_executor) {
+      drop_queued(c.from_seq);
       m_executor->cancel(c.from_seq, c.signal);
+      m_hold = {}; // the run stops: no end can halt it now, and what was not dropped runs
+      m_held = 0;
+      start_all_queued();
     }
   }
   void receive(KillAll&)
   {
     if (m_executor) {
+      drop_queued(0);
       m_executor->kill_all();
     }
+  }
+  void receive(Release& release)
+  {
+    if (!m_executor) {
+      return;
+    }
+    m_held -= std::min(m_held, release.ends);
+    start_all_queued();
   }
 
   void receive(FileBegin& header)
@@ -257,7 +308,13 @@ private:
   {
     if (auto* started = std::get_if<ItemStarted>(&event)) {
       m_connection.send(Started{started->seq});
+    } else if (auto* free = std::get_if<SlotFree>(&event)) {
+      m_busy[free->slot - 1] = false;
+      start_queued(free->slot);
     } else if (auto* ended = std::get_if<ItemEnded>(&event)) {
+      if (!ended->interrupted && m_hold(ended->status)) {
+        ++m_held; // before its slot's SlotFree: the next item waits for the controller's word
+      }
       if (ended->status == Status::signaled) {
         m_reactor.at(Clock::now() + k_outside_signal_wait, [this, e = *ended] { finish(e); });
       } else {
@@ -316,6 +373,10 @@ private:
   std::unique_ptr<LocalExecutor> m_executor;
   unsigned m_slots = 1;
   std::unordered_map<std::uint64_t, Run> m_runs;
+  std::vector<std::deque<std::uint64_t>> m_queued; ///< Per slot: items sent ahead, not started.
+  std::vector<bool> m_busy;                         ///< Per slot: an item runs there.
+  HoldAfter m_hold;
+  std::uint32_t m_held = 0; ///< Ends that hold the queues until released.
   std::unordered_map<std::uint64_t, std::string> m_transfer_errors;
   std::unique_ptr<IncomingFile> m_file; ///< The transfer being received.
   std::uint64_t m_file_seq = 0;

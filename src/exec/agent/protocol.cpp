@@ -18,11 +18,14 @@ template <class M, class F> void fields(M& m, F&& f)
 {
   using T = std::remove_const_t<M>;
   if constexpr (std::is_same_v<T, Setup>) {
-    f(m.slots), f(m.kill_grace), f(m.workdir), f(m.env), f(m.cleanup), f(m.heartbeat);
+    f(m.slots), f(m.kill_grace), f(m.workdir), f(m.env), f(m.cleanup), f(m.heartbeat),
+        f(m.hold.failure), f(m.hold.success);
   } else if constexpr (std::is_same_v<T, Run>) {
     f(m.seq), f(m.slot), f(m.timeout), f(m.argv), f(m.env), f(m.returns), f(m.remove);
   } else if constexpr (std::is_same_v<T, Cancel>) {
     f(m.from_seq), f(m.signal);
+  } else if constexpr (std::is_same_v<T, Release>) {
+    f(m.ends);
   } else if constexpr (std::is_same_v<T, Hello>) {
     f(m.cpus), f(m.hostname), f(m.step);
   } else if constexpr (std::is_same_v<T, Started>) {
@@ -129,7 +132,7 @@ struct Reader {
 
 constexpr const char* k_names[] = {"setup", "run",    "cancel",     "kill-all",  "hello",
                                    "started", "output", "ended",    "fatal",     "file-begin",
-                                   "file-data", "file-end", "ping"};
+                                   "file-data", "file-end", "ping",    "release"};
 static_assert(std::size(k_names) == std::variant_size_v<Message>);
 
 /// Reserves the frame's length field and type byte; returns where the length goes.

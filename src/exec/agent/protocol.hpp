@@ -15,7 +15,7 @@
 namespace parmap::agent {
 
 /// Bumped whenever a message changes: controller and agent must speak the same one.
-inline constexpr unsigned k_protocol_version = 2;
+inline constexpr unsigned k_protocol_version = 3;
 /// The agent's first line is "PARMAP-AGENT <protocol> <parmap version>\n".
 inline constexpr std::string_view k_greeting_word = "PARMAP-AGENT";
 /// At most this much output or file data travels in one frame.
@@ -33,6 +33,17 @@ public:
 
 // Controller -> agent.
 
+/// Which item ends make an agent hold the items queued behind its running ones until the
+/// controller has seen them: those a --halt may stop the run on. Without it, an item queued
+/// on a slot would start the moment a failure freed it, before the controller could halt.
+struct HoldAfter {
+  bool failure = false; ///< Failed, timed out or killed by a signal (not interrupted).
+  bool success = false;
+
+  /// Whether an end with `status` (not an interrupted one) holds the queue.
+  bool operator()(Status status) const { return status == Status::ok ? success : failure; }
+};
+
 /// Once, first: how the agent runs everything after it.
 struct Setup {
   unsigned slots = 1;
@@ -41,9 +52,11 @@ struct Setup {
   std::vector<std::string> env;  ///< NAME=VALUE for every item (--env, PARMAP_HOST).
   bool cleanup = false;          ///< Remove transferred files (--basefile included) when done.
   double heartbeat = 5;          ///< Seconds between pings when idle.
+  HoldAfter hold;
 };
 
-/// Run one item on one of the agent's slots (after the ones queued there).
+/// Run one item on one of the agent's slots, after the ones queued there: the controller may
+/// send a slot's next items before its running one ends, so that no round trip separates them.
 struct Run {
   std::uint64_t seq = 0;
   unsigned slot = 1; ///< 1-based, among the agent's slots.
@@ -59,6 +72,11 @@ struct Cancel {
   int signal = 0;
 };
 struct KillAll {};
+/// The controller saw `ends` item ends that held the queue (HoldAfter) and goes on: the agent
+/// starts its queued items again once every end that held it is released (or a Cancel came).
+struct Release {
+  std::uint32_t ends = 0;
+};
 
 // Agent -> controller.
 
@@ -110,7 +128,7 @@ struct FileEnd {
 struct Ping {};
 
 using Message = std::variant<Setup, Run, Cancel, KillAll, Hello, Started, ItemOutput, Ended, Fatal,
-                             FileBegin, FileData, FileEnd, Ping>;
+                             FileBegin, FileData, FileEnd, Ping, Release>;
 
 /// A message's name, for "unexpected message" errors.
 const char* name_of(const Message& message);

@@ -29,6 +29,11 @@ RemoteConfig remote_config(const Options& options)
   config.returns = remote.returns;
   config.basefiles = remote.basefiles;
   config.cleanup = remote.cleanup;
+  // The agents must not start a queued item after an end that may halt the run.
+  const Halt& halt = options.halt;
+  bool halts = halt.when != Halt::When::never;
+  config.hold.failure = halts && halt.on != Halt::On::success;
+  config.hold.success = halts && halt.on != Halt::On::fail;
   return config;
 }
 

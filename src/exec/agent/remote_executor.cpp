@@ -2,6 +2,7 @@
 
 #include "base/error.hpp"
 #include "exec/agent/incoming_file.hpp"
+#include "exec/agent/pacing.hpp"
 #include "parmap/parmap.hpp"
 
 #include <fmt/format.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 namespace parmap::agent {
 namespace {
@@ -102,6 +104,10 @@ struct RemoteExecutor::Host final : Connection::Handler {
   std::unique_ptr<IncomingFile> file; ///< A --return being received.
   std::uint64_t file_seq = 0;
   std::uint64_t paused = 0; ///< The item whose output the engine asked to hold back.
+  Pacing pacing;
+  /// Ends that hold its agent's queues (HoldAfter): received, and handed to the engine.
+  std::uint32_t held = 0;
+  std::uint32_t handed = 0;
   Reactor::TimerId timer = 0; ///< Retry after backoff, or the wait for the transport's exit.
 
   void on_message(Message& message) override { owner->handle(*this, message); }
@@ -386,11 +392,7 @@ void RemoteExecutor::handle(Host& host, Message& message)
       host.state = Host::State::ready; // the constructor sets it up once slots are known
     }
   } else if (auto* started = std::get_if<Started>(&message)) {
-    auto it = m_items.find(started->seq);
-    if (it != m_items.end() && !it->second.started) {
-      it->second.started = true;
-      m_events.emplace_back(ItemStarted{started->seq, it->second.slot, host.name, 0, 0});
-    }
+    on_started(host, *started);
   } else if (auto* output = std::get_if<ItemOutput>(&message)) {
     if (m_items.contains(output->seq) &&
         !m_listener.on_output(output->seq, output->stream, output->bytes)) {
@@ -421,6 +423,7 @@ void RemoteExecutor::on_hello(Host& host, unsigned cpus)
   setup.env.insert(setup.env.end(), host.endpoint.item_env.begin(), host.endpoint.item_env.end());
   setup.cleanup = m_config.cleanup;
   setup.heartbeat = m_config.heartbeat;
+  setup.hold = m_config.hold;
   (void)cpus;
   host.connection->send(setup);
   for (const auto& path : m_config.basefiles) {
@@ -441,8 +444,25 @@ void RemoteExecutor::set_away(Host& host, bool away)
   }
 }
 
+void RemoteExecutor::on_started(Host& host, const Started& started)
+{
+  auto it = m_items.find(started.seq);
+  if (it == m_items.end() || it->second.started) {
+    return;
+  }
+  InFlight& flight = it->second;
+  flight.started = true;
+  if (flight.sent_to_idle) {
+    host.pacing.round_trip(std::chrono::duration<double>(Clock::now() - *flight.sent_to_idle).count());
+  }
+  m_events.emplace_back(ItemStarted{started.seq, flight.slot, host.name, 0, 0});
+  --slot_state(flight.slot).queued;
+  free_if_ready(flight.slot);
+}
+
 void RemoteExecutor::on_ended(Host& host, Ended& e)
 {
+  host.held += !e.interrupted && m_config.hold(e.status) ? 1 : 0; // as its agent counts them
   auto it = m_items.find(e.seq);
   if (it == m_items.end() || it->second.host != &host) {
     return;
@@ -461,10 +481,16 @@ void RemoteExecutor::on_ended(Host& host, Ended& e)
   end.host = host.name;
   end.step = host.step;
   unsigned slot = it->second.slot;
+  SlotState& state = slot_state(slot);
+  if (!it->second.started) {
+    --state.queued; // dropped by a cancel before it started
+  } else if (!e.interrupted) {
+    host.pacing.ran(end.duration);
+  }
   m_items.erase(it);
   m_events.emplace_back(std::move(end));
-  --slot_state(slot).outstanding;
-  free_if_idle(slot);
+  --state.outstanding;
+  free_if_ready(slot);
 }
 
 void RemoteExecutor::on_return(Host& host, Message& message)
@@ -582,6 +608,7 @@ void RemoteExecutor::lose_items(Host& host)
     end.host = host.name;
     end.step = host.step;
     slot_state(it->second.slot).outstanding = 0;
+    slot_state(it->second.slot).queued = 0;
     m_events.emplace_back(std::move(end));
     it = m_items.erase(it);
   }
@@ -606,12 +633,31 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
   }
 }
 
-void RemoteExecutor::free_if_idle(unsigned slot)
+void RemoteExecutor::free_if_ready(unsigned slot)
 {
   SlotState& s = slot_state(slot);
-  if (s.busy && s.outstanding == 0 && !s.away && s.host->state == Host::State::ready) {
+  // A batch queued here while another slot idles would wait for nothing (the engine takes
+  // the lowest free slot, idle or not); a stopping run starts nothing more.
+  auto idle = [](const SlotState& o) {
+    return o.outstanding == 0 && !o.away && o.host->state == Host::State::ready;
+  };
+  unsigned depth = m_config.queue_ahead.value_or(s.host->pacing.depth());
+  bool ready = s.outstanding == 0 ||
+               (s.queued < depth && !m_stopping &&
+                std::none_of(m_slot_states.begin(), m_slot_states.end(), idle));
+  if (s.busy && ready && !s.away && s.host->state == Host::State::ready) {
     s.busy = false;
     m_events.emplace_back(SlotFree{slot, false});
+  }
+}
+
+void RemoteExecutor::release_held()
+{
+  for (auto& host : m_hosts) {
+    if (host->handed > 0 && host->state == Host::State::ready && !m_stopping) {
+      host->connection->send(Release{host->handed});
+    }
+    host->handed = 0;
   }
 }
 
@@ -657,7 +703,7 @@ void RemoteExecutor::start(unsigned slot, Batch batch)
       send_item(host, slot, item);
     }
   }
-  free_if_idle(slot);
+  free_if_ready(slot);
 }
 
 void RemoteExecutor::send_item(Host& host, unsigned slot, const Item& item)
@@ -689,13 +735,19 @@ void RemoteExecutor::send_item(Host& host, unsigned slot, const Item& item)
   }
   run.argv = m_launch_buf.argv; // prepared by prepare_launch() before
   run.env = m_launch_buf.env;
+  SlotState& state = slot_state(slot);
+  if (state.outstanding == 0) {
+    flight.sent_to_idle = Clock::now();
+  }
   host.connection->send(run);
   m_items[item.seq] = std::move(flight);
-  ++slot_state(slot).outstanding;
+  ++state.outstanding;
+  ++state.queued;
 }
 
 void RemoteExecutor::wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events)
 {
+  release_held();
   if (m_events.empty()) {
     m_reactor.run_once(until);
   }
@@ -704,6 +756,9 @@ void RemoteExecutor::wait(std::optional<Clock::time_point> until, std::vector<Ex
     events.push_back(std::move(e));
   }
   m_events.clear();
+  for (auto& host : m_hosts) {
+    host->handed += std::exchange(host->held, 0); // released at the next wait, once handled
+  }
 }
 
 void RemoteExecutor::cancel(std::uint64_t from_seq, int signal)

@@ -1,7 +1,9 @@
 // RemoteExecutor: the controller's side of agent connections. Each endpoint is a local command
 // (ssh HOST parmap --agent, or a Slurm step) whose stdin and stdout reach one agent; its slots
 // run the commands this side renders. Connections that drop are reported, their in-flight
-// items handed back to the engine as lost (not an attempt), and retried with backoff.
+// items handed back to the engine as lost (not an attempt), and retried with backoff. A busy
+// slot is freed for its next batch before its items end, so that the agent has it queued when
+// they do (Pacing): the agent starts it then, and its timeout and start time count from then.
 #pragma once
 
 #include "base/reactor.hpp"
@@ -60,6 +62,12 @@ struct RemoteConfig {
   double connect_wait = 30; ///< Seconds the start waits for agents to greet.
   double heartbeat = 5;     ///< Seconds between pings; silence for 6 of them is a lost host.
   double start_interval = 0; ///< Seconds between starting two transports (0: all at once).
+  /// Items kept queued behind each slot's running one; none: as many as hide the measured
+  /// round trip (Pacing).
+  std::optional<unsigned> queue_ahead;
+  /// The item ends a --halt may stop on: the agents hold their queues after them until this
+  /// side has seen them (see Release).
+  HoldAfter hold;
   /// The transports' environment (NAME=VALUE); none: parmap's own.
   std::optional<std::vector<std::string>> transport_env;
   /// Owned, and destroyed only after every transport is reaped; none: endpoints end one by one.
@@ -86,6 +94,8 @@ public:
   unsigned slots() const { return m_slot_count; }
 
   void start(unsigned slot, Batch batch) override;
+  /// Also tells the agents to go on after the ends the previous call handed over that held
+  /// their queues (HoldAfter): the engine has handled those by now.
   void wait(std::optional<Clock::time_point> until, std::vector<ExecutorEvent>& events) override;
   void cancel(std::uint64_t from_seq, int signal) override;
   void kill_all() override;
@@ -102,12 +112,15 @@ private:
     Host* host = nullptr;
     unsigned slot = 0; ///< Global slot number.
     bool started = false;
+    /// When it was sent to a slot with nothing else there, whose Started measures a round trip.
+    std::optional<Clock::time_point> sent_to_idle;
     std::vector<std::pair<std::string, std::string>> returns; ///< (remote, local) paths.
   };
   /// What the engine and the hosts know of one slot.
   struct SlotState {
     Host* host = nullptr;
     unsigned outstanding = 0; ///< Items sent to its agent that have not ended.
+    unsigned queued = 0;      ///< Of those, the ones not started yet.
     bool busy = false;        ///< Given a batch by the engine and not freed since.
     bool away = false;        ///< Reported gone to the engine while its host is away.
   };
@@ -123,6 +136,7 @@ private:
   bool site_ended();
   void handle(Host& host, agent::Message& message);
   void on_hello(Host& host, unsigned cpus);
+  void on_started(Host& host, const Started& started);
   void on_ended(Host& host, agent::Ended& ended);
   void on_return(Host& host, agent::Message& message);
   void on_down(Host& host);
@@ -130,7 +144,12 @@ private:
   void lose_items(Host& host);
   /// Takes the host's slots out of the run (its host is away), or brings them back.
   void set_away(Host& host, bool away);
-  void free_if_idle(unsigned slot);
+  /// Frees the slot for the engine's next batch when it is idle, or when its agent should get
+  /// that batch now to queue it behind what runs (Pacing).
+  void free_if_ready(unsigned slot);
+  /// Releases the ends that held the agents' queues and that an earlier wait() handed to the
+  /// engine: it has handled them by now, and did not stop the run (a stop cancels instead).
+  void release_held();
   void send_item(Host& host, unsigned slot, const Item& item);
   void fail_item(unsigned slot, const Item& item, const std::string& message);
   void notice(std::string message, bool fatal = false);
