@@ -111,9 +111,12 @@ class Recording(CheckpointTest):
                            shell=True, capture_output=True, timeout=60)
         self.assertEqual(lines(p.stdout), ["1", "2", "3"])
         rows = self.rows()
-        self.assertGreaterEqual(len(rows), 3)
+        # Items 1 and 2 had ended when 3's output came (output is in order). Item 3 may not:
+        # its output streams as it runs, so its echo may still be alive when head leaves, and
+        # the stop that follows interrupts it (an interrupted item is not recorded).
+        self.assertGreaterEqual(len(rows), 2)
         # Only what was written can be recorded, and it was recorded in order from the start.
-        self.assertEqual([r[0] for r in rows[:3]], [b"1", b"2", b"3"])
+        self.assertEqual([r[0] for r in rows], [str(i).encode() for i in range(1, len(rows) + 1)])
 
     def test_committed_on_signals(self):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
