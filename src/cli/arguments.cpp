@@ -51,7 +51,7 @@ void add_argument_options(CLI::App& app, ArgumentFlags& f)
       ->group(input);
 
   const char* several = "Several items per command";
-  app.add_option("-n,--max-args", f.max_args, "Up to N items per command ({} is all of them)")
+  app.add_option("-n,--max-args", f.max_args, "Up to N items per command ({} is all of them); --pipe: as -N")
       ->type_name("N")
       ->group(several);
   app.add_option("-N,--max-replace-args", f.max_replace_args,

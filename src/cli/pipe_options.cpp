@@ -42,7 +42,14 @@ BlockFormat block_format(const PipeArgs& p, const ArgumentFlags& a)
     f.recend = unescape(f.recend);
     f.recstart = unescape(f.recstart);
   }
-  f.records = a.max_replace_args.empty() ? 0 : parse_count(a.max_replace_args, "-N", 1);
+  // GNU parallel reads -n as -N here.
+  const bool n_given = !a.max_args.empty();
+  if (n_given && !a.max_replace_args.empty()) {
+    throw Error("-n and -N both give the records per block with --pipe; give one");
+  }
+  f.records = n_given ? parse_count(a.max_args, "-n", 1)
+              : a.max_replace_args.empty() ? 0
+                                           : parse_count(a.max_replace_args, "-N", 1);
   f.lines = a.max_lines.empty() ? 0 : parse_count(a.max_lines, "-L", 1);
   f.header = a.header;
   return f;
@@ -53,7 +60,6 @@ void reject_argument_options(const ArgumentFlags& a)
 {
   const char* given = !a.colsep.empty()    ? "--colsep"
                       : !a.trim.empty()    ? "--trim"
-                      : !a.max_args.empty() ? "-n"
                       : !a.max_chars.empty() ? "-s"
                       : a.context_replace  ? "-X"
                       : a.multiple         ? "-m"

@@ -39,7 +39,7 @@ bool pipe_mode(const PipeArgs& p);
 
 /// Pipe mode: sets c.items to the blocks of stdin, or of `files` (-a FILE, :::: FILE), and the
 /// options that go with them. Three argument options mean something else here, as in GNU
-/// parallel: -N is records per block, -L lines per record, --header the lines given before every
+/// parallel: -N (or -n) is records per block, -L lines per record, --header the lines given before every
 /// block; -I is the replacement string. Throws parmap::Error for an argument option pipe mode has
 /// no use for, or a combination that cannot work.
 void apply_pipe_options(const PipeArgs& p, const ArgumentFlags& arguments,

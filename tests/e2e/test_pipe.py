@@ -93,6 +93,7 @@ class SameAsGnu(TempDirTest):
     def test_records_per_block(self):
         data = numbered(1, 1000)
         self.assertSame(["--pipe", "-N", "7"], data)
+        self.assertSame(["--pipe", "-n", "7"], data)  # GNU parallel reads -n as -N with --pipe
         self.assertSame(["--pipe", "-N", "3", "--block", "10"], data[:500])
         self.assertSame(["--pipe", "-L", "4", "--block", "50"], data)
         self.assertSame(["--pipe", "-N", "2", "-L", "3"], data)
@@ -380,6 +381,7 @@ class BadInput(TempDirTest):
         # -N, -L and --header are the blocks' with --pipe; the other argument options have no
         # meaning for a block.
         self.assertRefused(["--pipe", "-X", "cat"], "-X cannot be used with --pipe")
+        self.assertRefused(["--pipe", "-n", "2", "-N", "3", "cat"], "-n and -N")
         self.assertRefused(["--pipe", "--colsep", ",", "cat"], "--colsep cannot be used with")
         self.assertRefused(["--pipe", "-N", "x", "cat"], "-N")
 
