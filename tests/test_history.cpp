@@ -39,6 +39,7 @@ Result result(std::uint64_t seq, std::string item, Status status, unsigned slot)
 {
   Result r;
   r.seq = seq;
+  r.args = {item};
   r.item = std::move(item);
   r.status = status;
   r.exit_code = status == Status::ok ? 0 : 3;

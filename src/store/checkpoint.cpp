@@ -573,7 +573,7 @@ void Checkpoint::record(const Result& r, std::uint64_t occurrence)
   std::int64_t rowid = sqlite3_last_insert_rowid(m_impl->db.get());
   m_impl->write_output(rowid, k_stdout_stream, r.out, out);
   m_impl->write_output(rowid, k_stderr_stream, r.err, err);
-  m_impl->add_attempt(AttemptRecord{r.item, occurrence, r.seq, r.attempts, r.slot, r.host, r.step,
+  m_impl->add_attempt(AttemptRecord{key, occurrence, r.seq, r.attempts, r.slot, r.host, r.step,
                                     r.status, false, r.exit_code, r.signal, r.started,
                                     r.duration, r.out.size()},
                       true);

@@ -98,10 +98,10 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child_main(vo
 }
 
 #if defined(__SANITIZE_THREAD__)
-#define PARMAP_TSAN 1
+#define PARMAP_UNDER_TSAN 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define PARMAP_TSAN 1
+#define PARMAP_UNDER_TSAN 1
 #endif
 #endif
 
@@ -113,7 +113,7 @@ using CloneFunction = int (*)(int (*)(void*), void*, int, void*, ...);
 /// so TSan has nothing to learn from it and is stepped around.
 CloneFunction libc_clone()
 {
-#ifdef PARMAP_TSAN
+#ifdef PARMAP_UNDER_TSAN
   static const auto function = [] {
     void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
     void* symbol = libc != nullptr ? ::dlsym(libc, "clone") : nullptr;
