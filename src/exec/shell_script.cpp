@@ -1,5 +1,7 @@
 #include "exec/shell_script.hpp"
 
+#include "parmap/error.hpp"
+
 #include <algorithm>
 
 namespace parmap {
@@ -109,6 +111,12 @@ ShellScript::ShellScript(const std::vector<Tokens>& words, bool append)
     m_tokens.push_back({Token::Kind::value, "{}"});
   }
   m_lex = lex_shell(m_text, k_marker);
+  if (m_lex.markers.size() != m_tokens.size()) {
+    // Found by fuzzing: text the lexer cannot place every replacement string in (here-document
+    // operators it stops at) is refused rather than rewritten blindly.
+    throw Error("the shell template cannot be read: a replacement string is inside shell syntax "
+                "parmap's lexer does not follow (an unfinished here-document?)");
+  }
   for (std::size_t k = 0; k < m_tokens.size(); ++k) {
     const Token& t = m_tokens[k];
     if (t.kind != Token::Kind::value || m_lex.markers[k].context == ShellContext::comment) {

@@ -373,7 +373,11 @@ void check_template(const std::vector<std::string>& words, TemplateOptions optio
   auto refused = t->render(ctx, argv);
   if (t->uses_shell()) {
     check_shell_render(*t, ctx, argv, refused);
-    check_no_escaped_reference(*parsed, ctx, argv[2]);
+    // With -X (Several::repeat) a word holding {} is written once per argument: not once for
+    // none or several, so the template's text does not start the script as it is.
+    if (options.several == Several::words || ctx.args.size() == 1) {
+      check_no_escaped_reference(*parsed, ctx, argv[2]);
+    }
   } else {
     expect(!refused, "direct exec never refuses a value");
     check_direct_render(words, *parsed, *t, ctx, argv);
