@@ -107,12 +107,6 @@ void SequenceSource::append_headers(std::vector<std::string>& names) const
   }
 }
 
-bool SequenceSource::gives_blocks() const
-{
-  return std::any_of(m_parts.begin(), m_parts.end(),
-                     [](const auto& part) { return part->gives_blocks(); });
-}
-
 void SequenceSource::use_slots(unsigned slots)
 {
   for (const auto& part : m_parts) {

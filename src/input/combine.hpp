@@ -26,7 +26,6 @@ public:
   void rewind() override;
   bool take_headers() override;
   void append_headers(std::vector<std::string>& names) const override;
-  bool gives_blocks() const override;
   void use_slots(unsigned slots) override;
   std::optional<std::string> take_warning() override;
 

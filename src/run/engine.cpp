@@ -110,7 +110,7 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
     : m_options(validated(std::move(options))),
       m_command(command, template_options(command, m_options, !factory, gives_blocks(items))),
       m_input(std::make_unique<SequenceSource>(ItemsAccess::sources(items))),
-      m_columns(m_options.columns), m_blocks(m_input->gives_blocks()),
+      m_columns(m_options.columns), m_blocks(gives_blocks(items)),
       m_spill(m_options.temp_dir), m_sizer(1, false, 1, 1, 1)
 {
   require(!m_options.round_robin || m_blocks, "round_robin",
