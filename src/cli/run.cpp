@@ -42,9 +42,11 @@ std::string cause(const Result& r)
 
 void report_failure(const Result& r, const char* lead)
 {
-  std::fprintf(stderr, "parmap: %sitem %llu (%s) %s: %s\n", lead,
+  std::string where = r.host.empty() ? std::string() : " on " + printable(r.host, 80);
+  std::fprintf(stderr, "parmap: %sitem %llu (%s)%s %s: %s\n", lead,
                static_cast<unsigned long long>(r.seq), printable(r.item, 80).c_str(),
-               r.replayed ? "failed in the recorded run" : "failed", cause(r).c_str());
+               where.c_str(), r.replayed ? "failed in the recorded run" : "failed",
+               cause(r).c_str());
 }
 
 /// The flag that sets an Options member ("round_robin" -> "--round-robin").

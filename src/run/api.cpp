@@ -61,7 +61,8 @@ std::string describe_failure(const Result& r)
 } // namespace
 
 ItemFailed::ItemFailed(Result result)
-    : std::runtime_error(fmt::format("item {} ({}) failed: {}", result.seq, result.item,
+    : std::runtime_error(fmt::format("item {} ({}){}{} failed: {}", result.seq, result.item,
+                                     result.host.empty() ? "" : " on ", result.host,
                                      describe_failure(result))),
       m_result(std::move(result))
 {

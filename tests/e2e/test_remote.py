@@ -176,7 +176,7 @@ class Running(RemoteTest):
     def test_failure_stops_the_run_with_the_items_status(self):
         p = remote(["-S", "host1", "sh", "-c", 'echo "$1"; exit "$1"', "sh", ":::", "0", "3", "0"])
         self.assertEqual(p.returncode, 3)
-        self.assertIn(b"item 2 (3) failed: exit status 3", p.stderr)
+        self.assertIn(b"item 2 (3) on host1 failed: exit status 3", p.stderr)
 
 
 class Processes(RemoteTest):
