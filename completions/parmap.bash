@@ -184,7 +184,7 @@ _parmap()
             --nice --wd --workdir --tmpdir --shuf --dry-run --dryrun -v --verbose
             -q --quote --will-cite --no-notice
             -S --sshlogin --sshloginfile --slf --ssh --remote-parmap --transferfile --tf
-            --transfer --return --cleanup --trc --basefile --bf
+            --transfer --return --cleanup --trc --basefile --bf --onall --nonall
             --slurm --slurm-alloc
             --keep-going --safe --retries --halt --halt-on-error
             -k --keep-order --as-ready --group -u --ungroup --tag --tagstring --json --files

@@ -130,6 +130,8 @@ complete -c parmap $opt -l cleanup -d 'Remove transferred and returned files on 
 complete -c parmap $opt -l trc -r -F -d '--transfer --return FILE --cleanup'
 complete -c parmap $opt -l basefile -r -F -d 'Send FILE once to each host before its jobs'
 complete -c parmap $opt -l bf -r -F -d 'Send FILE once to each host (= --basefile)'
+complete -c parmap $opt -l onall -d 'Run every item on every host, one at a time on each'
+complete -c parmap $opt -l nonall -d 'Run the command once on every host, without items'
 
 # Slurm
 complete -c parmap $opt -l slurm -d 'Run jobs in job steps of this Slurm allocation, one per slot'

@@ -136,6 +136,35 @@ std::vector<std::uint64_t> FakeExecutor::running_seqs() const
   return seqs;
 }
 
+std::optional<std::uint64_t> FakeExecutor::running_on(unsigned slot) const
+{
+  auto it = m_state.find(slot);
+  if (it == m_state.end() || !it->second.busy || it->second.queue.empty()) {
+    return std::nullopt;
+  }
+  return it->second.queue.front().seq;
+}
+
+void FakeExecutor::lose_slot(unsigned slot)
+{
+  Slot& s = m_state[slot];
+  for (const auto& item : s.queue) {
+    ItemEnded end;
+    end.seq = item.seq;
+    end.slot = slot;
+    end.lost = true;
+    m_events.emplace_back(std::move(end));
+  }
+  s.queue.clear();
+  s.busy = false;
+  m_events.emplace_back(SlotFree{slot, true});
+}
+
+void FakeExecutor::restore_slot(unsigned slot)
+{
+  m_events.emplace_back(SlotFree{slot, false});
+}
+
 void FakeExecutor::finish(std::uint64_t seq, Status status, int exit_code, const std::string& out,
                           const std::string& err)
 {

@@ -61,6 +61,12 @@ public:
   bool finish_oldest();
   /// Items running now (the current item of each busy slot), by seq.
   std::vector<std::uint64_t> running_seqs() const;
+  /// Items running now on `slot`: its current one, or none.
+  std::optional<std::uint64_t> running_on(unsigned slot) const;
+  /// The slot's host went away: its items end as lost (not attempts) and the slot is gone.
+  void lose_slot(unsigned slot);
+  /// The slot's host is back: the slot is free again.
+  void restore_slot(unsigned slot);
 
   /// Batches as started: slot and item seqs.
   struct Started {

@@ -155,6 +155,10 @@ struct Remote {
   /// salloc's arguments (--slurm-alloc): get an allocation first, run in it as --slurm does,
   /// and release it at the end. Empty: none.
   std::string slurm_alloc;
+  /// Every item runs once on every host of `sshlogins` (--onall; --nonall is it with one item
+  /// of no arguments), one at a time on each, as GNU parallel does: a host is one slot. The
+  /// results come in input order, each item's hosts in turn (this machine's ":" first).
+  bool on_all = false;
   bool uses_slurm() const { return slurm || !slurm_alloc.empty(); }
   /// Items run on ssh hosts or in Slurm steps (all of them, or some: -S :,host).
   bool runs_elsewhere() const { return !sshlogins.empty() || uses_slurm(); }

@@ -350,10 +350,25 @@ void split_command(std::vector<std::string> rest, const Raw& r, Config& c, bool 
   auto groups =
       std::span<const std::string>(rest).subspan(static_cast<std::size_t>(sep - rest.begin()));
   if (pipe_mode(r.pipe)) {
+    if (c.options.remote.on_all) {
+      bad(fmt::format("--{} does not go with --pipe or --pipepart: blocks run on this machine",
+                      r.nonall ? "nonall" : "onall"));
+    }
     apply_pipe_options(r.pipe, r.arguments, pipe_files(groups, r, syntax), c);
     return;
   }
   reject_pipe_options(r.pipe);
+  if (r.nonall) {
+    if (!groups.empty() || !r.arg_files.empty()) {
+      bad("--nonall runs the command once on each host and takes no input: drop the ::: or "
+          ":::: or -a sources, or use --onall");
+    }
+    c.items = Items({""});
+    c.options.grouping = Grouping{};
+    c.options.grouping.no_arguments = true; // as -N0: one command, without its item
+    c.options.null_stdin = true;
+    return;
+  }
   Sources sources = read_sources(r.arg_files, groups, syntax);
   c.items = std::move(sources.items);
   c.options.null_stdin = sources.reads_stdin;
@@ -402,9 +417,10 @@ void finish_config(const Raw& r, Config& c, const std::vector<std::string>& rest
   }
   finish_remote(r, o);
   split_command(rest, r, c, c.shellquote == 0);
-  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}",
+  o.run_options = fmt::format("shell={} batch-size={} timeout={}{}{}{}",
                               r.shell ? "always" : r.no_shell ? "never" : "auto", o.batch_size,
                               r.timeout.value_or("none"), r.json ? " json" : r.tag ? " tag" : "",
+                              r.nonall ? " nonall" : r.onall ? " onall" : "",
                               !pipe_mode(r.pipe) ? describe_argument_options(r.arguments)
                               : r.pipe.pipepart  ? " pipepart"
                                                  : " pipe");

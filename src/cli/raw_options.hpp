@@ -34,6 +34,8 @@ struct Raw {
   std::vector<std::string> sshloginfiles;
   std::vector<std::string> trc;
   bool transfer = false;
+  bool onall = false;  ///< --onall: every item on every host.
+  bool nonall = false; ///< --nonall: the command once on every host, no items.
   bool null = false;
   bool keep_going = false;
   bool keep_order = false;

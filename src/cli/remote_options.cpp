@@ -136,6 +136,10 @@ void add_remote_options(CLI::App& app, Options& o, Raw& r)
       ->group(remote);
   files(app, "--trc", r.trc, "--transfer --return FILE --cleanup");
   files(app, "--basefile,--bf", rm.basefiles, "Send FILE once to each host before its jobs");
+  app.add_flag("--onall", r.onall, "Run every item on every host, one at a time on each")
+      ->group(remote);
+  app.add_flag("--nonall", r.nonall, "Run the command once on every host, without items")
+      ->group(remote);
 
   const char* slurm = "Slurm";
   app.add_flag("--slurm", rm.slurm,
@@ -171,6 +175,14 @@ void finish_remote(const Raw& r, Options& o)
   rm.returns.insert(rm.returns.end(), r.trc.begin(), r.trc.end());
   rm.cleanup = rm.cleanup || !r.trc.empty();
   rm.env = env_names(r.env);
+  rm.on_all = r.onall || r.nonall;
+  if (rm.on_all && rm.uses_slurm()) {
+    throw UsageError(fmt::format("--{} runs on the hosts of -S; Slurm's are not named: drop --slurm",
+                                 r.nonall ? "nonall" : "onall"));
+  }
+  if (rm.on_all && rm.sshlogins.empty()) {
+    rm.sshlogins.emplace_back(":"); // no host given: this machine, as GNU parallel does
+  }
 }
 
 } // namespace parmap::cli

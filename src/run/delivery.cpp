@@ -49,7 +49,7 @@ bool Engine::may_stream(const Flight& f) const
   // An item that may still be retried is held back: a failed attempt's output is dropped.
   // Nor is a remote item's: it may be lost with its host and run again elsewhere.
   return m_writer && m_result_writer->streams() && !f.ended && f.attempt > m_options.retries &&
-         f.host.empty();
+         f.host.empty() && f.slot <= m_local_slots;
 }
 
 bool Engine::on_output(std::uint64_t seq, Stream stream, std::string_view bytes)
@@ -313,7 +313,8 @@ ResultLabels Engine::labels(const Result& r) const
 std::string Engine::tag_of(std::span<const std::string> args, std::uint64_t seq, unsigned slot) const
 {
   if (!m_tag_string) {
-    return tag_prefix(args);
+    // --onall: the host names the line, as in GNU parallel.
+    return m_on_all.empty() || slot == 0 ? tag_prefix(args) : m_on_all[slot - 1] + '\t';
   }
   return m_tag_string->render(RenderContext{args, seq, slot}) + '\t';
 }

@@ -4,6 +4,7 @@
 #include "exec/local/local_executor.hpp"
 #include "exec/slurm/slurm_executor.hpp"
 #include "exec/ssh/ssh_executor.hpp"
+#include "exec/ssh/sshlogin.hpp"
 #include "input/combine.hpp"
 
 #include <fmt/format.h>
@@ -52,6 +53,8 @@ Options validated(Options o)
           "runs nothing and cannot be used with Options::checkpoint");
   require(!o.remote.uses_slurm() || o.remote.sshlogins.empty(), "remote.slurm",
           "runs items in Slurm job steps and Options::remote.sshlogins on ssh hosts: choose one");
+  require(!o.remote.on_all || !o.remote.sshlogins.empty(), "remote.on_all",
+          "needs the hosts in Options::remote.sshlogins (\":\" is this machine)");
   bool captures = o.forward.format != Format::raw || o.forward.line_buffer || !o.results.empty();
   require(!(o.forward.ungroup && captures), "forward.ungroup",
           "captures no output: it goes with Format::raw only, without "
@@ -123,7 +126,13 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   }
   m_local = !factory && (!m_options.remote.runs_elsewhere() || m_options.dry_run);
   std::string fewer; // warned about once there is a writer
-  m_slots = m_top_slot = slots_for(m_options.jobs, fewer);
+  if (m_options.remote.on_all) {
+    // One slot per host, in the order the ssh executor numbers them.
+    m_on_all = hosts_in_slot_order(
+        parse_sshlogins(m_options.remote.sshlogins, split_words(m_options.remote.ssh)));
+  }
+  m_slots = m_top_slot =
+      m_on_all.empty() ? slots_for(m_options.jobs, fewer) : static_cast<unsigned>(m_on_all.size());
   m_input->use_slots(m_slots); // before count(): --pipepart --block -N cuts per slot
 
   const std::string& header = m_options.columns.header;
@@ -137,6 +146,9 @@ Engine::Engine(Command command, Items items, Options options, ExecutorFactory fa
   // The length is known when every source can tell it before the run, and groups hold a fixed
   // number of items.
   auto total = command_count(m_input->count(), m_options.grouping);
+  if (total && !m_on_all.empty()) {
+    *total *= m_on_all.size(); // every command runs on every host
+  }
   bool known = total.has_value();
   m_progress.known_total = known;
   m_progress.total = total.value_or(0);
@@ -236,6 +248,7 @@ void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
 {
   if (factory) {
     m_executor = factory(m_reactor, m_command, *this, m_slots);
+    m_local_slots = m_slots;
     return;
   }
   if (!m_local && m_options.remote.uses_slurm()) {
@@ -243,6 +256,7 @@ void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
     auto steps = make_slurm_executor(m_reactor, m_launch, *this, m_options,
                                      m_options.jobs > 0 ? m_slots : 0);
     m_slots = m_top_slot = steps->slots();
+    m_local_slots = 0;
     m_executor = std::move(steps);
     return;
   }
@@ -252,7 +266,11 @@ void Engine::make_executor(ExecutorFactory factory, bool reset_sigpipe)
     auto made = make_ssh_executor(m_reactor, m_launch, *this, m_options,
                                   m_options.jobs > 0 ? m_slots : 0, config);
     m_executor = std::move(made.executor);
+    if (!m_on_all.empty() && made.slots != m_on_all.size()) {
+      throw std::logic_error("Engine: --onall needs one slot per host");
+    }
     m_slots = m_top_slot = made.slots;
+    m_local_slots = made.local_slots;
     return;
   }
   config.slots = m_slots;

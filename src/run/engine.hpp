@@ -20,6 +20,7 @@
 #include "input/columns.hpp"
 #include "run/grouping.hpp"
 
+#include <climits>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -66,7 +67,8 @@ private:
     std::string key;
     std::uint64_t batch = 0;
     unsigned attempt = 1;
-    unsigned slot = 0; ///< The slot it runs on, once started.
+    unsigned slot = 0; ///< The slot it runs on, once sent.
+    unsigned pin = 0;  ///< --onall: the slot of the host it must run on; 0: any.
     Capture out;
     Capture err;
     bool started = false;
@@ -102,7 +104,14 @@ private:
   void service_writer();
   bool finished() const;
   void dispatch();
+  /// --onall: every free slot takes the first item pinned to it (retries first).
+  void dispatch_pinned();
+  /// Sends one pinned item to its slot as a batch of its own.
+  void start_pinned(Item item);
   void pull_ahead(std::size_t want);
+  /// Takes a record read from the input as the item `seq`: replays its stored result, or
+  /// stages it to run (pinned to a host's slot with --onall). False when the run failed.
+  bool admit(Record record, unsigned pin);
   /// The next item to run, from the spool when there is one; false when none is there now.
   bool pull_item(Record& record);
   /// The next item from the sources, in input order, split into columns.
@@ -121,8 +130,11 @@ private:
   // --round-robin (engine_dispatch.cpp).
   void feed_round_robin();
   void pull_round_robin();
-  void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored);
+  void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored,
+                  unsigned pin);
   void start_batch(Batch batch);
+  void start_batch_on(unsigned slot, Batch batch);
+  bool slot_is_free(unsigned slot) const;
   std::optional<std::uint64_t> unsent_items() const;
   std::size_t busy_slots() const { return m_busy.size(); }
   /// A slot may take a batch: one is free, and fewer than the slot count are busy (after
@@ -219,6 +231,11 @@ private:
   std::optional<TextTemplate> m_results_name; ///< Options::results, when templated.
   std::unique_ptr<Executor> m_executor;
   bool m_local = true; ///< The executor is the LocalExecutor (bound by the open-file limit).
+  /// Slots up to this one run on this machine (the ssh executor numbers them first); items
+  /// on the others may be lost with their host and run again, so they never stream.
+  unsigned m_local_slots = UINT_MAX;
+  /// --onall: the hosts, one slot each (slot i + 1 is m_on_all[i]); empty otherwise.
+  std::vector<std::string> m_on_all;
   std::unique_ptr<SignalWatcher> m_signals;
   unsigned m_slots = 1;
   std::size_t m_max_pending = 0;

@@ -24,6 +24,10 @@ void Engine::InputWatch::on_ready(std::uint32_t)
 
 void Engine::dispatch()
 {
+  if (!m_on_all.empty()) {
+    dispatch_pinned();
+    return;
+  }
   if (m_round_robin) {
     feed_round_robin();
   }
@@ -85,45 +89,130 @@ void Engine::pull_ahead(std::size_t want)
     if (!pull_group(record)) {
       return;
     }
-    std::uint64_t seq = ++m_read;
-    std::uint64_t occurrence = 0;
-    std::string key;
-    if (m_checkpoint) {
-      auto block_key = record.block ? checkpoint_key(*record.block) : std::string();
-      if (!block_key) {
+    if (m_on_all.empty()) {
+      if (!admit(std::move(record), 0)) {
         return;
       }
-      key = std::move(*block_key);
-      std::string_view k = record.block ? std::string_view(key) : item_key(record.args, m_key);
-      occurrence = m_occurrences.next(k);
-      // Once every stored result has been replayed (or there were none), no lookup can hit.
-      bool may_hit = m_replayed_seen < m_checkpoint->replayable();
-      std::optional<Result> stored;
-      try {
-        stored = may_hit ? m_checkpoint->lookup(k, occurrence, m_spill) : std::nullopt;
-      } catch (const Error& e) {
-        m_input_done = true; // a checkpoint that fails to read (damaged mid-run) ends the run
-        fail_run(e.what());
+      continue;
+    }
+    // --onall: the command runs once on each host, an item of its own for each; the copies'
+    // occurrence numbers tell them apart in the checkpoint.
+    for (unsigned pin = 1; pin <= m_on_all.size(); ++pin) {
+      if (!admit(pin < m_on_all.size() ? record : std::move(record), pin)) {
         return;
-      }
-      if (stored) {
-        add_replay(seq, record, occurrence, std::move(*stored));
-        continue;
       }
     }
-    Flight& f = m_flights[seq];
-    f.args = record.args;
-    f.oversize = record.oversize;
-    f.occurrence = occurrence;
-    f.block = record.block;
-    f.key = std::move(key);
-    Item item;
-    item.seq = seq;
-    item.args = std::move(record.args);
-    item.oversize = record.oversize;
-    item.block = std::move(record.block);
-    m_staged.items.push_back(std::move(item));
   }
+}
+
+bool Engine::admit(Record record, unsigned pin)
+{
+  std::uint64_t seq = ++m_read;
+  std::uint64_t occurrence = 0;
+  std::string key;
+  // --onall: where it runs is known now (its output is held unless this machine runs it).
+  const std::string& host = pin == 0 || m_on_all[pin - 1] == ":" ? std::string() : m_on_all[pin - 1];
+  if (m_checkpoint) {
+    auto block_key = record.block ? checkpoint_key(*record.block) : std::string();
+    if (!block_key) {
+      return false;
+    }
+    key = std::move(*block_key);
+    std::string_view k = record.block ? std::string_view(key) : item_key(record.args, m_key);
+    occurrence = m_occurrences.next(k);
+    // Once every stored result has been replayed (or there were none), no lookup can hit.
+    bool may_hit = m_replayed_seen < m_checkpoint->replayable();
+    std::optional<Result> stored;
+    try {
+      stored = may_hit ? m_checkpoint->lookup(k, occurrence, m_spill) : std::nullopt;
+    } catch (const Error& e) {
+      m_input_done = true; // a checkpoint that fails to read (damaged mid-run) ends the run
+      fail_run(e.what());
+      return false;
+    }
+    if (stored && pin != 0 && stored->host != host) {
+      m_input_done = true;
+      fail_run(fmt::format(
+          "--resume: '{}' ran on {} in the checkpoint, and this run puts that copy on {}: "
+          "resume an --onall run with the same hosts, in the same order",
+          joined(record.args, ' '), stored->host.empty() ? ":" : stored->host,
+          m_on_all[pin - 1]));
+      return false;
+    }
+    if (stored) {
+      add_replay(seq, record, occurrence, std::move(*stored), pin);
+      return true;
+    }
+  }
+  Flight& f = m_flights[seq];
+  f.args = record.args;
+  f.oversize = record.oversize;
+  f.occurrence = occurrence;
+  f.block = record.block;
+  f.key = std::move(key);
+  f.pin = f.slot = pin;
+  f.host = host;
+  Item item;
+  item.seq = seq;
+  item.args = std::move(record.args);
+  item.oversize = record.oversize;
+  item.block = std::move(record.block);
+  m_staged.items.push_back(std::move(item));
+  return true;
+}
+
+void Engine::dispatch_pinned()
+{
+  // An item retried, or lost with its host, waits for that host's slot; retries go first.
+  for (auto it = m_retries.begin(); it != m_retries.end();) {
+    Flight& f = m_flights[*it];
+    if (!slot_is_free(f.pin)) {
+      ++it;
+      continue;
+    }
+    Item item;
+    item.seq = *it;
+    item.args = f.args;
+    item.oversize = f.oversize;
+    it = m_retries.erase(it);
+    Batch batch;
+    batch.items.push_back(std::move(item));
+    start_batch_on(f.pin, std::move(batch));
+  }
+  // Every host runs its own items in input order; one that is ahead reads on, so far: the
+  // items staged for the others are bounded as the results pending are.
+  std::size_t most_staged = m_max_pending + m_on_all.size();
+  while (!m_stopping && !m_free_slots.empty() && m_pending < m_max_pending) {
+    auto& staged = m_staged.items;
+    auto next = std::find_if(staged.begin(), staged.end(),
+                             [this](const Item& i) { return slot_is_free(m_flights[i.seq].pin); });
+    if (next != staged.end()) {
+      Item item = std::move(*next);
+      staged.erase(next);
+      start_pinned(std::move(item));
+      continue;
+    }
+    std::size_t before = staged.size();
+    if (before >= most_staged) {
+      return;
+    }
+    pull_ahead(before + 1);
+    if (staged.size() == before) {
+      return; // nothing more to read now
+    }
+  }
+}
+
+void Engine::start_pinned(Item item)
+{
+  unsigned slot = m_flights[item.seq].pin;
+  std::uint64_t id = m_next_batch++;
+  m_flights[item.seq].batch = id;
+  m_batch_left[id] = 1;
+  ++m_pending;
+  Batch batch;
+  batch.items.push_back(std::move(item));
+  start_batch_on(slot, std::move(batch));
 }
 
 std::optional<std::string> Engine::checkpoint_key(const Block& block)
@@ -290,11 +379,13 @@ bool Engine::fill_spool()
   return !m_spool->input_ended() && !m_stopping;
 }
 
-void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored)
+void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored,
+                        unsigned pin)
 {
   Flight& f = m_flights[seq];
   f.args = std::move(record.args);
   f.occurrence = occurrence;
+  f.pin = pin;
   f.batch = m_next_batch++;
   m_batch_left[f.batch] = 1;
   ++m_pending;
@@ -302,7 +393,7 @@ void Engine::add_replay(std::uint64_t seq, Record& record, std::uint64_t occurre
   stored.args = f.args;
   stored.item = joined(f.args, ' ');
   stored.replayed = true;
-  stored.slot = 0;
+  stored.slot = pin; // --onall: its host's (--tag names it); 0: none
   if (m_options.record_command) {
     stored.command = m_command.display(RenderContext{f.args, seq, 0});
   }
@@ -340,14 +431,24 @@ std::optional<std::uint64_t> Engine::unsent_items() const
 
 void Engine::start_batch(Batch batch)
 {
-  unsigned slot = m_free_slots.back();
-  m_free_slots.pop_back();
+  start_batch_on(m_free_slots.back(), std::move(batch));
+}
+
+void Engine::start_batch_on(unsigned slot, Batch batch)
+{
+  std::erase(m_free_slots, slot);
   m_busy.insert(slot);
   double timeout = item_timeout();
   for (auto& item : batch.items) {
     item.timeout = timeout;
+    m_flights[item.seq].slot = slot; // known before it starts: its output may come first
   }
   m_executor->start(slot, std::move(batch));
+}
+
+bool Engine::slot_is_free(unsigned slot) const
+{
+  return std::find(m_free_slots.begin(), m_free_slots.end(), slot) != m_free_slots.end();
 }
 
 unsigned Engine::slots_for(std::size_t asked, std::string& fewer) const

@@ -248,6 +248,106 @@ def setUpModuleAgain():
                    check=True, stdin=subprocess.DEVNULL)
 
 
+def gnu_parallel(args):
+    """GNU parallel itself on the same hosts (None when it is not installed)."""
+    if shutil.which("parallel") is None:
+        return None
+    return subprocess.run(["parallel"] + args, env=dict(os.environ, PARALLEL_SSH=f"ssh -F {D}/ssh_config"),
+                          capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+
+
+class OnAll(RemoteTest):
+    def test_every_item_runs_on_every_host_as_in_gnu_parallel(self):
+        cmd = "echo {} $(hostname)"
+        p = remote(["--onall", "-S", "host1,host2,host3", "--tag", cmd, ":::", "a", "b"])
+        self.assertOk(p)
+        # Input order, each item's hosts in -S order; --tag names the host, as GNU's does.
+        expected = [f"{h}\t{i} {h}" for i in "ab" for h in HOSTS]
+        self.assertEqual(lines(p.stdout), expected)
+        g = gnu_parallel(["--onall", "-S", "host1,host2,host3", "--tag", cmd, ":::", "a", "b"])
+        if g is not None:
+            self.assertEqual(g.returncode, 0, g.stderr)
+            self.assertEqual(sorted(lines(g.stdout)), sorted(expected))  # GNU groups by host
+
+    def test_nonall_runs_the_command_once_per_host_without_arguments_or_input(self):
+        p = remote(["--nonall", "-S", "host2,:", "--tag", "sh", "-c",
+                    'echo "$# $PARMAP_HOST $PARALLEL_SSHLOGIN"; cat'], input=b"not read\n")
+        self.assertOk(p)
+        self.assertEqual(lines(p.stdout), [":\t0 : :", "host2\t0 host2 host2"])
+        g = gnu_parallel(["--nonall", "-S", "host2,:", "--tag", "echo $PARALLEL_SSHLOGIN"])
+        if g is not None:
+            self.assertEqual(sorted(lines(g.stdout)), [":\t:", "host2\thost2"])
+        p = remote(["--nonall", "-S", "host1", "echo", ":::", "a"])
+        self.assertEqual(p.returncode, 255)
+        self.assertIn(b"--nonall runs the command once on each host and takes no input", p.stderr)
+
+    def test_an_unreachable_hosts_copies_fail_and_the_others_run(self):
+        p = remote(["--onall", "--keep-going", "-S", "host1,parmaptest@10.200.99.2", "sh", "-c",
+                    'echo "$1 $PARMAP_HOST"', "sh", ":::", "a", "b"], timeout=180)
+        self.assertEqual(p.returncode, 2, p.stderr)  # two failed items
+        self.assertEqual(lines(p.stdout), ["a host1", "b host1"])
+        self.assertIn(b"parmaptest@10.200.99.2: not run there", p.stderr)
+        self.assertIn(b"item 2 (a) on parmaptest@10.200.99.2 failed: exit status 255", p.stderr)
+
+    def test_resume_replays_each_hosts_result_and_refuses_other_hosts(self):
+        shared = shared_dir(self)
+        db = self.path("run.db")
+        cmd = (f'echo "$1 $PARMAP_HOST" >> {shared}/ran; echo "$1"; '
+               f'[ "$1 $PARMAP_HOST" != "b host2" ] || [ -e {shared}/fixed ]')
+        args = ["--onall", "--keep-going", "--checkpoint", db, "sh", "-c", cmd, "sh", ":::", "a", "b"]
+        p = remote(["-S", "host1,host2"] + args)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(lines(p.stdout), ["a", "a", "b", "b"])
+        open(os.path.join(shared, "fixed"), "w").close()
+        os.unlink(os.path.join(shared, "ran"))
+        p = remote(["-S", "host1,host2", "--resume", "--retry-failed", "--json"] + args)
+        self.assertOk(p)
+        results = [json.loads(line) for line in lines(p.stdout)]
+        self.assertEqual([(r["item"], r["host"], r["replayed"]) for r in results],
+                         [("a", "host1", True), ("a", "host2", True), ("b", "host1", True),
+                          ("b", "host2", False)])
+        with open(os.path.join(shared, "ran")) as f:
+            self.assertEqual(f.read(), "b host2\n")  # only the failed copy ran again
+        p = remote(["-S", "host2,host1", "--resume"] + args)
+        self.assertEqual(p.returncode, 255)
+        self.assertIn(b"resume an --onall run with the same hosts, in the same order", p.stderr)
+
+    def test_timeout_and_ctrl_c_kill_every_hosts_group(self):
+        p = remote(["--onall", "-S", "host1,host3", "--timeout", "0.5", "--keep-going",
+                    "sleep", ":::", "105"])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertNoneLeft("sleep 105")
+        proc = start_remote(["--onall", "-S", "host1,host2,host3", "sleep", ":::", "106"])
+        self.assertTrue(wait_for(lambda: len(host_processes("sleep 106")) == 3, timeout=30))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, -signal.SIGINT)
+        self.assertNoneLeft("sleep 106")
+
+    def test_an_item_lost_with_its_connection_runs_again_on_its_host(self):
+        shared = shared_dir(self)
+        nap = f"sleep 60.{os.getpid() % 997}"
+        cmd = (f'echo "$1 $PARMAP_HOST" >> {shared}/ran; '
+               f'if [ $PARMAP_HOST = host2 ] && [ ! -e {shared}/once ]; then '
+               f'touch {shared}/once; {nap}; fi; echo "$1"')
+        proc = start_remote(["--onall", "-S", "host1,host2", "sh", "-c", cmd, "sh", ":::", "a", "b"])
+        self.assertTrue(wait_for(lambda: host_processes(nap), timeout=30))
+        # The connection to host2 drops: its ssh client dies (the agent's input closes there).
+        transports = live_processes(lambda u, argv: argv[0].endswith(b"ssh") and b"host2" in argv
+                                    and any(b"--agent" in a for a in argv))
+        self.assertTrue(transports)
+        for pid in transports:
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(lines(out), ["a", "a", "b", "b"])  # each copy once, in order
+        self.assertIn(b"will run again when it is back", err)
+        with open(os.path.join(shared, "ran")) as f:
+            self.assertEqual(sorted(f.read().splitlines()),
+                             ["a host1", "a host2", "a host2", "b host1", "b host2"])
+        self.assertNoneLeft(nap)
+
+
 class Files(RemoteTest):
     NAMES = ["a b.txt", "it's \"q\".txt", "new\nline.txt", "-dash.txt", "ünï.txt"]
 

@@ -227,8 +227,8 @@ RemoteExecutor::RemoteExecutor(Reactor& reactor, const LaunchBuilder& launch,
   for (auto& host : m_hosts) {
     if (host->state == Host::State::ready) {
       on_hello(*host, host->cpus); // now that its slots are known
-    } else {
-      set_away(*host, true); // until it greets
+    } else if (!m_config.pinned || host->state != Host::State::gone) {
+      set_away(*host, true); // until it greets (a pinned host's items fail once it is gone)
     }
   }
 }
@@ -259,7 +259,9 @@ std::string RemoteExecutor::assign_slots()
   unsigned slot = m_config.first_slot;
   for (auto& host : m_hosts) {
     host->first = slot;
-    if (host->state != Host::State::gone) {
+    if (m_config.pinned) {
+      host->count = 1; // reachable or not: its items are its own
+    } else if (host->state != Host::State::gone) {
       unsigned fallback = host->state == Host::State::ready ? std::max(1U, host->cpus) : 1;
       host->count = host->endpoint.slots ? host->endpoint.slots
                                          : (m_config.slots ? m_config.slots : fallback);
@@ -554,8 +556,8 @@ void RemoteExecutor::on_down(Host& host)
     std::size_t lost = std::count_if(m_items.begin(), m_items.end(),
                                      [&](const auto& i) { return i.second.host == &host; });
     if (!m_stopping) {
-      notice(fmt::format("{}: {}; {} item{} will run again elsewhere", host.name,
-                         host.problem, lost, lost == 1 ? "" : "s"));
+      notice(fmt::format("{}: {}; {} item{} will run again {}", host.name, host.problem, lost,
+                         lost == 1 ? "" : "s", m_config.pinned ? "when it is back" : "elsewhere"));
     }
     lose_items(host);
     set_away(host, true);
@@ -622,7 +624,7 @@ void RemoteExecutor::give_up(Host& host, const std::string& why)
     if (!m_stopping) {
       notice(fmt::format("{}: giving up on it: {}", host.name, why));
     }
-    set_away(host, true);
+    set_away(host, !m_config.pinned); // pinned: back, for its items to fail there
   }
   bool none_left = std::all_of(m_hosts.begin(), m_hosts.end(), [](const auto& h) {
     return h->state == Host::State::gone;
@@ -642,10 +644,13 @@ void RemoteExecutor::free_if_ready(unsigned slot)
     return o.outstanding == 0 && !o.away && o.host->state == Host::State::ready;
   };
   unsigned depth = m_config.queue_ahead.value_or(s.host->pacing.depth());
+  // Pinned items cannot go to another slot: whether one idles does not matter.
   bool ready = s.outstanding == 0 ||
                (s.queued < depth && !m_stopping &&
-                std::none_of(m_slot_states.begin(), m_slot_states.end(), idle));
-  if (s.busy && ready && !s.away && s.host->state == Host::State::ready) {
+                (m_config.pinned || std::none_of(m_slot_states.begin(), m_slot_states.end(), idle)));
+  bool up = s.host->state == Host::State::ready ||
+            (m_config.pinned && s.host->state == Host::State::gone);
+  if (s.busy && ready && !s.away && up) {
     s.busy = false;
     m_events.emplace_back(SlotFree{slot, false});
   }
@@ -666,15 +671,18 @@ void RemoteExecutor::notice(std::string message, bool fatal)
   m_events.emplace_back(ExecutorNotice{std::move(message), fatal});
 }
 
-void RemoteExecutor::fail_item(unsigned slot, const Item& item, const std::string& message)
+void RemoteExecutor::fail_item(unsigned slot, const Item& item, const std::string& message,
+                               int exit_code)
 {
-  m_events.emplace_back(ItemStarted{item.seq, slot, {}, 0, 0});
+  const std::string& host = slot_state(slot).host->name;
+  m_events.emplace_back(ItemStarted{item.seq, slot, host, 0, 0});
   m_listener.on_output(item.seq, Stream::err, "parmap: " + message + "\n");
   ItemEnded end;
   end.seq = item.seq;
   end.slot = slot;
+  end.host = host;
   end.status = Status::failed;
-  end.exit_code = 126;
+  end.exit_code = exit_code;
   end.started = std::chrono::system_clock::now();
   m_events.emplace_back(std::move(end));
 }
@@ -685,7 +693,10 @@ void RemoteExecutor::start(unsigned slot, Batch batch)
   state.busy = true;
   Host& host = *state.host;
   for (const Item& item : batch.items) {
-    if (host.state != Host::State::ready || state.away) {
+    if (m_config.pinned && host.state == Host::State::gone) {
+      // As ssh says a host cannot be reached: exit status 255.
+      fail_item(slot, item, fmt::format("{}: not run there: {}", host.name, host.problem), 255);
+    } else if (host.state != Host::State::ready || state.away) {
       ItemEnded end; // not run: it goes back to the queue; the slot waits for its host
       end.seq = item.seq;
       end.slot = slot;

@@ -59,6 +59,10 @@ struct RemoteConfig {
   bool cleanup = false;
   /// Nothing else runs items: losing every endpoint ends the run with an error.
   bool last_resort = true;
+  /// Each endpoint is one slot that the engine's items are pinned to (--onall): a host's items
+  /// wait for it while it is away, and fail there once it is given up, rather than run
+  /// elsewhere; its slot queues ahead whatever other slots do.
+  bool pinned = false;
   double connect_wait = 30; ///< Seconds the start waits for agents to greet.
   double heartbeat = 5;     ///< Seconds between pings; silence for 6 of them is a lost host.
   double start_interval = 0; ///< Seconds between starting two transports (0: all at once).
@@ -151,7 +155,9 @@ private:
   /// engine: it has handled them by now, and did not stop the run (a stop cancels instead).
   void release_held();
   void send_item(Host& host, unsigned slot, const Item& item);
-  void fail_item(unsigned slot, const Item& item, const std::string& message);
+  /// Ends an item that could not start there as a failure (exit status `exit_code`) whose
+  /// stderr is `message`.
+  void fail_item(unsigned slot, const Item& item, const std::string& message, int exit_code = 126);
   void notice(std::string message, bool fatal = false);
   SlotState& slot_state(unsigned slot) { return m_slot_states.at(slot - m_config.first_slot); }
   void reap_all();

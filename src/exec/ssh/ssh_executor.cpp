@@ -16,12 +16,14 @@ SshExecutor make_ssh_executor(Reactor& reactor, const LaunchBuilder& launch,
   auto logins = parse_sshlogins(remote.sshlogins, split_words(remote.ssh));
   agent::RemoteConfig config = agent::remote_config(options);
   config.slots = jobs;
+  // --onall: a host is one slot, and keeps it when given up (its jobs fail there).
+  config.pinned = remote.on_all;
   unsigned local_slots = 0;
   std::string agent = remote.remote_parmap.empty() ? "parmap" : remote.remote_parmap;
   std::string agent_command = "exec " + shell_quote(agent) + " --agent";
   for (const auto& login : logins) {
     if (login.local()) {
-      local_slots = login.slots ? login.slots : (jobs ? jobs : cpu_count());
+      local_slots = remote.on_all ? 1 : (login.slots ? login.slots : (jobs ? jobs : cpu_count()));
       continue;
     }
     agent::Endpoint endpoint;
@@ -29,14 +31,16 @@ SshExecutor make_ssh_executor(Reactor& reactor, const LaunchBuilder& launch,
     endpoint.command = login.ssh;
     endpoint.command.push_back(login.host);
     endpoint.command.push_back(agent_command);
-    endpoint.slots = login.slots;
+    endpoint.slots = remote.on_all ? 1 : login.slots;
     endpoint.item_env = {"PARALLEL_SSHLOGIN=" + login.name};
     config.endpoints.push_back(std::move(endpoint));
   }
   std::vector<CompositeExecutor::Part> parts;
+  SshExecutor made;
   if (local_slots > 0) {
     local.slots = LocalExecutor::fd_limited_slots(local_slots);
     local.first_slot = 1;
+    made.local_slots = local.slots;
     local.env = {"PARMAP_HOST=:", "PARALLEL_SSHLOGIN=:"};
     parts.push_back({1, local.slots, std::make_unique<LocalExecutor>(reactor, launch, listener, local)});
   }
@@ -49,7 +53,6 @@ SshExecutor make_ssh_executor(Reactor& reactor, const LaunchBuilder& launch,
     unsigned slots = executor->slots();
     parts.push_back({first_slot, slots, std::move(executor)});
   }
-  SshExecutor made;
   for (const auto& part : parts) {
     made.slots += part.slots;
   }

@@ -14,6 +14,8 @@ namespace parmap {
 struct SshExecutor {
   std::unique_ptr<Executor> executor;
   unsigned slots = 0;
+  /// This machine's slots (":"), numbered first; the others are remote.
+  unsigned local_slots = 0;
 };
 
 /// Connects to the hosts of options.remote (waiting for their agents' greetings) and builds

@@ -87,4 +87,18 @@ std::vector<SshLogin> parse_sshlogins(const std::vector<std::string>& values,
   return all;
 }
 
+std::vector<std::string> hosts_in_slot_order(const std::vector<SshLogin>& logins)
+{
+  std::vector<std::string> hosts;
+  if (std::any_of(logins.begin(), logins.end(), [](const SshLogin& l) { return l.local(); })) {
+    hosts.emplace_back(":");
+  }
+  for (const auto& login : logins) {
+    if (!login.local()) {
+      hosts.push_back(login.name);
+    }
+  }
+  return hosts;
+}
+
 } // namespace parmap

@@ -23,4 +23,8 @@ struct SshLogin {
 std::vector<SshLogin> parse_sshlogins(const std::vector<std::string>& values,
                                       const std::vector<std::string>& ssh);
 
+/// The hosts in slot order, as make_ssh_executor numbers them when each has one slot
+/// (Remote::on_all): this machine's ":" first, then the others as given.
+std::vector<std::string> hosts_in_slot_order(const std::vector<SshLogin>& logins);
+
 } // namespace parmap
