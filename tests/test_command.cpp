@@ -417,6 +417,8 @@ TEST_CASE("command: empty commands are refused")
   CHECK_THROWS_AS(CommandTemplate({""}, Shell::automatic), Error);
   CHECK_THROWS_AS(CommandTemplate({"", "x"}, Shell::never), Error);
   CHECK_NOTHROW(CommandTemplate({"x", ""}, Shell::never));
+  // No shell script can hold a NUL byte (sh -c takes a C string).
+  CHECK_THROWS_AS(CommandTemplate({std::string("echo a\0b {}", 11)}, Shell::always), Error);
 }
 
 TEST_CASE("command: shell_quote survives a real /bin/sh")

@@ -169,6 +169,10 @@ TEST_CASE("shell lexer: the top-level word around each marker")
   auto body = lex("cat <<EOF\na @ b\nEOF");
   CHECK(body.markers[0].word_begin == 12);
   CHECK(body.markers[0].word_end == 13);
+  // A trailing backslash escapes nothing: the word ends with the text, not past it.
+  auto open = lex("x@ \"y @\\");
+  REQUIRE(open.markers.size() == 2);
+  CHECK(open.markers[1].word_end == 8);
 }
 
 TEST_CASE("shell lexer: odd input stays bounded")

@@ -126,8 +126,9 @@ public:
 private:
   char at(std::size_t i) const { return i < m_s.size() ? m_s[i] : '\0'; }
   /// How far a backslash at m_i reaches: over the next byte, unless that is a marker, which is
-  /// a value's reference and must be seen (the script pairs the backslash with a newline).
-  std::size_t escaped() const { return m_i + 1 < m_s.size() && m_s[m_i + 1] == m_marker ? 1 : 2; }
+  /// a value's reference and must be seen (the script pairs the backslash with a newline), or
+  /// there is none (found by fuzzing: a trailing backslash ended its word past the text).
+  std::size_t escaped() const { return m_i + 1 >= m_s.size() || m_s[m_i + 1] == m_marker ? 1 : 2; }
   Level& top() { return m_levels.back(); }
 
   void push(Kind kind)

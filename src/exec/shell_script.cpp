@@ -96,6 +96,11 @@ ShellScript::ShellScript(const std::vector<Tokens>& words, bool append)
     m_text += w > 0 ? " " : "";
     for (const auto& t : words[w]) {
       if (t.kind == Token::Kind::literal) {
+        if (t.text.find(k_marker) != std::string::npos) {
+          // A script is a C string for sh -c, and NUL marks the replacement strings here: a
+          // literal one (possible in a Command given to the API) would be taken for one.
+          throw Error("the shell template holds a NUL byte, which no shell command can");
+        }
         m_text += t.text;
         continue;
       }
