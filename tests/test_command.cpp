@@ -840,3 +840,12 @@ TEST_CASE("command: a shell's -c script holding a replacement string gets a warn
     CHECK_FALSE(CommandTemplate(words, Shell::automatic).pasted_script_warning().has_value());
   }
 }
+
+TEST_CASE("command: a backslash before a value of no arguments escapes nothing after it")
+{
+  // -N0 and --nonall run without arguments: {} is then nothing, and the backslash before it
+  // must not take the closing quote (found by fuzzing); it goes, as it does before a value.
+  CommandTemplate t({"printf '%s|' \"x\\{}\" y\\{}z"}, Shell::always);
+  CHECK(sh_argv_out(render_args(t, {})) == "x|yz|");
+  CHECK(sh_argv_out(render_args(t, {"v"})) == "xv|yvz|");
+}

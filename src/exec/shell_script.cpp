@@ -261,9 +261,11 @@ private:
     if (m.arithmetic) {
       evaluated.insert(evaluated.end(), params.begin(), params.end());
     }
-    if (!params.empty()) {
-      write_references(params, m.context);
+    if (params.empty()) {
+      pair_backslash(m.context); // no value (a list of no arguments): nor may it escape what follows
+      return;
     }
+    write_references(params, m.context);
   }
 
   std::vector<std::size_t> params_of(const Token& t, std::size_t bound) const
@@ -284,10 +286,10 @@ private:
     return params;
   }
 
-  void write_references(const std::vector<std::size_t>& params, ShellContext context)
+  /// After an unpaired backslash ("a\{}") what the script writes next would be escaped; a
+  /// newline pairs it instead: a line continuation, which sh removes.
+  void pair_backslash(ShellContext context)
   {
-    // After an unpaired backslash ("a\{}") the reference's first character would be escaped;
-    // a newline pairs it instead: a line continuation, which sh removes.
     std::size_t backslashes = 0;
     while (backslashes < m_out.size() && m_out[m_out.size() - 1 - backslashes] == '\\') {
       ++backslashes;
@@ -296,6 +298,11 @@ private:
     if (!quoted && backslashes % 2 == 1) {
       m_out.push_back('\n');
     }
+  }
+
+  void write_references(const std::vector<std::size_t>& params, ShellContext context)
+  {
+    pair_backslash(context);
     std::string refs;
     for (std::size_t j = 0; j < params.size(); ++j) {
       std::string ref = "${" + std::to_string(params[j]) + "}";
