@@ -106,8 +106,6 @@ private:
   void dispatch();
   /// --onall: every free slot takes the first item pinned to it (retries first).
   void dispatch_pinned();
-  /// Sends one pinned item to its slot as a batch of its own.
-  void start_pinned(Item item);
   void pull_ahead(std::size_t want);
   /// Takes a record read from the input as the item `seq`: replays its stored result, or
   /// stages it to run (pinned to a host's slot with --onall). False when the run failed.
@@ -132,7 +130,11 @@ private:
   void pull_round_robin();
   void add_replay(std::uint64_t seq, Record& record, std::uint64_t occurrence, Result stored,
                   unsigned pin);
-  void start_batch(Batch batch);
+  /// The item that runs `seq` again (a retry, or one lost with its host).
+  Item retry_item(std::uint64_t seq);
+  /// Sends items read from the input to `slot` as a new batch (one pending unit).
+  void send_new_batch(unsigned slot, Batch batch);
+  /// Starts a batch on the free slot `slot`, each item with the current timeout.
   void start_batch_on(unsigned slot, Batch batch);
   bool slot_is_free(unsigned slot) const;
   std::optional<std::uint64_t> unsent_items() const;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 #include <sys/epoll.h>
 
 namespace parmap::detail {
@@ -35,15 +37,9 @@ void Engine::dispatch()
   while (can_start() && !m_retries.empty()) {
     std::uint64_t seq = m_retries.front();
     m_retries.pop_front();
-    Flight& f = m_flights[seq];
     Batch batch;
-    Item item;
-    item.seq = seq;
-    item.args = f.args;
-    item.oversize = f.oversize;
-    item.block = f.block; // the same block again
-    batch.items.push_back(std::move(item));
-    start_batch(std::move(batch));
+    batch.items.push_back(retry_item(seq));
+    start_batch_on(m_free_slots.back(), std::move(batch));
   }
   while (!m_stopping && can_start() && m_pending < m_max_pending) {
     // The batch's size is decided now, when it goes out, from what is in flight now.
@@ -55,17 +51,11 @@ void Engine::dispatch()
     // Short of `size` only when the input has nothing more to give now: send what there is
     // rather than wait for a full batch.
     Batch batch;
-    std::size_t n = std::min(size, m_staged.items.size());
-    std::uint64_t id = m_next_batch++;
-    for (std::size_t i = 0; i < n; ++i) {
-      Item& item = m_staged.items[i];
-      m_flights[item.seq].batch = id;
-      batch.items.push_back(std::move(item));
-    }
-    m_staged.items.erase(m_staged.items.begin(), m_staged.items.begin() + static_cast<std::ptrdiff_t>(n));
-    m_batch_left[id] = n;
-    ++m_pending;
-    start_batch(std::move(batch));
+    auto end = m_staged.items.begin() +
+               static_cast<std::ptrdiff_t>(std::min(size, m_staged.items.size()));
+    std::move(m_staged.items.begin(), end, std::back_inserter(batch.items));
+    m_staged.items.erase(m_staged.items.begin(), end);
+    send_new_batch(m_free_slots.back(), std::move(batch));
   }
   // No slot is free: read one batch ahead anyway, so that items replayed from the checkpoint
   // are delivered without waiting for a slot.
@@ -165,19 +155,15 @@ void Engine::dispatch_pinned()
 {
   // An item retried, or lost with its host, waits for that host's slot; retries go first.
   for (auto it = m_retries.begin(); it != m_retries.end();) {
-    Flight& f = m_flights[*it];
-    if (!slot_is_free(f.pin)) {
+    unsigned pin = m_flights[*it].pin;
+    if (!slot_is_free(pin)) {
       ++it;
       continue;
     }
-    Item item;
-    item.seq = *it;
-    item.args = f.args;
-    item.oversize = f.oversize;
-    it = m_retries.erase(it);
     Batch batch;
-    batch.items.push_back(std::move(item));
-    start_batch_on(f.pin, std::move(batch));
+    batch.items.push_back(retry_item(*it));
+    it = m_retries.erase(it);
+    start_batch_on(pin, std::move(batch));
   }
   // Every host runs its own items in input order; one that is ahead reads on, so far: the
   // items staged for the others are bounded as the results pending are.
@@ -187,9 +173,11 @@ void Engine::dispatch_pinned()
     auto next = std::find_if(staged.begin(), staged.end(),
                              [this](const Item& i) { return slot_is_free(m_flights[i.seq].pin); });
     if (next != staged.end()) {
-      Item item = std::move(*next);
+      unsigned pin = m_flights[next->seq].pin;
+      Batch batch;
+      batch.items.push_back(std::move(*next));
       staged.erase(next);
-      start_pinned(std::move(item));
+      send_new_batch(pin, std::move(batch));
       continue;
     }
     std::size_t before = staged.size();
@@ -203,15 +191,25 @@ void Engine::dispatch_pinned()
   }
 }
 
-void Engine::start_pinned(Item item)
+Item Engine::retry_item(std::uint64_t seq)
 {
-  unsigned slot = m_flights[item.seq].pin;
+  const Flight& f = m_flights.at(seq);
+  Item item;
+  item.seq = seq;
+  item.args = f.args;
+  item.oversize = f.oversize;
+  item.block = f.block; // the same block again
+  return item;
+}
+
+void Engine::send_new_batch(unsigned slot, Batch batch)
+{
   std::uint64_t id = m_next_batch++;
-  m_flights[item.seq].batch = id;
-  m_batch_left[id] = 1;
+  for (const auto& item : batch.items) {
+    m_flights[item.seq].batch = id;
+  }
+  m_batch_left[id] = batch.items.size();
   ++m_pending;
-  Batch batch;
-  batch.items.push_back(std::move(item));
   start_batch_on(slot, std::move(batch));
 }
 
@@ -427,11 +425,6 @@ std::optional<std::uint64_t> Engine::unsent_items() const
     unread -= std::min(unread, replays_left);
   }
   return unread;
-}
-
-void Engine::start_batch(Batch batch)
-{
-  start_batch_on(m_free_slots.back(), std::move(batch));
 }
 
 void Engine::start_batch_on(unsigned slot, Batch batch)

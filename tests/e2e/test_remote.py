@@ -107,6 +107,16 @@ class RemoteTest(TempDirTest):
         self.assertTrue(wait_for(lambda: not host_processes(marker), timeout=15),
                         f"left running on a host: {host_processes(marker)}")
 
+    def assertCtrlCLeavesNone(self, args, marker, running):
+        """Starts parmap with args, waits until `running` processes of `marker` run on the hosts,
+        sends SIGINT: parmap dies of it and nothing is left running there."""
+        proc = start_remote(args)
+        self.assertTrue(wait_for(lambda: len(host_processes(marker)) == running, timeout=30))
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, -signal.SIGINT)
+        self.assertNoneLeft(marker)
+
 
 class Running(RemoteTest):
     def test_items_run_on_every_host_in_input_order(self):
@@ -200,12 +210,8 @@ class Processes(RemoteTest):
         self.assertNoneLeft("sleep 101")
 
     def test_ctrl_c_leaves_no_remote_process(self):
-        proc = start_remote(["-S", ",".join(HOSTS), "-j2", "sleep", ":::"] + ["102"] * 6)
-        self.assertTrue(wait_for(lambda: len(host_processes("sleep 102")) == 6, timeout=30))
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        self.assertEqual(proc.returncode, -signal.SIGINT)
-        self.assertNoneLeft("sleep 102")
+        self.assertCtrlCLeavesNone(["-S", ",".join(HOSTS), "-j2", "sleep", ":::"] + ["102"] * 6,
+                                   "sleep 102", 6)
 
     def test_closed_stdout_stops_remote_items(self):
         # A remote item's output is written when it ends: items 1 and 2 end at once, the write
@@ -317,12 +323,8 @@ class OnAll(RemoteTest):
                     "sleep", ":::", "105"])
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertNoneLeft("sleep 105")
-        proc = start_remote(["--onall", "-S", "host1,host2,host3", "sleep", ":::", "106"])
-        self.assertTrue(wait_for(lambda: len(host_processes("sleep 106")) == 3, timeout=30))
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        self.assertEqual(proc.returncode, -signal.SIGINT)
-        self.assertNoneLeft("sleep 106")
+        self.assertCtrlCLeavesNone(["--onall", "-S", "host1,host2,host3", "sleep", ":::", "106"],
+                                   "sleep 106", 3)
 
     def test_an_item_lost_with_its_connection_runs_again_on_its_host(self):
         shared = shared_dir(self)
